@@ -1,0 +1,179 @@
+"""The clocks of an episode, derived from its facts under its council's policy.
+
+`spans` walks the facts in business-date order and says when each clock occurrence started and
+stopped (or when the episode closed under it); it needs no policy. `schedule` adds due dates and
+the status as at a date, counting only facts whose business date is on or before that date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from aggregates.calendar import WorkingCalendar
+from aggregates.facts import Fact
+from aggregates.policy import ClockName, Policy
+
+C = ClockName
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    OVERDUE = "overdue"
+    MET = "met"
+    LATE = "late"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+@dataclass
+class Span:
+    """One occurrence of a clock: when it started and what ended it, if anything has."""
+
+    clock: ClockName
+    occurrence: int
+    started_on: date
+    stopped_on: date | None = None
+    closed_on: date | None = None
+    exceptions: list[str] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.stopped_on is None and self.closed_on is None
+
+
+@dataclass(frozen=True)
+class ClockEntry:
+    clock: ClockName
+    occurrence: int
+    started_on: date
+    due_on: date
+    stopped_on: date | None
+    status: Status
+    working_days_late: int
+    exception: str | None
+
+
+# Which facts start and stop which clocks. A review stops whichever review clock is running.
+STARTS: dict[str, tuple[ClockName, ...]] = {
+    "FamDecided": (C.FAM,),
+    "FamHeld": (C.PLAN_CIRCULATION, C.FIRST_REVIEW),
+    "SingleAgencyPlanAgreed": (C.FIRST_REVIEW,),
+    "ReviewHeld": (C.NEXT_REVIEW,),
+    "Gcp2Started": (C.GCP2,),
+}
+STOPS: dict[str, tuple[ClockName, ...]] = {
+    "AssessmentFinalised": (C.ASSESSMENT,),
+    "FamHeld": (C.FAM,),
+    "PlanCirculated": (C.PLAN_CIRCULATION, C.MODIFIED_PLAN_CIRCULATION),
+    "ReviewHeld": (C.FIRST_REVIEW, C.NEXT_REVIEW),
+    "ChildSeen": (C.CHILD_SEEN,),
+    "Gcp2Completed": (C.GCP2,),
+}
+
+
+class _Walk:
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self.counts: dict[ClockName, int] = {}
+        self.consented = False
+        self.skips_assessment = False
+
+    def start(self, clock: ClockName, on: date) -> None:
+        self.counts[clock] = self.counts.get(clock, 0) + 1
+        self.spans.append(Span(clock, self.counts[clock], on))
+
+    def stop(self, clock: ClockName, on: date) -> None:
+        for span in self.spans:
+            if span.clock is clock and span.running:
+                span.stopped_on = on
+
+    def close(self, on: date) -> None:
+        self.stop(C.LONG_RUNNING, on)
+        for span in self.spans:
+            if span.running:
+                span.closed_on = on
+
+    def except_(self, clock: ClockName, reason: str, on: date) -> None:
+        started = [span for span in self.spans if span.clock is clock and span.started_on <= on]
+        if started:
+            started[-1].exceptions.append(reason)
+
+    def take(self, fact: Fact) -> None:
+        kind, on, details = fact.kind, fact.on, fact.details
+        if kind == "Opened":
+            self.skips_assessment = bool(details.get("skips_assessment"))
+        elif kind == "ConsentRecorded" and details.get("first"):
+            self.consented = True
+            if not self.skips_assessment:
+                self.start(C.ASSESSMENT, on)
+            self.start(C.CHILD_SEEN, on)
+            self.start(C.LONG_RUNNING, on)
+        elif kind == "ExceptionRecorded":
+            self.except_(ClockName(details["clock"]), str(details["reason"]), on)
+        for clock in STOPS.get(kind, ()):
+            self.stop(clock, on)
+        for clock in STARTS.get(kind, ()):
+            self.start(clock, on)
+        if kind == "ChildSeen" and self.consented:
+            self.start(C.CHILD_SEEN, on)
+        if kind == "ReviewHeld" and details.get("plan_changed"):
+            self.start(C.MODIFIED_PLAN_CIRCULATION, on)
+        if details.get("closes"):
+            self.close(on)
+
+
+def in_business_order(facts: Iterable[Fact]) -> list[Fact]:
+    """By business date; facts on the same day keep the order they were recorded in."""
+    return sorted(facts, key=lambda fact: fact.on)
+
+
+def spans(facts: Iterable[Fact]) -> list[Span]:
+    walk = _Walk()
+    for fact in in_business_order(facts):
+        walk.take(fact)
+    return walk.spans
+
+
+def _is_pre_birth(facts: Sequence[Fact]) -> bool:
+    return any(fact.kind == "Opened" and fact.details.get("pre_birth") for fact in facts)
+
+
+def schedule(
+    facts: Sequence[Fact], policy: Policy, calendar: WorkingCalendar, as_at: date
+) -> list[ClockEntry]:
+    """Every clock occurrence with its due date and its status as at `as_at`."""
+    known = [fact for fact in facts if fact.on <= as_at]
+    pre_birth = _is_pre_birth(facts)
+    entries = []
+    for span in spans(known):
+        rule = policy.rule(span.clock)
+        if not rule.enabled or (pre_birth and not rule.applies_pre_birth):
+            continue
+        due = rule.timescale(pre_birth).due_date(span.started_on, calendar, policy.roll_forward)
+        entries.append(_entry(span, due, calendar, as_at))
+    return entries
+
+
+def _entry(span: Span, due: date, calendar: WorkingCalendar, as_at: date) -> ClockEntry:
+    if span.stopped_on is not None:
+        status = Status.MET if span.stopped_on <= due else Status.LATE
+        until = span.stopped_on
+    elif span.closed_on is not None:
+        status = Status.CANCELLED if span.closed_on <= due else Status.MISSED
+        until = span.closed_on
+    else:
+        status = Status.PENDING if as_at <= due else Status.OVERDUE
+        until = as_at
+    return ClockEntry(
+        clock=span.clock,
+        occurrence=span.occurrence,
+        started_on=span.started_on,
+        due_on=due,
+        stopped_on=span.stopped_on,
+        status=status,
+        working_days_late=calendar.working_days_after(due, until),
+        exception=span.exceptions[-1] if span.exceptions else None,
+    )

@@ -1,0 +1,499 @@
+"""The EHAT episode: an event-sourced aggregate.
+
+Each public command checks the lifecycle and the dates, then triggers one event whose mutator
+only assigns. Replay never re-decides. "today" is always passed in: the domain reads no clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from aggregates.clocks import spans
+from aggregates.errors import (
+    ChildAlreadyOpenError,
+    DateError,
+    EpisodeClosedError,
+    InvalidCommandError,
+)
+from aggregates.facts import Fact
+from aggregates.lifecycle import State, next_state
+from aggregates.policy import ClockName
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://ehqa.example/episodes")
+
+
+class Origin(StrEnum):
+    REFERRAL = "referral"
+    STEP_DOWN = "step_down"
+
+
+class ClosureReason(StrEnum):
+    OUTCOMES_ACHIEVED = "outcomes_achieved"
+    STEPPED_UP = "stepped_up"
+    TRANSFERRED_OUT = "transferred_out"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CONSENT_WITHHELD = "consent_withheld"
+    DISENGAGED = "disengaged"
+    NO_FURTHER_ACTION = "no_further_action"
+
+
+def episode_id(reference: str) -> UUID:
+    return uuid5(NAMESPACE, f"episode:{reference}")
+
+
+def child_record_id(child: str) -> UUID:
+    return uuid5(NAMESPACE, f"child:{child}")
+
+
+def _lead(name: str, agency: str) -> dict[str, str]:
+    name, agency = name.strip(), agency.strip()
+    if not name or not agency:
+        raise InvalidCommandError("a lead professional needs a name and an agency")
+    return {"name": name, "agency": agency}
+
+
+class Episode(Aggregate):
+    """One period of Early Help support for a child (or an unborn baby) and their family."""
+
+    @staticmethod
+    def create_id(reference: str, **_: Any) -> UUID:
+        return episode_id(reference)
+
+    # ---- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        reference: str,
+        child: str,
+        lead_name: str,
+        lead_agency: str,
+        on: date,
+        today: date,
+        policy: str,
+        origin: Origin = Origin.REFERRAL,
+        pre_birth: bool = False,
+        recent_social_care_assessment: bool = False,
+    ) -> Episode:
+        if not reference.strip():
+            raise InvalidCommandError("an episode needs a reference")
+        if not child.strip():
+            raise InvalidCommandError("an episode needs the child's identifier")
+        if on > today:
+            raise DateError(f"the referral date {on} is in the future (today is {today})")
+        if recent_social_care_assessment and origin is not Origin.STEP_DOWN:
+            raise InvalidCommandError(
+                "recent_social_care_assessment only applies to a step-down from social care"
+            )
+        return cls(
+            reference=reference,
+            child=child,
+            lead=_lead(lead_name, lead_agency),
+            origin=origin.value,
+            pre_birth=pre_birth,
+            recent_social_care_assessment=recent_social_care_assessment,
+            policy=policy,
+            on=on,
+        )
+
+    @event("Opened")
+    def __init__(
+        self,
+        *,
+        reference: str,
+        child: str,
+        lead: dict[str, str],
+        origin: str,
+        pre_birth: bool,
+        recent_social_care_assessment: bool,
+        policy: str,
+        on: date,
+    ) -> None:
+        self.reference = reference
+        self.child = child
+        self.lead: dict[str, str] | None = dict(lead)
+        self.origin = Origin(origin)
+        self.pre_birth = pre_birth
+        self.policy = policy
+        self.opened_on = on
+        # A step-down with a recent social-care assessment needs no new EH assessment.
+        self.state = State.ASSESSED if recent_social_care_assessment else State.REFERRED
+        self.skips_assessment = recent_social_care_assessment
+        self.state_before_mash: State | None = None
+        self.consent_agencies: list[str] = []
+        self.consented_on: date | None = None
+        self.closed_reason: ClosureReason | None = None
+        self.closed_on: date | None = None
+        self.closure_summary: str | None = None
+        self.mash_level: int | None = None
+        self.milestones: dict[str, date] = {"opened": on}
+        self.facts: list[Fact] = []
+        self._remember(
+            "Opened",
+            on,
+            {
+                "origin": origin,
+                "pre_birth": pre_birth,
+                "skips_assessment": recent_social_care_assessment,
+            },
+        )
+
+    # ---- guards ----------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not State.CLOSED
+
+    @property
+    def latest_on(self) -> date:
+        return max(fact.on for fact in self.facts)
+
+    def _move(self, trigger: str, wanted: State | None = None) -> State:
+        dest = next_state(trigger, self.state, wanted)
+        return self.state if dest is None else dest
+
+    def _check_date(self, on: date, today: date, *after: tuple[str, date | None]) -> None:
+        if on > today:
+            raise DateError(f"the date {on} is in the future (today is {today})")
+        for what, earliest in (("the episode was opened", self.opened_on), *after):
+            if earliest is not None and on < earliest:
+                raise DateError(f"the date {on} is before {what} ({earliest})")
+
+    def _need_consent(self, step: str) -> date:
+        if self.consented_on is None:
+            raise InvalidCommandError(f"cannot {step}: the family's consent is not recorded yet")
+        return self.consented_on
+
+    def _remember(self, kind: str, on: date, details: dict[str, Any] | None = None) -> None:
+        self.facts.append(Fact(kind, on, details or {}))
+
+    def _enter(self, state: State, on: date) -> None:
+        if state is not self.state:
+            self.milestones[state.value] = on
+        self.state = state
+
+    # ---- consent ---------------------------------------------------------------------------
+
+    def record_consent(self, agencies: list[str], on: date, today: date) -> None:
+        agencies = [agency.strip() for agency in agencies if agency.strip()]
+        if not agencies:
+            raise InvalidCommandError("consent must name at least one agency")
+        self._move("record_consent")
+        self._check_date(on, today, ("consent was first recorded", self.consented_on))
+        self._consent_recorded(agencies=sorted(set(agencies)), on=on)
+
+    @event("ConsentRecorded")
+    def _consent_recorded(self, agencies: list[str], on: date) -> None:
+        first = self.consented_on is None
+        self.consent_agencies = list(agencies)
+        if first:
+            self.consented_on = on
+            self._enter(State.ASSESSED if self.skips_assessment else State.ASSESSING, on)
+        self._remember("ConsentRecorded", on, {"first": first, "agencies": list(agencies)})
+
+    def withhold_consent(self, on: date, today: date, safeguarding: bool = False) -> None:
+        if self.consented_on is not None:
+            raise InvalidCommandError(
+                "cannot record consent withheld: consent was recorded on "
+                f"{self.consented_on}; record consent withdrawn instead"
+            )
+        trigger = (
+            "withhold_consent_with_safeguarding_concern" if safeguarding else "withhold_consent"
+        )
+        self._move(trigger)
+        self._check_date(on, today)
+        self._consent_withheld(safeguarding=safeguarding, on=on)
+
+    @event("ConsentWithheld")
+    def _consent_withheld(self, safeguarding: bool, on: date) -> None:
+        if safeguarding:
+            self.state_before_mash = self.state
+            self.mash_level = None
+            self._enter(State.AWAITING_MASH, on)
+        else:
+            self._closed(ClosureReason.CONSENT_WITHHELD, None, on)
+        self._remember(
+            "ConsentWithheld", on, {"safeguarding": safeguarding, "closes": not safeguarding}
+        )
+
+    def withdraw_consent(self, on: date, today: date) -> None:
+        self._move("withdraw_consent")
+        self._check_date(on, today, ("the latest step recorded", self.latest_on))
+        self._consent_withdrawn(on=on)
+
+    @event("ConsentWithdrawn")
+    def _consent_withdrawn(self, on: date) -> None:
+        self._closed(ClosureReason.CONSENT_WITHDRAWN, None, on)
+        self._remember("ConsentWithdrawn", on, {"closes": True})
+
+    # ---- assessment, meetings and plans ----------------------------------------------------
+
+    def finalise_assessment(self, on: date, today: date) -> None:
+        self._move("finalise_assessment")
+        self._check_date(on, today, ("consent was recorded", self.consented_on))
+        self._assessment_finalised(on=on)
+
+    @event("AssessmentFinalised")
+    def _assessment_finalised(self, on: date) -> None:
+        self._enter(State.ASSESSED, on)
+        self._remember("AssessmentFinalised", on)
+
+    def decide_fam(self, on: date, today: date) -> None:
+        self._move("decide_fam")
+        consented = self._need_consent("decide to convene a Family Action Meeting")
+        self._check_date(
+            on,
+            today,
+            ("consent was recorded", consented),
+            ("the assessment was finalised", self.milestones.get("assessed")),
+        )
+        self._fam_decided(on=on)
+
+    @event("FamDecided")
+    def _fam_decided(self, on: date) -> None:
+        self._enter(State.CONVENING, on)
+        self._remember("FamDecided", on)
+
+    def hold_fam(self, on: date, today: date) -> None:
+        self._move("hold_fam")
+        self._check_date(on, today, ("the decision to convene", self.milestones.get("convening")))
+        self._fam_held(on=on)
+
+    @event("FamHeld")
+    def _fam_held(self, on: date) -> None:
+        self._enter(State.PLAN_ACTIVE, on)
+        self.milestones["plan"] = on
+        self._remember("FamHeld", on)
+
+    def agree_single_agency_plan(self, on: date, today: date) -> None:
+        self._move("agree_single_agency_plan")
+        consented = self._need_consent("agree a single-agency plan")
+        self._check_date(
+            on,
+            today,
+            ("consent was recorded", consented),
+            ("the assessment was finalised", self.milestones.get("assessed")),
+        )
+        self._single_agency_plan_agreed(on=on)
+
+    @event("SingleAgencyPlanAgreed")
+    def _single_agency_plan_agreed(self, on: date) -> None:
+        self._enter(State.PLAN_ACTIVE, on)
+        self.milestones["plan"] = on
+        self._remember("SingleAgencyPlanAgreed", on)
+
+    def circulate_plan(self, on: date, today: date) -> None:
+        self._move("circulate_plan")
+        self._check_date(on, today, ("the plan was agreed", self.milestones.get("plan")))
+        self._plan_circulated(on=on)
+
+    @event("PlanCirculated")
+    def _plan_circulated(self, on: date) -> None:
+        self._remember("PlanCirculated", on)
+
+    def hold_review(self, on: date, today: date, plan_changed: bool = False) -> None:
+        self._move("hold_review")
+        self._check_date(
+            on,
+            today,
+            ("the plan was agreed", self.milestones.get("plan")),
+            ("the previous review", self.milestones.get("review")),
+        )
+        self._review_held(plan_changed=plan_changed, on=on)
+
+    @event("ReviewHeld")
+    def _review_held(self, plan_changed: bool, on: date) -> None:
+        self.milestones["review"] = on
+        self._remember("ReviewHeld", on, {"plan_changed": plan_changed})
+
+    # ---- contact and people ----------------------------------------------------------------
+
+    def see_child(self, on: date, today: date) -> None:
+        self._move("see_child")
+        self._check_date(on, today)
+        self._child_seen(on=on)
+
+    @event("ChildSeen")
+    def _child_seen(self, on: date) -> None:
+        self._remember("ChildSeen", on)
+
+    def change_lead(self, lead_name: str, lead_agency: str, on: date, today: date) -> None:
+        self._move("change_lead")
+        lead = _lead(lead_name, lead_agency)
+        if lead == self.lead:
+            raise InvalidCommandError(
+                f"{lead_name} ({lead_agency}) is already the lead professional"
+            )
+        self._check_date(on, today, ("the previous change of lead", self.milestones.get("lead")))
+        self._lead_changed(lead=lead, on=on)
+
+    @event("LeadChanged")
+    def _lead_changed(self, lead: dict[str, str], on: date) -> None:
+        self.lead = dict(lead)
+        self.milestones["lead"] = on
+        self._remember("LeadChanged", on, {"lead": dict(lead)})
+
+    # ---- GCP2 (the neglect tool) -----------------------------------------------------------
+
+    def start_gcp2(self, on: date, today: date) -> None:
+        self._move("start_gcp2")
+        self._need_consent("start a GCP2")
+        if self.milestones.get("gcp2_started") and not self._gcp2_done():
+            raise InvalidCommandError(
+                f"a GCP2 started on {self.milestones['gcp2_started']} is not completed yet"
+            )
+        self._check_date(on, today, ("consent was recorded", self.consented_on))
+        self._gcp2_started(on=on)
+
+    def _gcp2_done(self) -> bool:
+        started, completed = (
+            self.milestones.get("gcp2_started"),
+            self.milestones.get("gcp2_completed"),
+        )
+        return started is not None and completed is not None and completed >= started
+
+    @event("Gcp2Started")
+    def _gcp2_started(self, on: date) -> None:
+        self.milestones["gcp2_started"] = on
+        self.milestones.pop("gcp2_completed", None)
+        self._remember("Gcp2Started", on)
+
+    def complete_gcp2(self, on: date, today: date) -> None:
+        self._move("complete_gcp2")
+        if "gcp2_started" not in self.milestones or self._gcp2_done():
+            raise InvalidCommandError("cannot complete a GCP2: none is under way")
+        self._check_date(on, today, ("the GCP2 was started", self.milestones["gcp2_started"]))
+        self._gcp2_completed(on=on)
+
+    @event("Gcp2Completed")
+    def _gcp2_completed(self, on: date) -> None:
+        self.milestones["gcp2_completed"] = on
+        self._remember("Gcp2Completed", on)
+
+    # ---- exceptions ------------------------------------------------------------------------
+
+    def record_exception(self, clock: str, reason: str, on: date, today: date) -> None:
+        self._move("record_exception")
+        try:
+            name = ClockName(clock)
+        except ValueError:
+            known = ", ".join(c.value for c in ClockName)
+            raise InvalidCommandError(f"unknown clock '{clock}' (clocks: {known})") from None
+        if not reason.strip():
+            raise InvalidCommandError("an exception needs a reason")
+        started = [
+            span for span in spans(self.facts) if span.clock is name and span.started_on <= on
+        ]
+        if not started:
+            raise InvalidCommandError(f"the {name.value} clock had not started by {on}")
+        self._check_date(on, today, (f"the {name.value} clock started", started[-1].started_on))
+        self._exception_recorded(clock=name.value, reason=reason.strip(), on=on)
+
+    @event("ExceptionRecorded")
+    def _exception_recorded(self, clock: str, reason: str, on: date) -> None:
+        self._remember("ExceptionRecorded", on, {"clock": clock, "reason": reason})
+
+    # ---- step-up, MASH and closure ---------------------------------------------------------
+
+    def step_up(self, level: int, on: date, today: date) -> None:
+        if level not in (3, 4):
+            raise InvalidCommandError(f"a step-up is to level 3 or 4, not {level}")
+        self._move("step_up")
+        self._check_date(on, today, ("the current stage began", self._state_since()))
+        self._stepped_up(level=level, on=on)
+
+    def _state_since(self) -> date | None:
+        return self.milestones.get(self.state.value, self.opened_on)
+
+    @event("SteppedUp")
+    def _stepped_up(self, level: int, on: date) -> None:
+        self.state_before_mash = self.state
+        self.mash_level = level
+        self._enter(State.AWAITING_MASH, on)
+        self._remember("SteppedUp", on, {"level": level})
+
+    def record_mash_outcome(self, level: int, on: date, today: date) -> None:
+        if level not in (2, 3, 4):
+            raise InvalidCommandError(f"a MASH outcome is level 2, 3 or 4, not {level}")
+        if level == 2:
+            back = self.state_before_mash or self.state
+            self._move("mash_keeps_at_level_2", back)
+        else:
+            self._move("mash_accepts")
+        self._check_date(on, today, ("the step-up to MASH", self.milestones.get("awaiting_mash")))
+        self._mash_outcome_recorded(level=level, on=on)
+
+    @event("MashOutcomeRecorded")
+    def _mash_outcome_recorded(self, level: int, on: date) -> None:
+        if level == 2:
+            self._enter(self.state_before_mash or State.REFERRED, on)
+            self.state_before_mash = None
+        else:
+            self._closed(ClosureReason.STEPPED_UP, f"MASH accepted the family at level {level}", on)
+        self._remember("MashOutcomeRecorded", on, {"level": level, "closes": level != 2})
+
+    def close(self, reason: str, summary: str, on: date, today: date) -> None:
+        try:
+            why = ClosureReason(reason)
+        except ValueError:
+            known = ", ".join(r.value for r in ClosureReason)
+            raise InvalidCommandError(
+                f"unknown closure reason '{reason}' (reasons: {known})"
+            ) from None
+        if not summary.strip():
+            raise InvalidCommandError("a closure needs a summary of what changed for the family")
+        self._move("close")
+        self._check_date(on, today, ("the latest step recorded", self.latest_on))
+        self._episode_closed(reason=why.value, summary=summary.strip(), on=on)
+
+    @event("Closed")
+    def _episode_closed(self, reason: str, summary: str, on: date) -> None:
+        self._closed(ClosureReason(reason), summary, on)
+        self._remember("Closed", on, {"reason": reason, "closes": True})
+
+    def _closed(self, reason: ClosureReason, summary: str | None, on: date) -> None:
+        self.closed_reason = reason
+        self.closure_summary = summary
+        self.closed_on = on
+        self.state_before_mash = None
+        self._enter(State.CLOSED, on)
+
+
+class ChildRecord(Aggregate):
+    """Which episode, if any, is open for a child. Saved with the episode it names, so the
+    store's own version check lets only one of two racing openings through."""
+
+    @staticmethod
+    def create_id(child: str) -> UUID:
+        return child_record_id(child)
+
+    @event("Registered")
+    def __init__(self, child: str) -> None:
+        self.child = child
+        self.open_episode: str | None = None
+        self.episodes: list[str] = []
+
+    def episode_opened(self, reference: str) -> None:
+        if self.open_episode is not None:
+            raise ChildAlreadyOpenError(self.child, self.open_episode)
+        self._episode_opened(reference=reference)
+
+    @event("EpisodeOpened")
+    def _episode_opened(self, reference: str) -> None:
+        self.open_episode = reference
+        self.episodes.append(reference)
+
+    def episode_closed(self, reference: str) -> None:
+        if self.open_episode != reference:
+            raise EpisodeClosedError(f"episode {reference} is not the open episode of {self.child}")
+        self._episode_closed(reference=reference)
+
+    @event("EpisodeClosed")
+    def _episode_closed(self, reference: str) -> None:
+        self.open_episode = None

@@ -1,0 +1,1 @@
+"""ehqa: Early Help Assessment episodes with timeliness, drift and audit quality first-class."""

@@ -1,0 +1,215 @@
+"""The application service: get -> command -> save, one unit of work per call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from aggregates.calendar import WorkingCalendar, england_and_wales
+from aggregates.clocks import ClockEntry, schedule
+from aggregates.episode import ChildRecord, Episode, Origin, child_record_id, episode_id
+from aggregates.errors import DomainError
+from aggregates.policy import Policy
+from ehqa.clock import Clock, london_today
+from ehqa.policies import DEFAULT_POLICY, PolicyBook
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class EpisodeNotFoundError(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"no episode {reference}")
+        self.reference = reference
+
+
+class EpisodeExistsError(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"episode {reference} already exists: choose another reference")
+        self.reference = reference
+
+
+class ConflictError(DomainError):
+    """Someone else changed the episode between our read and our write; nothing was recorded."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"episode {reference} was changed by someone else at the same time; "
+            "nothing was recorded: read it again and retry"
+        )
+        self.reference = reference
+
+
+@dataclass(frozen=True)
+class Deadline:
+    episode: str
+    entry: ClockEntry
+
+
+OPENED_TOPIC_SUFFIX = "Episode.Opened"
+BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+class EhqaApplication(Application[UUID]):
+    """Records what happens in Early Help episodes and answers where each one stands."""
+
+    name = "ehqa"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        policies: PolicyBook | None = None,
+        default_policy: str = DEFAULT_POLICY,
+        clock: Clock = london_today,
+        calendar: WorkingCalendar | None = None,
+    ) -> None:
+        super().__init__(env=env)
+        self.policies = policies or PolicyBook()
+        self.default_policy = default_policy
+        self.policies.get(default_policy)
+        self.clock = clock
+        self.calendar = calendar or england_and_wales()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ---- commands --------------------------------------------------------------------------
+
+    def open_episode(
+        self,
+        reference: str,
+        *,
+        child: str,
+        lead_name: str,
+        lead_agency: str,
+        on: date,
+        origin: str = Origin.REFERRAL.value,
+        pre_birth: bool = False,
+        recent_social_care_assessment: bool = False,
+        policy: str | None = None,
+    ) -> Episode:
+        policy_name = policy or self.default_policy
+        self.policies.get(policy_name)
+        if self._exists(episode_id(reference)):
+            raise EpisodeExistsError(reference)
+        episode = Episode.open(
+            reference=reference,
+            child=child,
+            lead_name=lead_name,
+            lead_agency=lead_agency,
+            on=on,
+            today=self.clock(),
+            policy=policy_name,
+            origin=Origin(origin),
+            pre_birth=pre_birth,
+            recent_social_care_assessment=recent_social_care_assessment,
+        )
+        record = self._child_record(child)
+        record.episode_opened(reference)
+        try:
+            self.save(record, episode)
+        except IntegrityError:
+            self._explain_lost_open(reference, child)
+        return episode
+
+    def _child_record(self, child: str) -> ChildRecord:
+        try:
+            record: ChildRecord = self.repository.get(child_record_id(child))
+        except AggregateNotFoundError:
+            record = ChildRecord(child)
+        return record
+
+    def _explain_lost_open(self, reference: str, child: str) -> None:
+        """Another writer got there first: say what they did."""
+        if self._exists(episode_id(reference)):
+            raise EpisodeExistsError(reference)
+        self._child_record(child).episode_opened(reference)  # raises if now open elsewhere
+        raise ConflictError(reference)
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return any(True for _ in self.recorder.select_events(aggregate_id, limit=1))
+
+    def change(self, reference: str, command: Callable[[Episode, date], None]) -> Episode:
+        """Get the episode, run one command on it with today's date, save (with the child's
+        record when the command closed the episode)."""
+        episode = self.get_episode(reference)
+        was_open = episode.is_open
+        command(episode, self.clock())
+        pending: list[Any] = [episode]
+        if was_open and not episode.is_open:
+            record = self._child_record(episode.child)
+            record.episode_closed(reference)
+            pending.append(record)
+        try:
+            self.save(*pending)
+        except IntegrityError:
+            raise ConflictError(reference) from None
+        return episode
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def get_episode(self, reference: str) -> Episode:
+        try:
+            episode: Episode = self.repository.get(episode_id(reference))
+        except AggregateNotFoundError:
+            raise EpisodeNotFoundError(reference) from None
+        return episode
+
+    def policy_of(self, episode: Episode) -> Policy:
+        return self.policies.get(episode.policy)
+
+    def deadlines(self, episode: Episode, as_at: date | None = None) -> list[Deadline]:
+        as_at = as_at or self.clock()
+        entries = schedule(episode.facts, self.policy_of(episode), self.calendar, as_at)
+        return [Deadline(episode.reference, entry) for entry in entries]
+
+    def episodes(self) -> Iterator[Episode]:
+        """Every episode, in the order they were opened (scans the notification log)."""
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=500)
+            if not page:
+                return
+            for notification in page:
+                if notification.topic.endswith(OPENED_TOPIC_SUFFIX):
+                    yield self.repository.get(UUID(str(notification.originator_id)))
+            start = page[-1].id + 1
+
+    def timeline(self, reference: str) -> list[dict[str, Any]]:
+        """The episode's events by business date (same-day events in the order recorded)."""
+        events = list(self.repository.event_store.get(episode_id(reference)))
+        if not events:
+            raise EpisodeNotFoundError(reference)
+        return [_describe(event) for event in sorted(events, key=_business_order)]
+
+
+def _business_order(event: DomainEventProtocol[UUID]) -> tuple[date, int]:
+    return (event.on, event.originator_version)  # type: ignore[attr-defined]
+
+
+def _describe(event: DomainEventProtocol[UUID]) -> dict[str, Any]:
+    fields = {k: v for k, v in event.__dict__.items() if k not in BOOKKEEPING and k != "on"}
+    recorded_at: datetime = event.timestamp  # type: ignore[attr-defined]
+    return {
+        "on": event.on.isoformat(),  # type: ignore[attr-defined]
+        "recorded_at": recorded_at.isoformat(),
+        "event": type(event).__name__,
+        **{k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()},
+    }
