@@ -1,0 +1,63 @@
+"""Fixtures shared by every layer of tests: the two stores and an application on each.
+
+PostgreSQL tests take the server from EHQA_TEST_POSTGRES_URL and get a schema of their own.
+Without that variable they are skipped on a developer's machine and fail in CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ehqa.application import EhqaApplication
+from ehqa.clock import fixed
+from ehqa.store import store_env
+
+TODAY = date(2026, 1, 15)
+
+
+def postgres_server_url() -> str:
+    url = os.environ.get("EHQA_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("EHQA_TEST_POSTGRES_URL is not set: the PostgreSQL tests must run in CI")
+        pytest.skip("EHQA_TEST_POSTGRES_URL is not set")
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database URL whose schema belongs to this test alone."""
+    server = postgres_server_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{server}{'&' if '?' in server else '?'}schema={schema}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return str(tmp_path / "ehqa.db")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each contract test runs once on an SQLite file and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture
+def app(store_url: str) -> Iterator[EhqaApplication]:
+    application = EhqaApplication(store_env(store_url), clock=fixed(TODAY))
+    yield application
+    application.close()

@@ -1,0 +1,80 @@
+from datetime import date
+
+import pytest
+
+from aggregates.calendar import add_months, england_and_wales
+
+CAL = england_and_wales()
+
+
+@pytest.mark.parametrize(
+    ("day", "why"),
+    [
+        (date(2022, 9, 19), "state funeral of Queen Elizabeth II (one-off)"),
+        (date(2023, 5, 8), "coronation of King Charles III (one-off)"),
+        (date(2024, 3, 29), "Good Friday"),
+        (date(2024, 4, 1), "Easter Monday"),
+        (date(2022, 12, 27), "substitute day for Christmas Day on a Sunday"),
+        (date(2021, 12, 28), "substitute day for Boxing Day on a Sunday"),
+        (date(2020, 12, 28), "substitute day for Boxing Day on a Saturday"),
+        (date(2026, 8, 31), "summer bank holiday"),
+        (date(2024, 1, 6), "a Saturday"),
+        (date(2024, 1, 7), "a Sunday"),
+    ],
+)
+def test_bank_holidays_and_weekends_are_not_working_days(day: date, why: str) -> None:
+    assert not CAL.is_working_day(day), why
+
+
+def test_an_ordinary_weekday_is_a_working_day() -> None:
+    assert CAL.is_working_day(date(2024, 1, 3))
+
+
+def test_day_zero_is_the_starting_day() -> None:
+    assert CAL.add_working_days(date(2024, 1, 3), 0) == date(2024, 1, 3)
+    assert CAL.add_working_days(date(2024, 1, 3), 1) == date(2024, 1, 4)
+
+
+def test_a_weekend_start_counts_from_the_monday() -> None:
+    assert CAL.add_working_days(date(2024, 1, 6), 1) == date(2024, 1, 8)
+
+
+@pytest.mark.parametrize(
+    ("start", "count", "due"),
+    [
+        (date(2022, 9, 16), 1, date(2022, 9, 20)),  # over the state funeral
+        (date(2023, 5, 5), 1, date(2023, 5, 9)),  # over the coronation
+        (date(2024, 3, 28), 1, date(2024, 4, 2)),  # over Easter
+        (date(2022, 12, 23), 1, date(2022, 12, 28)),  # over Boxing Day and the substitute day
+        # 20 working days from 24 Apr 2023 skip 1 May and 8 May: due 24 May, not 22 May
+        (date(2023, 4, 24), 20, date(2023, 5, 24)),
+    ],
+)
+def test_working_days_skip_bank_holidays(start: date, count: int, due: date) -> None:
+    assert CAL.add_working_days(start, count) == due
+
+
+def test_working_days_after_counts_the_end_day_but_not_the_start() -> None:
+    assert CAL.working_days_after(date(2023, 5, 5), date(2023, 5, 9)) == 1
+    assert CAL.working_days_after(date(2024, 1, 3), date(2024, 1, 3)) == 0
+    assert CAL.working_days_after(date(2024, 1, 10), date(2024, 1, 3)) == 0
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "result"),
+    [
+        (date(2024, 1, 31), 1, date(2024, 2, 29)),  # leap year clamp
+        (date(2023, 1, 31), 1, date(2023, 2, 28)),
+        (date(2024, 8, 31), 3, date(2024, 11, 30)),
+        (date(2024, 1, 15), 6, date(2024, 7, 15)),
+    ],
+)
+def test_months_are_calendar_months_clamped_to_month_end(
+    start: date, months: int, result: date
+) -> None:
+    assert add_months(start, months) == result
+
+
+def test_on_or_after_moves_a_non_working_day_to_the_next_working_day() -> None:
+    assert CAL.on_or_after(date(2023, 5, 6)) == date(2023, 5, 9)
+    assert CAL.on_or_after(date(2023, 5, 9)) == date(2023, 5, 9)
