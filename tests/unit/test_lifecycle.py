@@ -85,7 +85,7 @@ def test_steps_out_of_order_are_refused_and_record_nothing(step, message: str) -
 
 
 def test_finalising_an_assessment_needs_consent_first() -> None:
-    with pytest.raises(LifecycleError, match="needs consent .* the episode is `referred`"):
+    with pytest.raises(LifecycleError, match=r"needs consent .* the episode is `referred`"):
         opened().finalise_assessment(date(2024, 1, 5), TODAY)
 
 

@@ -82,7 +82,7 @@ def test_a_timescale_needs_exactly_one_unit() -> None:
 
 
 def test_a_policy_must_define_every_clock() -> None:
-    with pytest.raises(PolicyError, match="clocks missing from the policy: .*long_running"):
+    with pytest.raises(PolicyError, match=r"clocks missing from the policy: .*long_running"):
         resolve("x", {"x": {"title": "x", "clocks": {"fam": {"label": "l", "due": {"days": 1}}}}})
 
 
