@@ -1,0 +1,3 @@
+from ehqa.cli import main
+
+main()
