@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -145,7 +146,8 @@ def test_the_timeline_lists_events_in_business_date_order(store_url: str, exampl
 
 
 def test_a_refused_line_is_named_and_earlier_lines_stay_applied(store_url: str) -> None:
-    lines = EXAMPLE_LINES[:3] + [
+    lines = [
+        *EXAMPLE_LINES[:3],
         '{"cmd":"hold_review","episode":"EH-0001","on":"2025-09-20"}',
         EXAMPLE_LINES[3],
     ]
@@ -217,7 +219,7 @@ def test_the_database_url_can_come_from_the_environment(tmp_path: Path, examples
         capture_output=True,
         text=True,
         timeout=120,
-        env={**__import__("os").environ, "EHQA_DATABASE_URL": str(db)},
+        env={**os.environ, "EHQA_DATABASE_URL": str(db)},
     )
     assert result.returncode == 0, result.stderr
     assert db.exists()
