@@ -256,3 +256,45 @@ def test_demo_builds_a_caseload_once_and_shows_where_each_episode_stands(store_u
     again = ok(store_url, "demo")
     assert "already present: 7 demo episodes" in again
     assert as_json(store_url, "episode", "DEMO-0005")["closed_reason"] == "stepped_up"
+
+
+def test_apply_shows_progress_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None:
+    import pty
+
+    lines = [
+        json.dumps(
+            {
+                "cmd": "open",
+                "episode": f"EH-{n}",
+                "on": "2025-01-02",
+                "child": f"C-{n}",
+                "lead": {"name": "A", "agency": "B"},
+            }
+        )
+        for n in range(200)
+    ]
+    source = tmp_path / "many.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    leader, follower = pty.openpty()
+    result = subprocess.run(
+        [sys.executable, "-m", "ehqa", "--db", str(tmp_path / "tty.db"), "apply", str(source)],
+        stderr=follower,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert result.returncode == 0
+    assert b"applying" in shown and b"100%" in shown
+    piped = ehqa(str(tmp_path / "piped.db"), "apply", str(source))
+    assert "applying" not in piped.stderr
