@@ -19,6 +19,7 @@ from aggregates.errors import DomainError
 from aggregates.policy import Policy
 from ehqa.clock import Clock, london_today
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
+from ehqa.store import postgres_schema_lock
 
 
 class DateAsISO(Transcoding):
@@ -79,7 +80,14 @@ class EhqaApplication(Application[UUID]):
         clock: Clock = london_today,
         calendar: WorkingCalendar | None = None,
     ) -> None:
+        env = dict(env or {})
+        serialise_schema = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+        if serialise_schema:
+            env["CREATE_TABLE"] = "n"
         super().__init__(env=env)
+        if serialise_schema:
+            with postgres_schema_lock(env):
+                self.recorder.create_table()
         self.policies = policies or PolicyBook()
         self.default_policy = default_policy
         self.policies.get(default_policy)

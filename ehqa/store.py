@@ -7,8 +7,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import psycopg
+import psycopg.conninfo
 
 DEFAULT_DATABASE = "ehqa.db"
 
@@ -64,3 +69,26 @@ def _postgres_env(url: str) -> dict[str, str]:
 
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
+
+
+@contextmanager
+def postgres_schema_lock(env: dict[str, str]) -> Iterator[None]:
+    """Hold a session advisory lock while tables are created: PostgreSQL's CREATE OR REPLACE
+    FUNCTION is not safe to run from several processes at once ("tuple concurrently updated")."""
+    conninfo = psycopg.conninfo.make_conninfo(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env.get("POSTGRES_PASSWORD") or None,
+        connect_timeout=env.get("POSTGRES_CONNECT_TIMEOUT", "10"),
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
+SCHEMA_LOCK = 0x65687161  # "ehqa"

@@ -61,7 +61,6 @@ def _run(target: Any, args_for: list[tuple[Any, ...]], expected: int) -> list[tu
 
 
 def test_racing_to_open_a_second_episode_for_a_child_exactly_one_succeeds(store_url: str) -> None:
-    _application(store_url).close()  # create the tables before the race
     outcomes = dict(_run(_open_for_same_child, [(store_url, f"EH-{n}") for n in range(4)], 4))
     winners = [ref for ref, outcome in outcomes.items() if outcome == "opened"]
     assert len(outcomes) == 4
