@@ -37,11 +37,22 @@ class Span:
     started_on: date
     stopped_on: date | None = None
     closed_on: date | None = None
-    exceptions: list[str] = field(default_factory=list)
+    exceptions: list[tuple[date, str]] = field(default_factory=list)
 
     @property
     def running(self) -> bool:
         return self.stopped_on is None and self.closed_on is None
+
+    def as_at(self, day: date) -> Span:
+        """This occurrence as the record stood at the end of `day` (it must have started)."""
+        return Span(
+            self.clock,
+            self.occurrence,
+            self.started_on,
+            self.stopped_on if self.stopped_on and self.stopped_on <= day else None,
+            self.closed_on if self.closed_on and self.closed_on <= day else None,
+            [(on, reason) for on, reason in self.exceptions if on <= day],
+        )
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ class _Walk:
     def except_(self, clock: ClockName, reason: str, on: date) -> None:
         started = [span for span in self.spans if span.clock is clock and span.started_on <= on]
         if started:
-            started[-1].exceptions.append(reason)
+            started[-1].exceptions.append((on, reason))
 
     def take(self, fact: Fact) -> None:
         kind, on, details = fact.kind, fact.on, fact.details
@@ -144,20 +155,35 @@ def _is_pre_birth(facts: Sequence[Fact]) -> bool:
 def schedule(
     facts: Sequence[Fact], policy: Policy, calendar: WorkingCalendar, as_at: date
 ) -> list[ClockEntry]:
-    """Every clock occurrence with its due date and its status as at `as_at`."""
-    known = [fact for fact in facts if fact.on <= as_at]
+    """Every clock occurrence with its due date and its status as at `as_at`.
+
+    Only facts dated on or before `as_at` count: facts after it start and stop only later
+    occurrences, so the spans of the whole record, cut at `as_at`, are the spans of the record
+    as it stood then.
+    """
+    return [
+        entry(span.as_at(as_at), due, calendar, as_at)
+        for span, due in due_dates(facts, policy, calendar)
+        if span.started_on <= as_at
+    ]
+
+
+def due_dates(
+    facts: Sequence[Fact], policy: Policy, calendar: WorkingCalendar
+) -> list[tuple[Span, date]]:
+    """Every clock occurrence of the whole record with its due date under `policy`."""
     pre_birth = _is_pre_birth(facts)
-    entries = []
-    for span in spans(known):
+    found = []
+    for span in spans(facts):
         rule = policy.rule(span.clock)
-        if not rule.enabled or (pre_birth and not rule.applies_pre_birth):
-            continue
-        due = rule.timescale(pre_birth).due_date(span.started_on, calendar, policy.roll_forward)
-        entries.append(_entry(span, due, calendar, as_at))
-    return entries
+        if rule.enabled and (rule.applies_pre_birth or not pre_birth):
+            due = rule.timescale(pre_birth).due_date(span.started_on, calendar, policy.roll_forward)
+            found.append((span, due))
+    return found
 
 
-def _entry(span: Span, due: date, calendar: WorkingCalendar, as_at: date) -> ClockEntry:
+def entry(span: Span, due: date, calendar: WorkingCalendar, as_at: date) -> ClockEntry:
+    """The status of one occurrence as at `as_at` (give it the span as it stood then)."""
     if span.stopped_on is not None:
         status = Status.MET if span.stopped_on <= due else Status.LATE
         until = span.stopped_on
@@ -175,5 +201,5 @@ def _entry(span: Span, due: date, calendar: WorkingCalendar, as_at: date) -> Clo
         stopped_on=span.stopped_on,
         status=status,
         working_days_late=calendar.working_days_after(due, until),
-        exception=span.exceptions[-1] if span.exceptions else None,
+        exception=span.exceptions[-1][1] if span.exceptions else None,
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +19,7 @@ from aggregates.policy import Policy
 from ehqa.clock import Clock, london_today
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import postgres_schema_lock
+from projections.views import describe_event
 
 
 class DateAsISO(Transcoding):
@@ -56,16 +56,6 @@ class ConflictError(DomainError):
         self.reference = reference
 
 
-@dataclass(frozen=True)
-class Deadline:
-    episode: str
-    entry: ClockEntry
-
-
-OPENED_TOPIC_SUFFIX = "Episode.Opened"
-BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-
-
 class EhqaApplication(Application[UUID]):
     """Records what happens in Early Help episodes and answers where each one stands."""
 
@@ -87,7 +77,7 @@ class EhqaApplication(Application[UUID]):
         super().__init__(env=env)
         if serialise_schema:
             with postgres_schema_lock(env):
-                self.recorder.create_table()
+                self.recorder.create_table()  # type: ignore[attr-defined]
         self.policies = policies or PolicyBook()
         self.default_policy = default_policy
         self.policies.get(default_policy)
@@ -154,6 +144,9 @@ class EhqaApplication(Application[UUID]):
     def _exists(self, aggregate_id: UUID) -> bool:
         return any(True for _ in self.recorder.select_events(aggregate_id, limit=1))
 
+    def exists(self, reference: str) -> bool:
+        return self._exists(episode_id(reference))
+
     def change(self, reference: str, command: Callable[[Episode, date], None]) -> Episode:
         """Get the episode, run one command on it with today's date, save (with the child's
         record when the command closed the episode)."""
@@ -183,41 +176,20 @@ class EhqaApplication(Application[UUID]):
     def policy_of(self, episode: Episode) -> Policy:
         return self.policies.get(episode.policy)
 
-    def deadlines(self, episode: Episode, as_at: date | None = None) -> list[Deadline]:
-        as_at = as_at or self.clock()
-        entries = schedule(episode.facts, self.policy_of(episode), self.calendar, as_at)
-        return [Deadline(episode.reference, entry) for entry in entries]
-
-    def episodes(self) -> Iterator[Episode]:
-        """Every episode, in the order they were opened (scans the notification log)."""
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=500)
-            if not page:
-                return
-            for notification in page:
-                if notification.topic.endswith(OPENED_TOPIC_SUFFIX):
-                    yield self.repository.get(UUID(str(notification.originator_id)))
-            start = page[-1].id + 1
+    def clocks(self, episode: Episode, as_at: date | None = None) -> list[ClockEntry]:
+        """One episode's clocks as at a date, from the episode itself."""
+        return schedule(
+            episode.facts, self.policy_of(episode), self.calendar, as_at or self.clock()
+        )
 
     def timeline(self, reference: str) -> list[dict[str, Any]]:
-        """The episode's events by business date (same-day events in the order recorded)."""
+        """The episode's events by business date (same-day events in the order recorded), read
+        from the event store itself (the timeline view answers the same from its table)."""
         events = list(self.repository.event_store.get(episode_id(reference)))
         if not events:
             raise EpisodeNotFoundError(reference)
-        return [_describe(event) for event in sorted(events, key=_business_order)]
+        return [describe_event(event) for event in sorted(events, key=_business_order)]
 
 
 def _business_order(event: DomainEventProtocol[UUID]) -> tuple[date, int]:
     return (event.on, event.originator_version)  # type: ignore[attr-defined]
-
-
-def _describe(event: DomainEventProtocol[UUID]) -> dict[str, Any]:
-    fields = {k: v for k, v in event.__dict__.items() if k not in BOOKKEEPING and k != "on"}
-    recorded_at: datetime = event.timestamp  # type: ignore[attr-defined]
-    return {
-        "on": event.on.isoformat(),  # type: ignore[attr-defined]
-        "recorded_at": recorded_at.isoformat(),
-        "event": type(event).__name__,
-        **{k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()},
-    }

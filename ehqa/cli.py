@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TextIO
 
@@ -17,10 +20,14 @@ import typer
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
 from ehqa import demo as demo_module
-from ehqa.application import Deadline, EhqaApplication
+from ehqa import simulate as simulation
+from ehqa.clock import london_today
 from ehqa.commands import LineError, parse_line
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
-from ehqa.store import DEFAULT_DATABASE, StoreURLError, store_env
+from ehqa.services import Services
+from ehqa.store import DEFAULT_DATABASE, StoreURLError
+from projections.queries import BoardRow
+from projections.runner import follow
 
 app = typer.Typer(
     help="ehqa: Early Help Assessment episodes, their clocks and their quality.",
@@ -39,14 +46,13 @@ class Settings:
     policy_dir: Path | None
     default_policy: str
 
-    def application(self) -> EhqaApplication:
+    def services(self) -> Services:
         try:
-            env = store_env(self.database_url)
+            return Services(
+                self.database_url, policy_dir=self.policy_dir, default_policy=self.default_policy
+            )
         except StoreURLError as error:
             fail(str(error), code=2)
-        return EhqaApplication(
-            env, policies=PolicyBook(self.policy_dir), default_policy=self.default_policy
-        )
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -87,10 +93,17 @@ def main_options(
     ctx.obj = Settings(db, policy_dir, default_policy)
 
 
-def _app(ctx: typer.Context) -> EhqaApplication:
+def _services(ctx: typer.Context) -> Services:
     settings: Settings = ctx.obj
     with refusals():
-        return settings.application()
+        return settings.services()
+
+
+def _views(ctx: typer.Context) -> Services:
+    """Services whose read models have caught up with every recorded event."""
+    services = _services(ctx)
+    services.catch_up()
+    return services
 
 
 def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
@@ -105,7 +118,7 @@ def apply(
     file: Annotated[str, typer.Argument(help="A JSON Lines file of commands, or - for stdin.")],
 ) -> None:
     """Apply commands in order, one per line; stop at the first refused line."""
-    ehqa = _app(ctx)
+    ehqa = _services(ctx).app
     source = sys.stdin if file == "-" else _open(file)
     applied = 0
     with source, _progress(file, source) as advance:
@@ -145,36 +158,21 @@ def episode(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Where one episode stands."""
-    ehqa = _app(ctx)
-    with refusals():
-        found = ehqa.get_episode(reference)
-    view = {
-        "episode": found.reference,
-        "child": found.child,
-        "state": found.state.value,
-        "lead": found.lead,
-        "policy": found.policy,
-        "origin": found.origin.value,
-        "pre_birth": found.pre_birth,
-        "opened_on": found.opened_on.isoformat(),
-        "consent_agencies": found.consent_agencies,
-        "closed_on": found.closed_on and found.closed_on.isoformat(),
-        "closed_reason": found.closed_reason and found.closed_reason.value,
-        "closure_summary": found.closure_summary,
-        "version": found.version,
-    }
+    view = _views(ctx).read.episode(reference)
+    if view is None:
+        fail(f"no episode {reference}")
     if as_json:
         typer.echo(json.dumps(view, indent=2))
         return
-    lead = found.lead
+    lead = view["lead"]
     for key, value in {**view, "lead": lead and f"{lead['name']} ({lead['agency']})"}.items():
         typer.echo(f"{key:>17}: {'' if value is None else value}")
 
 
-def _deadline_json(deadline: Deadline) -> dict[str, Any]:
-    entry = deadline.entry
+def _deadline_json(row: BoardRow) -> dict[str, Any]:
+    entry = row.entry
     return {
-        "episode": deadline.episode,
+        "episode": row.episode,
         "clock": entry.clock.value,
         "occurrence": entry.occurrence,
         "started_on": entry.started_on.isoformat(),
@@ -218,11 +216,11 @@ def deadlines(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every clock of every episode (or one), with its due date and status."""
-    ehqa = _app(ctx)
-    when = _date_option("--as-at", as_at)
-    with refusals():
-        episodes = [ehqa.get_episode(episode)] if episode else ehqa.episodes()
-        rows = [_deadline_json(d) for found in episodes for d in ehqa.deadlines(found, when)]
+    when = _date_option("--as-at", as_at) or london_today()
+    services = _views(ctx)
+    if episode and services.read.episode(episode) is None:
+        fail(f"no episode {episode}")
+    rows = [_deadline_json(row) for row in services.read.deadlines(episode, when)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     elif rows:
@@ -245,34 +243,38 @@ def timeline(
     ctx: typer.Context,
     reference: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    milestones: Annotated[
+        bool, typer.Option("--milestones", help="Add each clock's due date and labels.")
+    ] = False,
+    as_at: Annotated[str | None, typer.Option("--as-at", help="Clock status as at.")] = None,
 ) -> None:
-    """The episode's events in business-date order."""
-    ehqa = _app(ctx)
-    with refusals():
-        events = ehqa.timeline(reference)
+    """The episode's events in business-date order (with --milestones, each clock's due date)."""
+    services = _views(ctx)
+    if services.read.episode(reference) is None:
+        fail(f"no episode {reference}")
+    when = _date_option("--as-at", as_at) or london_today()
+    events = services.read.timeline(reference, milestones=milestones, as_at=when)
     if as_json:
         typer.echo(json.dumps(events, indent=2))
         return
-    for item in events:
-        details = {k: v for k, v in item.items() if k not in ("on", "recorded_at", "event")}
-        extra = " ".join(f"{k}={json.dumps(v)}" for k, v in details.items())
-        typer.echo(f"{item['on']}  {item['event']:<22} {extra}".rstrip())
+    labelled = events if milestones else services.read.timeline(reference, True, when)
+    for item in labelled:
+        typer.echo(f"{item['on']}  {item['label']}")
 
 
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Build a small realistic caseload in the store and show where each episode stands."""
-    ehqa = _app(ctx)
+    services = _services(ctx)
     with refusals():
-        made = demo_module.build(ehqa)
+        made = demo_module.build(services.app)
+    services.catch_up()
     settings: Settings = ctx.obj
     typer.echo(
         f"{'created' if made else 'already present:'} {len(demo_module.EPISODES)} demo episodes "
         f"in {settings.database_url}\n"
     )
-    rows = []
-    for line in demo_module.standing(ehqa):
-        rows.append(line)
+    rows = demo_module.standing(services.read, services.app.clock())
     print_table(rows, demo_module.COLUMNS, demo_module.HEADINGS)
     typer.echo(
         "\nTry: ehqa deadlines --episode DEMO-0003   ehqa timeline DEMO-0001"
@@ -318,6 +320,190 @@ def policy_list(ctx: typer.Context) -> None:
         book = PolicyBook(settings.policy_dir)
         for name in book.names():
             typer.echo(f"{name:<14} {book.get(name).title}")
+
+
+# ---- drift and caseloads ---------------------------------------------------------------------
+
+DRIFT_COLUMNS = ("episode", "clock", "occurrence", "due_on", "status", "working_days_late",
+                 "lead", "agency", "exception")  # fmt: skip
+DRIFT_HEADINGS = ("episode", "clock", "#", "due", "status", "wd late", "lead", "agency",
+                  "exception")  # fmt: skip
+
+
+def _board_json(row: BoardRow) -> dict[str, Any]:
+    return {**_deadline_json(row), "lead": row.lead_name, "agency": row.lead_agency,
+            "policy": row.policy}  # fmt: skip
+
+
+@app.command()
+def drift(
+    ctx: typer.Context,
+    as_at: Annotated[str | None, typer.Option("--as-at", help="As at YYYY-MM-DD.")] = None,
+    agency: Annotated[str | None, typer.Option(help="Lead professionals of this agency.")] = None,
+    lead: Annotated[str | None, typer.Option(help="One lead professional, by name.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Episodes under this policy.")] = None,
+    clock: Annotated[str | None, typer.Option(help="One clock, e.g. assessment.")] = None,
+    due_within: Annotated[
+        int | None,
+        typer.Option("--due-within", min=0, help="Instead: clocks due in the next N working days."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The drift board: overdue clocks (worst first), or those falling due soon."""
+    when = _date_option("--as-at", as_at) or london_today()
+    rows = _views(ctx).read.drift(
+        when, agency=agency, lead=lead, policy=policy, clock=clock, due_within=due_within
+    )
+    found = [_board_json(row) for row in rows]
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+    elif found:
+        print_table(found, DRIFT_COLUMNS, DRIFT_HEADINGS)
+    else:
+        typer.echo("nothing due soon" if due_within is not None else f"nothing overdue on {when}")
+
+
+@app.command()
+def caseload(
+    ctx: typer.Context,
+    as_at: Annotated[str | None, typer.Option("--as-at", help="Overdue as at YYYY-MM-DD.")] = None,
+    by_agency: Annotated[bool, typer.Option("--by-agency", help="Totals per agency.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Open episodes per lead professional (or agency) with their overdue and worst clocks."""
+    when = _date_option("--as-at", as_at) or london_today()
+    read = _views(ctx).read
+    loads = read.agency_loads(when) if by_agency else read.caseloads(when)
+    if as_json:
+        typer.echo(json.dumps(loads, indent=2))
+        return
+    rows = [
+        {**load, "worst": "-" if not load["worst"] else
+         f"{load['worst']['episode']} {load['worst']['clock']} ({load['worst']['working_days_late']} wd)"}
+        for load in loads
+    ]  # fmt: skip
+    columns = (("agency", "lead_professionals") if by_agency else ("lead", "agency")) + (
+        "open_episodes", "overdue_clocks", "worst")  # fmt: skip
+    headings = tuple(c.replace("_", " ") for c in columns)
+    print_table(rows, columns, headings) if rows else typer.echo("no open episodes")
+
+
+# ---- projections ------------------------------------------------------------------------------
+
+projections_app = typer.Typer(help="The read models: status, catch-up, rebuild, follow.",
+                              no_args_is_help=True)  # fmt: skip
+app.add_typer(projections_app, name="projections")
+
+
+@projections_app.command("status")
+def projections_status(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Each view's position against the event log."""
+    found = [s.__dict__ for s in _services(ctx).status()]
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    for row in found:
+        state = "behind" if row["pending"] else "up to date"
+        typer.echo(
+            f"{row['name']:<10} at {row['position']:>9} of {row['log_position']:>9}  {state}"
+        )
+
+
+@projections_app.command("catch-up")
+def projections_catch_up(ctx: typer.Context) -> None:
+    """Apply every event recorded since each view's position."""
+    services = _services(ctx)
+    for projection in services.projections:
+        applied = services.catch_up_one(projection.name)
+        typer.echo(f"{projection.name:<10} applied {applied} event(s)")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="One view (default: all).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1000,
+) -> None:
+    """Empty a view and replay every event into it, showing progress and events/s."""
+    services = _services(ctx)
+    try:
+        names = [services.projection(name).name] if name else [p.name for p in services.projections]
+    except KeyError as error:
+        fail(str(error.args[0]), code=2)
+    log = services.app.recorder.max_notification_id() or 0
+    for view in names:
+        started = time.perf_counter()
+        with _bar(log, f"rebuilding {view}") as advance:
+            applied = services.rebuild(view, batch_size=batch_size, progress=advance)
+        seconds = time.perf_counter() - started
+        rate = applied / seconds if seconds else 0.0
+        typer.echo(f"{view:<10} {applied} event(s) in {seconds:.2f}s ({rate:,.0f} events/s)")
+
+
+@contextmanager
+def _bar(length: int, label: str) -> Iterator[Any]:
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with typer.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+@projections_app.command("follow")
+def projections_follow(
+    ctx: typer.Context,
+    poll: Annotated[float, typer.Option(help="Seconds between polls (SQLite).")] = 1.0,
+) -> None:
+    """Keep the views current until interrupted (live on PostgreSQL, polled on SQLite)."""
+    services = _services(ctx)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    typer.echo(f"following {services.database_url} (Ctrl-C to stop)", err=True)
+    try:
+        follow(services.app, services.views, services.projections, stop, poll,
+               on_applied=lambda n: typer.echo(f"applied {n} event(s)", err=True))  # fmt: skip
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+
+
+# ---- simulator ---------------------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    episodes: Annotated[int, typer.Option(min=1, help="How many episodes.")] = 100,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
+    start: Annotated[
+        str | None, typer.Option(help="First referral date (default: 2 years ago).")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Last date recorded (default: today).")] = None,
+) -> None:
+    """Write realistic simulated histories through the real commands."""
+    services = _services(ctx)
+    today = services.app.clock()
+    last = _date_option("--end", end) or today
+    first = _date_option("--start", start) or last - timedelta(days=730)
+    if last > today:
+        fail(f"--end {last} is in the future (today is {today})", code=2)
+    if first > last:
+        fail(f"--start {first} is after --end {last}", code=2)
+    probe = next(simulation.references(seed, 1))
+    if services.app.exists(probe):
+        fail(
+            f"a simulation with seed {seed} is already in this store (e.g. {probe}): use another seed"
+        )
+    with _bar(episodes, "simulating") as advance, refusals():
+        report = simulation.simulate(services.app, episodes, seed, first, last, progress=advance)
+    typer.echo(f"simulated {report.episodes} episodes, {report.events} events ({first} to {last})")
+    for scenario, count in sorted(report.scenarios.items()):
+        typer.echo(f"  {scenario:<18} {count}")
+    for refusal in report.refused[:20]:
+        typer.echo(f"refused: {refusal}", err=True)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from aggregates.clocks import Status
 from ehqa.application import EhqaApplication, EpisodeNotFoundError
 from ehqa.commands import parse_line
+from projections.queries import ReadModels
 
 # (reference, [(days before today, command fields)]); dates are relative so clocks are live.
 EPISODES: list[tuple[str, list[tuple[int, dict[str, Any]]]]] = [
@@ -182,18 +183,18 @@ def _json(fields: dict[str, Any]) -> str:
     return json.dumps(fields)
 
 
-def standing(app: EhqaApplication, as_at: date | None = None) -> list[dict[str, Any]]:
+def standing(read: ReadModels, as_at: date) -> list[dict[str, Any]]:
     rows = []
     for reference, _ in EPISODES:
-        episode = app.get_episode(reference)
-        clocks = [d.entry for d in app.deadlines(episode, as_at)]
+        episode = read.episode(reference) or {}
+        clocks = [row.entry for row in read.deadlines(reference, as_at)]
         overdue = [e for e in clocks if e.status is Status.OVERDUE]
         running = sorted((e for e in clocks if e.status is Status.PENDING), key=lambda e: e.due_on)
         rows.append(
             {
                 "episode": reference,
-                "state": episode.state.value,
-                "lead": episode.lead["name"] if episode.lead else "",
+                "state": episode.get("state"),
+                "lead": (episode.get("lead") or {}).get("name", ""),
                 "overdue": ", ".join(e.clock.value for e in overdue) or "-",
                 "next_due": f"{running[0].clock.value} {running[0].due_on}" if running else "-",
                 "summary": SUMMARIES[reference],

@@ -71,11 +71,8 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-@contextmanager
-def postgres_schema_lock(env: dict[str, str]) -> Iterator[None]:
-    """Hold a session advisory lock while tables are created: PostgreSQL's CREATE OR REPLACE
-    FUNCTION is not safe to run from several processes at once ("tuple concurrently updated")."""
-    conninfo = psycopg.conninfo.make_conninfo(
+def postgres_conninfo(env: dict[str, str]) -> str:
+    return psycopg.conninfo.make_conninfo(
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
         port=env["POSTGRES_PORT"],
@@ -83,7 +80,13 @@ def postgres_schema_lock(env: dict[str, str]) -> Iterator[None]:
         password=env.get("POSTGRES_PASSWORD") or None,
         connect_timeout=env.get("POSTGRES_CONNECT_TIMEOUT", "10"),
     )
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+
+
+@contextmanager
+def postgres_schema_lock(env: dict[str, str]) -> Iterator[None]:
+    """Hold a session advisory lock while tables are created: PostgreSQL's CREATE OR REPLACE
+    FUNCTION is not safe to run from several processes at once ("tuple concurrently updated")."""
+    with psycopg.connect(postgres_conninfo(env), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
             yield

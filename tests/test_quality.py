@@ -18,7 +18,7 @@ BIN = Path(sys.executable).parent
         ["lint-imports"],
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
-        ["mypy", "aggregates", "ehqa"],
+        ["mypy", "aggregates", "projections", "schedulers", "ehqa"],
     ],
     ids=["import-linter", "ruff", "ruff-format", "mypy"],
 )

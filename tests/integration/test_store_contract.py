@@ -38,9 +38,7 @@ def test_an_episode_is_saved_and_read_back_with_its_clocks(app: EhqaApplication)
     episode = app.get_episode("EH-1")
     assert episode.state is State.ASSESSED
     assert episode.version == 3
-    assessment = next(
-        d.entry for d in app.deadlines(episode) if d.entry.clock.value == "assessment"
-    )
+    assessment = next(e for e in app.clocks(episode) if e.clock.value == "assessment")
     assert (assessment.due_on, assessment.status, assessment.working_days_late) == (
         D(2024, 1, 31),
         Status.LATE,
@@ -119,12 +117,6 @@ def test_two_writers_on_one_episode_one_wins_one_gets_a_conflict(store_url: str)
     assert second.get_episode("EH-1").state is State.ASSESSING
     first.close()
     second.close()
-
-
-def test_episodes_are_listed_in_the_order_they_were_opened(app: EhqaApplication) -> None:
-    for n in range(3):
-        open_one(app, reference=f"EH-{n}", child=f"C-{n}")
-    assert [e.reference for e in app.episodes()] == ["EH-0", "EH-1", "EH-2"]
 
 
 def test_an_unknown_policy_is_refused_when_opening(app: EhqaApplication) -> None:

@@ -1,0 +1,266 @@
+"""A realistic caseload, written through the domain's own commands.
+
+Each episode follows a scenario (on time, late assessment, drifting, missed reviews, stepped up,
+stepped down, pre-birth, consent withheld or withdrawn) with dates drawn from a generator seeded
+by the run's seed and the episode's number: the same seed gives the same data. Dates cross bank
+holidays as real ones do. Episodes are saved in batches (each with its child's record), so a
+large caseload is written quickly; every command still passes the lifecycle's guards.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from aggregates.episode import ChildRecord, Episode, Origin
+from aggregates.errors import DomainError
+from ehqa.application import EhqaApplication
+
+AGENCIES = [
+    "primary_school", "secondary_school", "health_visiting", "school_nursing", "midwifery",
+    "early_help_team", "camhs", "youth_service",
+]  # fmt: skip
+FIRST = ["Jo", "Sam", "Ravi", "Ann", "Mia", "Tom", "Priya", "Lee", "Kate", "Omar", "Beth", "Dan"]
+LAST = ["Bright", "Patel", "Kumar", "Cole", "Grant", "Hughes", "Shah", "Walsh", "Evans", "Ali"]
+SCENARIOS: dict[str, int] = {
+    "on_time": 34, "late_assessment": 14, "drifting": 10, "missed_reviews": 10, "stepped_up": 8,
+    "step_down": 10, "pre_birth": 5, "consent_withheld": 5, "consent_withdrawn": 4,
+}  # fmt: skip
+LATE_REASONS = [
+    "Family unavailable during school holidays", "Parent in hospital",
+    "Partner agency could not attend", "Lead professional on long-term sick leave",
+    "Family moved address",
+]  # fmt: skip
+
+Step = tuple[date, Callable[[Episode, date], None]]
+
+
+@dataclass
+class Report:
+    episodes: int = 0
+    events: int = 0
+    refused: list[str] = field(default_factory=list)
+    scenarios: dict[str, int] = field(default_factory=dict)
+
+
+def leads(rng: random.Random) -> list[tuple[str, str]]:
+    people = sorted({f"{f} {s}" for f in FIRST for s in LAST})
+    rng.shuffle(people)
+    return [(name, AGENCIES[n % len(AGENCIES)]) for n, name in enumerate(people[:40])]
+
+
+class _Plan:
+    """The dated steps of one episode, drawn from its own generator."""
+
+    def __init__(self, rng: random.Random, start: date, end: date, lead: tuple[str, str],
+                 scenario: str, others: list[tuple[str, str]]) -> None:  # fmt: skip
+        self.rng, self.end, self.lead, self.scenario, self.others = rng, end, lead, scenario, others
+        self.steps: list[Step] = []
+        self.opened_on = start
+        self.closed = False
+        self.recent_assessment = scenario == "step_down" and rng.random() < 0.6
+
+    def at(self, day: date, step: Callable[[Episode, date], None]) -> bool:
+        if self.closed or day > self.end:
+            return False
+        self.steps.append((day, step))
+        return True
+
+    def days(self, low: int, high: int) -> timedelta:
+        return timedelta(days=self.rng.randint(low, high))
+
+    def working(self, day: date, low: int, high: int) -> date:
+        n, out = self.rng.randint(low, high), day
+        while n:
+            out += timedelta(days=1)
+            if out.weekday() < 5:
+                n -= 1
+        return out
+
+
+def _episode_plan(plan: _Plan) -> None:
+    rng, s = plan.rng, plan.scenario
+    day = plan.opened_on
+    consent = day + plan.days(0, 4)
+    agencies = sorted({plan.lead[1], *rng.sample(AGENCIES, rng.randint(0, 2))})
+    if s == "consent_withheld":
+        safeguarding = rng.random() < 0.3
+        plan.at(consent, lambda e, t: e.withhold_consent(consent, t, safeguarding=safeguarding))
+        if safeguarding:
+            outcome = consent + plan.days(1, 5)
+            level = rng.choice([2, 3, 4])
+            plan.at(outcome, lambda e, t: e.record_mash_outcome(level, outcome, t))
+        return
+    plan.at(consent, lambda e, t: e.record_consent(agencies, consent, t))
+    _visits(plan, consent)
+    if rng.random() < 0.15:
+        _gcp2(plan, consent + plan.days(3, 30))
+    if s == "step_down":
+        plan_day = consent + plan.days(1, 10)
+        if not plan.recent_assessment:  # no recent social-care assessment: assess first
+            assessed = plan.working(consent, 5, 18)
+            plan.at(assessed, lambda e, t: e.finalise_assessment(assessed, t))
+            plan_day = assessed + plan.days(1, 7)
+        plan.at(plan_day, lambda e, t: e.agree_single_agency_plan(plan_day, t))
+        _reviews(plan, plan_day, late=False)
+        return
+    late = s == "late_assessment"
+    assessed = plan.working(consent, 21, 40) if late else plan.working(consent, 5, 19)
+    if late and rng.random() < 0.5:
+        why_on = plan.working(consent, 18, 20)
+        reason = rng.choice(LATE_REASONS)
+        plan.at(why_on, lambda e, t: e.record_exception("assessment", reason, why_on, t))
+    if not plan.at(assessed, lambda e, t: e.finalise_assessment(assessed, t)):
+        return
+    if s == "stepped_up":
+        up = assessed + plan.days(1, 40)
+        level = rng.choice([3, 4])
+        plan.at(up, lambda e, t: e.step_up(level, up, t))
+        outcome = up + plan.days(1, 10)
+        back = rng.choice([2, 2, 3, 4])
+        plan.at(outcome, lambda e, t: e.record_mash_outcome(back, outcome, t))
+        if back != 2:
+            plan.closed = True
+        return
+    decided = assessed + plan.days(0, 6)
+    plan.at(decided, lambda e, t: e.decide_fam(decided, t))
+    held = plan.working(decided, 16, 25) if rng.random() < 0.2 else plan.working(decided, 4, 15)
+    if not plan.at(held, lambda e, t: e.hold_fam(held, t)):
+        return
+    circulated = plan.working(held, 1, 14)
+    plan.at(circulated, lambda e, t: e.circulate_plan(circulated, t))
+    if s == "drifting":
+        return
+    _reviews(plan, held, late=s == "missed_reviews")
+
+
+def _visits(plan: _Plan, since: date) -> None:
+    if plan.scenario == "pre_birth":
+        return
+    day = since
+    gap = (30, 45) if plan.scenario in ("drifting", "missed_reviews") else (10, 27)
+    while True:
+        day = day + plan.days(*gap)
+        if day > plan.end or (plan.scenario == "drifting" and day > since + timedelta(days=80)):
+            return
+        seen = day
+        plan.steps.append((seen, lambda e, t, seen=seen: e.see_child(seen, t)))
+
+
+def _gcp2(plan: _Plan, started: date) -> None:
+    done = started + plan.days(10, 40)
+    plan.at(started, lambda e, t: e.start_gcp2(started, t))
+    plan.at(done, lambda e, t: e.complete_gcp2(done, t))
+
+
+def _reviews(plan: _Plan, since: date, late: bool) -> None:
+    rng = plan.rng
+    review = since + (plan.days(35, 70) if late else plan.days(20, 31))
+    for n in range(rng.randint(1, 5)):
+        changed = rng.random() < 0.3
+        if late and rng.random() < 0.4:
+            why_on = review - plan.days(1, 10)
+            reason = rng.choice(LATE_REASONS)
+            clock = "first_review" if n == 0 else "next_review"
+            plan.at(max(why_on, since), lambda e, t, d=max(why_on, since), c=clock, r=reason:
+                    e.record_exception(c, r, d, t))  # fmt: skip
+        if not plan.at(
+            review, lambda e, t, d=review, c=changed: e.hold_review(d, t, plan_changed=c)
+        ):
+            return
+        if changed:
+            sent = review + plan.days(3, 20)
+            plan.at(sent, lambda e, t, d=sent: e.circulate_plan(d, t))
+        if n == 1 and rng.random() < 0.1:
+            name, agency = rng.choice([p for p in plan.others if p[0] != plan.lead[0]])
+            moved = review + plan.days(1, 10)
+            plan.at(moved, lambda e, t, d=moved, n=name, a=agency: e.change_lead(n, a, d, t))
+        review = review + (plan.days(100, 150) if late else plan.days(40, 92))
+    if plan.scenario == "consent_withdrawn":
+        gone = review - plan.days(20, 30)
+        plan.at(gone, lambda e, t: e.withdraw_consent(gone, t))
+        plan.closed = True
+        return
+    closing = review - plan.days(0, 20)
+    reason = "outcomes_achieved" if rng.random() < 0.8 else rng.choice(
+        ["no_further_action", "transferred_out", "disengaged"])  # fmt: skip
+    plan.at(
+        closing, lambda e, t: e.close(reason, "Plan outcomes reviewed with the family", closing, t)
+    )
+
+
+def simulate(
+    app: EhqaApplication,
+    episodes: int,
+    seed: int,
+    start: date,
+    end: date,
+    batch_size: int = 200,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Write `episodes` simulated histories opened between `start` and `end`."""
+    if end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
+    today = min(end, app.clock())
+    people = leads(random.Random(seed))
+    report = Report()
+    pending: list[Any] = []
+    for number in range(episodes):
+        rng = random.Random(f"{seed}:{number}")
+        episode, record, refused, scenario = _history(app, rng, number, seed, start, today, people)
+        report.refused.extend(refused)
+        report.episodes += 1
+        report.events += episode.version
+        report.scenarios[scenario] = report.scenarios.get(scenario, 0) + 1
+        pending += [episode, record]
+        if len(pending) >= 2 * batch_size:
+            app.save(*pending)
+            pending = []
+            if progress:
+                progress(batch_size)
+    if pending:
+        app.save(*pending)
+        if progress:
+            progress(len(pending) // 2)
+    return report
+
+
+def _history(app: EhqaApplication, rng: random.Random, number: int, seed: int, start: date,
+             today: date, people: list[tuple[str, str]]) -> tuple[Episode, ChildRecord, list[str], str]:  # fmt: skip
+    scenario = rng.choices(list(SCENARIOS), weights=list(SCENARIOS.values()))[0]
+    span = max((today - start).days, 0)
+    opened_on = start + timedelta(days=rng.randint(0, span))
+    lead = rng.choice(people)
+    if scenario == "pre_birth":
+        lead = (lead[0], "midwifery")
+    reference, child = f"SIM-{seed}-{number:06d}", f"SIM-C-{seed}-{number:06d}"
+    step_down = scenario == "step_down"
+    plan = _Plan(rng, opened_on, today, lead, scenario, people)
+    episode = Episode.open(
+        reference=reference, child=child, lead_name=lead[0], lead_agency=lead[1], on=opened_on,
+        today=today, policy=rng.choice([app.default_policy] * 8 + ["bnes", "darlington"]),
+        origin=Origin.STEP_DOWN if step_down else Origin.REFERRAL,
+        pre_birth=scenario == "pre_birth",
+        recent_social_care_assessment=plan.recent_assessment,
+    )  # fmt: skip
+    record = ChildRecord(child)
+    record.episode_opened(reference)
+    _episode_plan(plan)
+    refused = []
+    for day, step in sorted(plan.steps, key=lambda s: s[0]):
+        if not episode.is_open:
+            break
+        try:
+            step(episode, today)
+        except DomainError as error:
+            refused.append(f"{reference} {day}: {error}")
+    if not episode.is_open:
+        record.episode_closed(reference)
+    return episode, record, refused, scenario
+
+
+def references(seed: int, episodes: int) -> Iterator[str]:
+    return (f"SIM-{seed}-{number:06d}" for number in range(episodes))

@@ -1,0 +1,187 @@
+"""Where the read models live: tables beside the event store, on SQLite or PostgreSQL.
+
+SQL here is written once, with `?` placeholders and dates as ISO text (which sort as dates);
+the PostgreSQL connection rewrites the placeholders. A transaction is the unit in which a view
+update and its tracking record commit together.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import psycopg
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS ehqa_tracking (
+        projection TEXT PRIMARY KEY,
+        position BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS ehqa_episodes (
+        reference TEXT PRIMARY KEY,
+        child TEXT NOT NULL,
+        state TEXT NOT NULL,
+        lead_name TEXT,
+        lead_agency TEXT,
+        policy TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        pre_birth INTEGER NOT NULL,
+        opened_on TEXT NOT NULL,
+        consent_agencies TEXT NOT NULL,
+        closed_on TEXT,
+        closed_reason TEXT,
+        closure_summary TEXT,
+        version INTEGER NOT NULL,
+        opened_seq BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS ehqa_episodes_open_lead ON ehqa_episodes (lead_name)"
+    " WHERE closed_on IS NULL",
+    "CREATE INDEX IF NOT EXISTS ehqa_episodes_order ON ehqa_episodes (opened_seq)",
+    """CREATE TABLE IF NOT EXISTS ehqa_clocks (
+        reference TEXT NOT NULL,
+        clock TEXT NOT NULL,
+        occurrence INTEGER NOT NULL,
+        started_on TEXT NOT NULL,
+        due_on TEXT NOT NULL,
+        stopped_on TEXT,
+        closed_on TEXT,
+        exceptions TEXT NOT NULL,
+        lead_name TEXT,
+        lead_agency TEXT,
+        policy TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (reference, clock, occurrence)
+    )""",
+    # "Running" clocks (neither stopped nor closed) answer "overdue as at today" and "due in
+    # the next N days"; each filter has its own partial index ordered by due date.
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running ON ehqa_clocks (due_on)"
+    " WHERE stopped_on IS NULL AND closed_on IS NULL",
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_agency ON ehqa_clocks (lead_agency, due_on)"
+    " WHERE stopped_on IS NULL AND closed_on IS NULL",
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_lead ON ehqa_clocks (lead_name, due_on)"
+    " WHERE stopped_on IS NULL AND closed_on IS NULL",
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_policy ON ehqa_clocks (policy, due_on)"
+    " WHERE stopped_on IS NULL AND closed_on IS NULL",
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_clock ON ehqa_clocks (clock, due_on)"
+    " WHERE stopped_on IS NULL AND closed_on IS NULL",
+    # A past as-at date also needs the clocks that were still running then.
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_stopped ON ehqa_clocks (stopped_on)",
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_closed ON ehqa_clocks (closed_on)",
+    """CREATE TABLE IF NOT EXISTS ehqa_timeline (
+        episode_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        on_date TEXT NOT NULL,
+        event TEXT NOT NULL,
+        label TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (episode_id, version)
+    )""",
+    """CREATE TABLE IF NOT EXISTS ehqa_children (
+        record_id TEXT PRIMARY KEY,
+        child TEXT NOT NULL,
+        open_episode TEXT,
+        episodes TEXT NOT NULL
+    )""",
+]
+
+VIEW_TABLES = ["ehqa_episodes", "ehqa_clocks", "ehqa_timeline", "ehqa_children"]
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+
+class ViewDatabase(Protocol):
+    def transaction(self) -> Any: ...
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def close(self) -> None: ...
+
+
+class SQLiteViews:
+    """Views in the same SQLite file as the events (WAL, so readers never wait for writers)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self.transaction() as cur:
+            for statement in SCHEMA:
+                cur.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _PgCursor:
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(_pg(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(_pg(sql), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._cursor.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresViews:
+    """Views in the same PostgreSQL database (and schema) as the events."""
+
+    def __init__(self, conninfo: str, schema: str | None = None) -> None:
+        options = f"-c search_path={schema}" if schema else ""
+        self._conn = psycopg.connect(conninfo, autocommit=True, options=options)
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (0x65687162,))
+            for statement in SCHEMA:
+                cur.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            yield _PgCursor(cur)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._conn.cursor() as cur:
+            cur.execute(_pg(sql), tuple(params))
+            return cur.fetchall()
+
+    def close(self) -> None:
+        self._conn.close()

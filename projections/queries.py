@@ -1,0 +1,233 @@
+"""Questions answered from the read models, never by replaying aggregates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from aggregates.calendar import WorkingCalendar
+from aggregates.clocks import ClockEntry, Span, entry
+from aggregates.episode import child_record_id, episode_id
+from aggregates.policy import ClockName
+from projections.db import ViewDatabase
+from projections.labels import milestone_label
+
+CLOCK_COLUMNS = (
+    "c.reference, c.clock, c.occurrence, c.started_on, c.due_on, c.stopped_on, c.closed_on,"
+    " c.exceptions, c.lead_name, c.lead_agency, c.policy"
+)
+RUNNING = "c.stopped_on IS NULL AND c.closed_on IS NULL"
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    episode: str
+    entry: ClockEntry
+    lead_name: str | None
+    lead_agency: str | None
+    policy: str
+
+
+def _d(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+class ReadModels:
+    def __init__(self, db: ViewDatabase, calendar: WorkingCalendar) -> None:
+        self.db = db
+        self.calendar = calendar
+
+    # ---- one episode -----------------------------------------------------------------------
+
+    def episode(self, reference: str) -> dict[str, Any] | None:
+        rows = self.db.query(
+            "SELECT reference, child, state, lead_name, lead_agency, policy, origin, pre_birth,"
+            " opened_on, consent_agencies, closed_on, closed_reason, closure_summary, version"
+            " FROM ehqa_episodes WHERE reference = ?",
+            (reference,),
+        )
+        if not rows:
+            return None
+        (ref, child, state, lead_name, lead_agency, policy, origin, pre_birth, opened_on,
+         agencies, closed_on, closed_reason, summary, version) = rows[0]  # fmt: skip
+        return {
+            "episode": ref,
+            "child": child,
+            "state": state,
+            "lead": {"name": lead_name, "agency": lead_agency} if lead_name else None,
+            "policy": policy,
+            "origin": origin,
+            "pre_birth": bool(pre_birth),
+            "opened_on": opened_on,
+            "consent_agencies": json.loads(agencies),
+            "closed_on": closed_on,
+            "closed_reason": closed_reason,
+            "closure_summary": summary,
+            "version": version,
+        }
+
+    def open_episode_of(self, child: str) -> str | None:
+        rows = self.db.query(
+            "SELECT open_episode FROM ehqa_children WHERE record_id = ?",
+            (child_record_id(child).hex,),
+        )
+        return rows[0][0] if rows else None
+
+    def timeline(
+        self, reference: str, milestones: bool = False, as_at: date | None = None
+    ) -> list[dict[str, Any]]:
+        """The episode's events by business date; with `milestones`, each labelled and with
+        every clock's due date (and its status as at `as_at`) in its place."""
+        rows = self.db.query(
+            "SELECT label, body FROM ehqa_timeline WHERE episode_id = ? ORDER BY on_date, version",
+            (episode_id(reference).hex,),
+        )
+        if not milestones:
+            return [json.loads(body) for _, body in rows]
+        events = [{**json.loads(body), "label": label} for label, body in rows]
+        for board in self.deadlines(reference, as_at or date.max):
+            e = board.entry
+            events.append(
+                {
+                    "on": e.due_on.isoformat(),
+                    "event": "ClockDue",
+                    "clock": e.clock.value,
+                    "occurrence": e.occurrence,
+                    "status": e.status.value,
+                    "label": milestone_label(e.clock.value, e.status.value, e.working_days_late),
+                }
+            )
+        return sorted(events, key=lambda item: (item["on"], item["event"] == "ClockDue"))
+
+    # ---- clocks ----------------------------------------------------------------------------
+
+    def deadlines(self, reference: str | None, as_at: date) -> list[BoardRow]:
+        """Every clock occurrence started by `as_at` (of one episode or all), as at `as_at`."""
+        where, params = "c.started_on <= ?", [as_at.isoformat()]
+        if reference is not None:
+            where += " AND c.reference = ?"
+            params.append(reference)
+        rows = self.db.query(
+            f"SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c JOIN ehqa_episodes e"
+            f" ON e.reference = c.reference WHERE {where} ORDER BY e.opened_seq, c.seq",
+            params,
+        )
+        return [self._row(row, as_at) for row in rows]
+
+    def _row(self, row: tuple[Any, ...], as_at: date) -> BoardRow:
+        (reference, clock, occurrence, started, due, stopped, closed, exceptions,
+         lead_name, lead_agency, policy) = row  # fmt: skip
+        span = Span(
+            ClockName(clock),
+            occurrence,
+            date.fromisoformat(started),
+            _d(stopped),
+            _d(closed),
+            [(date.fromisoformat(on), reason) for on, reason in json.loads(exceptions)],
+        )
+        due_on = date.fromisoformat(due)
+        return BoardRow(
+            reference,
+            entry(span.as_at(as_at), due_on, self.calendar, as_at),
+            lead_name,
+            lead_agency,
+            policy,
+        )
+
+    def drift(
+        self,
+        as_at: date,
+        *,
+        agency: str | None = None,
+        lead: str | None = None,
+        policy: str | None = None,
+        clock: str | None = None,
+        due_within: int | None = None,
+    ) -> list[BoardRow]:
+        """Overdue clocks as at `as_at` (worst first), or with `due_within` the clocks falling
+        due in the next N working days (soonest first)."""
+        filters, params = [], []
+        for column, value in (("lead_agency", agency), ("lead_name", lead), ("policy", policy),
+                              ("clock", clock)):  # fmt: skip
+            if value is not None:
+                filters.append(f"c.{column} = ?")
+                params.append(value)
+        extra = "".join(f" AND {f}" for f in filters)
+        day = as_at.isoformat()
+        if due_within is not None:
+            until = self.calendar.add_working_days(as_at, due_within).isoformat()
+            sql = (f"SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE {RUNNING}"
+                   f" AND c.due_on >= ? AND c.due_on <= ? AND c.started_on <= ?{extra}"
+                   " ORDER BY c.due_on, c.reference")  # fmt: skip
+            rows = self.db.query(sql, [day, until, day, *params])
+        else:
+            # Running now and due before D; plus, for a past D, those stopped or closed after D.
+            sql = (f"SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE {RUNNING}"
+                   f" AND c.due_on < ? AND c.started_on <= ?{extra}"
+                   f" UNION ALL SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE c.stopped_on > ?"
+                   f" AND c.due_on < ? AND c.started_on <= ?{extra}"
+                   f" UNION ALL SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE c.stopped_on IS NULL"
+                   f" AND c.closed_on > ? AND c.due_on < ? AND c.started_on <= ?{extra}")  # fmt: skip
+            rows = self.db.query(
+                sql, [day, day, *params, day, day, day, *params, day, day, day, *params]
+            )
+        board = [self._row(row, as_at) for row in rows]
+        if due_within is None:
+            board.sort(key=lambda r: (-r.entry.working_days_late, r.episode, r.entry.clock.value))
+        return board
+
+    # ---- caseloads -------------------------------------------------------------------------
+
+    def caseloads(self, as_at: date) -> list[dict[str, Any]]:
+        """Open episodes per lead professional, with their overdue clocks and the worst one."""
+        open_counts = self.db.query(
+            "SELECT lead_name, lead_agency, COUNT(*) FROM ehqa_episodes WHERE closed_on IS NULL"
+            " GROUP BY lead_name, lead_agency ORDER BY lead_agency, lead_name"
+        )
+        overdue: dict[tuple[str, str], list[BoardRow]] = {}
+        for row in self.drift(as_at):
+            overdue.setdefault((row.lead_name or "", row.lead_agency or ""), []).append(row)
+        loads = []
+        for name, agency, count in open_counts:
+            late = overdue.get((name or "", agency or ""), [])
+            worst = late[0] if late else None
+            loads.append(
+                {
+                    "lead": name,
+                    "agency": agency,
+                    "open_episodes": count,
+                    "overdue_clocks": len(late),
+                    "worst": None
+                    if worst is None
+                    else {
+                        "episode": worst.episode,
+                        "clock": worst.entry.clock.value,
+                        "due_on": worst.entry.due_on.isoformat(),
+                        "working_days_late": worst.entry.working_days_late,
+                    },
+                }
+            )
+        return loads
+
+    def agency_loads(self, as_at: date) -> list[dict[str, Any]]:
+        totals: dict[str, dict[str, Any]] = {}
+        for load in self.caseloads(as_at):
+            agency = totals.setdefault(load["agency"], {
+                "agency": load["agency"], "lead_professionals": 0, "open_episodes": 0,
+                "overdue_clocks": 0, "worst": None,
+            })  # fmt: skip
+            agency["lead_professionals"] += 1
+            agency["open_episodes"] += load["open_episodes"]
+            agency["overdue_clocks"] += load["overdue_clocks"]
+            worst = load["worst"]
+            if worst and (agency["worst"] is None
+                          or worst["working_days_late"] > agency["worst"]["working_days_late"]):  # fmt: skip
+                agency["worst"] = worst
+        return list(totals.values())
+
+    def references(self) -> list[str]:
+        return [
+            r[0] for r in self.db.query("SELECT reference FROM ehqa_episodes ORDER BY opened_seq")
+        ]

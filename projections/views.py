@@ -1,0 +1,232 @@
+"""The projections: each turns a batch of stored events into updates of its own tables.
+
+A projection is given the events after its tracking position, in notification order, and a
+cursor inside the transaction that will also move its tracking position; it never commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any, Protocol, cast
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+
+from aggregates.calendar import WorkingCalendar
+from aggregates.clocks import due_dates
+from aggregates.episode import ChildRecord, Episode
+from aggregates.policy import Policy
+from projections.db import Cursor
+from projections.labels import label_of
+
+Event = DomainEventProtocol[UUID]
+Batch = Sequence[tuple[int, Event]]
+BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+class Projection(Protocol):
+    name: str
+    topics: list[str]
+    tables: list[str]
+
+    def process(self, cur: Cursor, batch: Batch) -> None: ...
+
+
+def topics_of(*classes: type) -> list[str]:
+    return [
+        f"{cls.__module__}:{cls.__qualname__}"
+        for owner in classes
+        for cls in vars(owner).values()
+        if isinstance(cls, type) and issubclass(cls, owner.Event) and cls is not owner.Event  # type: ignore[attr-defined]
+    ]
+
+
+def describe_event(event: Event) -> dict[str, Any]:
+    """An event as the timeline shows it: business date, recorded time, kind and fields."""
+    fields = {k: v for k, v in event.__dict__.items() if k not in BOOKKEEPING and k != "on"}
+    return {
+        "on": event.on.isoformat(),  # type: ignore[attr-defined]
+        "recorded_at": event.timestamp.isoformat(),  # type: ignore[attr-defined]
+        "event": type(event).__name__,
+        **{k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()},
+    }
+
+
+class TimelineProjection:
+    """Each episode's events with a human-readable label, keyed by episode id and version."""
+
+    name = "timeline"
+    topics = topics_of(Episode)
+    tables = ["ehqa_timeline"]
+
+    def process(self, cur: Cursor, batch: Batch) -> None:
+        rows = []
+        for _, event in batch:
+            body = describe_event(event)
+            rows.append(
+                (
+                    event.originator_id.hex,
+                    event.originator_version,
+                    body["on"],
+                    body["event"],
+                    label_of(body),
+                    json.dumps(body),
+                )
+            )
+        cur.executemany(
+            "INSERT INTO ehqa_timeline (episode_id, version, on_date, event, label, body)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+class ChildrenProjection:
+    """Which episode is open for each child, and every episode each child has had."""
+
+    name = "children"
+    topics = topics_of(ChildRecord)
+    tables = ["ehqa_children"]
+
+    def process(self, cur: Cursor, batch: Batch) -> None:
+        for _, event in batch:
+            record, kind = event.originator_id.hex, type(event).__name__
+            if kind == "Registered":
+                cur.execute(
+                    "INSERT INTO ehqa_children (record_id, child, open_episode, episodes)"
+                    " VALUES (?, ?, NULL, '[]')",
+                    (record, event.child),  # type: ignore[attr-defined]
+                )
+            elif kind == "EpisodeOpened":
+                cur.execute("SELECT episodes FROM ehqa_children WHERE record_id = ?", (record,))
+                row = cur.fetchone()
+                assert row is not None, f"child record {record} opened before it was registered"
+                episodes = [*json.loads(row[0]), event.reference]  # type: ignore[attr-defined]
+                cur.execute(
+                    "UPDATE ehqa_children SET open_episode = ?, episodes = ? WHERE record_id = ?",
+                    (event.reference, json.dumps(episodes), record),  # type: ignore[attr-defined]
+                )
+            elif kind == "EpisodeClosed":
+                cur.execute(
+                    "UPDATE ehqa_children SET open_episode = NULL WHERE record_id = ?", (record,)
+                )
+
+
+class EpisodesProjection:
+    """Each episode's summary and every occurrence of its clocks (the drift board).
+
+    The episode's facts come from the domain itself: its events are applied to the episode as
+    it stood before them (kept in a small cache, or read back at that version), so the clocks
+    here are exactly the aggregate's.
+    """
+
+    name = "episodes"
+    topics = topics_of(Episode)
+    tables = ["ehqa_episodes", "ehqa_clocks"]
+
+    def __init__(
+        self,
+        load: Callable[[UUID, int], Episode],
+        policy: Callable[[str], Policy],
+        calendar: WorkingCalendar,
+        cache_size: int = 20_000,
+    ) -> None:
+        self._load = load
+        self._policy = policy
+        self._calendar = calendar
+        self._cache: OrderedDict[UUID, Episode] = OrderedDict()
+        self._cache_size = cache_size
+
+    def process(self, cur: Cursor, batch: Batch) -> None:
+        by_episode: dict[UUID, list[tuple[int, Event]]] = {}
+        for item in batch:
+            by_episode.setdefault(item[1].originator_id, []).append(item)
+        for episode_id, items in by_episode.items():
+            aggregate: Any = self._before(episode_id, items[0][1].originator_version)
+            for _, event in items:
+                aggregate = cast(Any, event).mutate(aggregate)
+            episode: Episode = aggregate
+            self._remember(episode)
+            first_seq = items[0][0] if items[0][1].originator_version == 1 else None
+            self._write(cur, episode, first_seq)
+
+    def _before(self, episode_id: UUID, version: int) -> Episode | None:
+        if version == 1:
+            return None
+        cached = self._cache.get(episode_id)
+        if cached is not None and cached.version == version - 1:
+            return cached
+        return self._load(episode_id, version - 1)
+
+    def _remember(self, episode: Episode) -> None:
+        self._cache[episode.id] = episode
+        self._cache.move_to_end(episode.id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _write(self, cur: Cursor, episode: Episode, opened_seq: int | None) -> None:
+        lead = episode.lead or {}
+        summary = (
+            episode.reference,
+            episode.child,
+            episode.state.value,
+            lead.get("name"),
+            lead.get("agency"),
+            episode.policy,
+            episode.origin.value,
+            int(episode.pre_birth),
+            episode.opened_on.isoformat(),
+            json.dumps(episode.consent_agencies),
+            _iso(episode.closed_on),
+            episode.closed_reason and episode.closed_reason.value,
+            episode.closure_summary,
+            episode.version,
+        )
+        if opened_seq is not None:
+            cur.execute(
+                "INSERT INTO ehqa_episodes (reference, child, state, lead_name, lead_agency, policy,"
+                " origin, pre_birth, opened_on, consent_agencies, closed_on, closed_reason,"
+                " closure_summary, version, opened_seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*summary, opened_seq),
+            )
+        else:
+            cur.execute(
+                "UPDATE ehqa_episodes SET child = ?, state = ?, lead_name = ?, lead_agency = ?,"
+                " policy = ?, origin = ?, pre_birth = ?, opened_on = ?, consent_agencies = ?,"
+                " closed_on = ?, closed_reason = ?, closure_summary = ?, version = ?"
+                " WHERE reference = ?",
+                (*summary[1:], episode.reference),
+            )
+            cur.execute("DELETE FROM ehqa_clocks WHERE reference = ?", (episode.reference,))
+        rows = [
+            (
+                episode.reference,
+                span.clock.value,
+                span.occurrence,
+                span.started_on.isoformat(),
+                due.isoformat(),
+                _iso(span.stopped_on),
+                _iso(span.closed_on),
+                json.dumps([(on.isoformat(), reason) for on, reason in span.exceptions]),
+                lead.get("name"),
+                lead.get("agency"),
+                episode.policy,
+                seq,
+            )
+            for seq, (span, due) in enumerate(
+                due_dates(episode.facts, self._policy(episode.policy), self._calendar)
+            )
+        ]
+        cur.executemany(
+            "INSERT INTO ehqa_clocks (reference, clock, occurrence, started_on, due_on, stopped_on,"
+            " closed_on, exceptions, lead_name, lead_agency, policy, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
