@@ -158,24 +158,28 @@ class ReadModels:
         day = as_at.isoformat()
         if due_within is not None:
             until = self.calendar.add_working_days(as_at, due_within).isoformat()
-            sql = (f"SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE {RUNNING}"
-                   f" AND c.due_on >= ? AND c.due_on <= ? AND c.started_on <= ?{extra}"
-                   " ORDER BY c.due_on, c.reference")  # fmt: skip
-            rows = self.db.query(sql, [day, until, day, *params])
+            due, due_params = "c.due_on >= ? AND c.due_on <= ?", [day, until]
         else:
-            # Running now and due before D; plus, for a past D, those stopped or closed after D.
-            sql = (f"SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE {RUNNING}"
-                   f" AND c.due_on < ? AND c.started_on <= ?{extra}"
-                   f" UNION ALL SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE c.stopped_on > ?"
-                   f" AND c.due_on < ? AND c.started_on <= ?{extra}"
-                   f" UNION ALL SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE c.stopped_on IS NULL"
-                   f" AND c.closed_on > ? AND c.due_on < ? AND c.started_on <= ?{extra}")  # fmt: skip
-            rows = self.db.query(
-                sql, [day, day, *params, day, day, day, *params, day, day, day, *params]
-            )
+            due, due_params = "c.due_on < ?", [day]
+        # Running as at D: running now, or (for a past D) stopped or closed only after D. Each
+        # part is answered from its own index.
+        parts = [
+            (RUNNING, []),
+            ("c.stopped_on > ?", [day]),
+            ("c.stopped_on IS NULL AND c.closed_on > ?", [day]),
+        ]
+        sql = " UNION ALL ".join(
+            f"SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE {running} AND {due}"
+            f" AND c.started_on <= ?{extra}"
+            for running, _ in parts
+        )
+        params = [p for _, part in parts for p in (*part, *due_params, day, *params)]
+        rows = self.db.query(sql, params)
         board = [self._row(row, as_at) for row in rows]
         if due_within is None:
             board.sort(key=lambda r: (-r.entry.working_days_late, r.episode, r.entry.clock.value))
+        else:
+            board.sort(key=lambda r: (r.entry.due_on, r.episode, r.entry.clock.value))
         return board
 
     # ---- caseloads -------------------------------------------------------------------------

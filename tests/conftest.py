@@ -17,7 +17,9 @@ import pytest
 
 from ehqa.application import EhqaApplication
 from ehqa.clock import fixed
+from ehqa.services import Services
 from ehqa.store import store_env
+from projections.db import VIEW_TABLES
 
 TODAY = date(2026, 1, 15)
 
@@ -61,3 +63,21 @@ def app(store_url: str) -> Iterator[EhqaApplication]:
     application = EhqaApplication(store_env(store_url), clock=fixed(TODAY))
     yield application
     application.close()
+
+
+@pytest.fixture
+def services(store_url: str) -> Iterator[Services]:
+    found = Services(store_url, clock=fixed(SIM_TODAY))
+    yield found
+    found.close()
+
+
+SIM_TODAY = date(2026, 11, 20)
+
+
+def dump_views(services: Services) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every view table, in a stable order, for comparing two builds."""
+    return {
+        table: sorted(services.views.query(f"SELECT * FROM {table}"), key=repr)
+        for table in VIEW_TABLES
+    }

@@ -1,0 +1,246 @@
+"""The read models answer exactly what the episodes themselves say, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+
+import pytest
+
+from aggregates.clocks import Status
+from ehqa.services import Services
+from ehqa.simulate import references, simulate
+from projections.runner import follow, position
+
+from ..conftest import SIM_TODAY, dump_views
+
+START = date(2024, 11, 20)
+
+
+def simulated(services: Services, episodes: int, seed: int = 11) -> list[str]:
+    report = simulate(services.app, episodes, seed, START, SIM_TODAY)
+    assert report.refused == []
+    return list(references(seed, episodes))
+
+
+def test_views_agree_with_the_episodes_themselves(services: Services) -> None:
+    refs = simulated(services, 120)
+    services.catch_up()
+    for as_at in (date(2025, 3, 3), date(2025, 12, 24), SIM_TODAY):
+        board = {}
+        for row in services.read.deadlines(None, as_at):
+            board.setdefault(row.episode, []).append(row.entry)
+        for ref in refs:
+            episode = services.app.get_episode(ref)
+            assert board.get(ref, []) == services.app.clocks(episode, as_at), (ref, as_at)
+    for ref in refs:
+        episode = services.app.get_episode(ref)
+        view = services.read.episode(ref)
+        assert view is not None
+        assert (view["state"], view["version"], view["lead"]) == (
+            episode.state.value, episode.version, episode.lead,
+        )  # fmt: skip
+        assert services.read.timeline(ref) == services.app.timeline(ref)
+        expected_open = ref if episode.is_open else None
+        assert services.read.open_episode_of(episode.child) == expected_open
+
+
+def test_the_drift_board_lists_exactly_the_overdue_clocks(services: Services) -> None:
+    simulated(services, 150)
+    services.catch_up()
+    for as_at in (date(2025, 6, 2), SIM_TODAY):
+        everything = services.read.deadlines(None, as_at)
+        overdue = {(r.episode, r.entry.clock, r.entry.occurrence) for r in everything
+                   if r.entry.status is Status.OVERDUE}  # fmt: skip
+        board = services.read.drift(as_at)
+        assert {(r.episode, r.entry.clock, r.entry.occurrence) for r in board} == overdue
+        lates = [r.entry.working_days_late for r in board]
+        assert lates == sorted(lates, reverse=True)
+        agency = board[0].lead_agency
+        by_agency = services.read.drift(as_at, agency=agency)
+        assert by_agency and all(r.lead_agency == agency for r in by_agency)
+        assert len(by_agency) == sum(1 for r in board if r.lead_agency == agency)
+        lead = board[0].lead_name
+        assert {r.episode for r in services.read.drift(as_at, lead=lead)} == {
+            r.episode for r in board if r.lead_name == lead
+        }
+        only_fam = services.read.drift(as_at, clock="fam")
+        assert all(r.entry.clock.value == "fam" for r in only_fam)
+        bnes = services.read.drift(as_at, policy="bnes")
+        assert all(r.policy == "bnes" for r in bnes)
+
+
+def test_due_soon_lists_running_clocks_due_in_the_next_working_days(services: Services) -> None:
+    simulated(services, 150)
+    services.catch_up()
+    as_at = date(2026, 6, 1)
+    until = services.app.calendar.add_working_days(as_at, 5)
+    soon = services.read.drift(as_at, due_within=5)
+    expected = {(r.episode, r.entry.clock, r.entry.occurrence)
+                for r in services.read.deadlines(None, as_at)
+                if r.entry.status is Status.PENDING and r.entry.due_on <= until}  # fmt: skip
+    assert {(r.episode, r.entry.clock, r.entry.occurrence) for r in soon} == expected
+    assert [r.entry.due_on for r in soon] == sorted(r.entry.due_on for r in soon)
+
+
+def test_caseloads_count_each_lead_professionals_open_episodes(services: Services) -> None:
+    refs = simulated(services, 100)
+    services.catch_up()
+    expected: dict[tuple[str, str], int] = {}
+    for ref in refs:
+        episode = services.app.get_episode(ref)
+        if episode.is_open and episode.lead:
+            key = (episode.lead["name"], episode.lead["agency"])
+            expected[key] = expected.get(key, 0) + 1
+    loads = services.read.caseloads(SIM_TODAY)
+    assert {(x["lead"], x["agency"]): x["open_episodes"] for x in loads} == expected
+    overdue = services.read.drift(SIM_TODAY)
+    assert sum(x["overdue_clocks"] for x in loads) == len(overdue)
+    worst = max((x for x in loads if x["worst"]), key=lambda x: x["worst"]["working_days_late"])
+    assert worst["worst"]["working_days_late"] == overdue[0].entry.working_days_late
+    agencies = services.read.agency_loads(SIM_TODAY)
+    assert sum(a["open_episodes"] for a in agencies) == sum(expected.values())
+
+
+def test_rebuild_from_zero_equals_incremental_catch_up_for_2000_episodes(
+    services: Services,
+) -> None:
+    for seed in (1, 2, 3, 4):  # four waves, catching up after each
+        simulate(services.app, 500, seed, START, SIM_TODAY)
+        services.catch_up()
+    incremental = dump_views(services)
+    assert len(incremental["ehqa_episodes"]) == 2000
+    for projection in services.projections:
+        services.rebuild(projection.name)
+    assert dump_views(services) == incremental
+
+
+def test_a_crash_in_the_middle_of_catch_up_then_a_restart_equals_a_clean_rebuild(
+    services: Services,
+) -> None:
+    simulate(services.app, 1500, 5, START, SIM_TODAY)
+    log = services.app.recorder.max_notification_id()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "ehqa", "--db", services.database_url, "projections", "rebuild",
+         "episodes", "--batch-size", "20"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while position(services.views, "episodes") < log // 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    at_crash = position(services.views, "episodes")
+    assert 0 < at_crash < log, "the kill must land in the middle of the catch-up"
+    services.catch_up()  # the restart
+    restarted = dump_views(services)
+    for projection in services.projections:
+        services.rebuild(projection.name)
+    assert dump_views(services) == restarted
+
+
+def test_two_processes_catching_up_at_once_count_nothing_twice(services: Services) -> None:
+    simulate(services.app, 600, 6, START, SIM_TODAY)
+    command = [
+        sys.executable,
+        "-m",
+        "ehqa",
+        "--db",
+        services.database_url,
+        "projections",
+        "catch-up",
+    ]
+    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    applied = sum(int(line.split()[2]) for out in outputs for line in out.splitlines()
+                  if line.startswith("episodes"))  # fmt: skip
+    assert applied == len(services.app.recorder.select_notifications(
+        start=1, limit=10**6, topics=services.projection("episodes").topics))  # fmt: skip
+    together = dump_views(services)
+    for projection in services.projections:
+        services.rebuild(projection.name)
+    assert dump_views(services) == together
+
+
+def test_follow_keeps_the_views_current_as_events_are_recorded(services: Services) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=follow,
+        args=(services.app, services.views, services.projections, stop, 0.1),
+        daemon=True,
+    )
+    thread.start()
+    try:
+        services.app.open_episode(
+            "EH-LIVE", child="C-LIVE", lead_name="Jo", lead_agency="school", on=date(2026, 1, 5)
+        )
+        deadline = time.monotonic() + 15
+        while services.read.episode("EH-LIVE") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert services.read.episode("EH-LIVE") is not None
+        services.app.change(
+            "EH-LIVE", lambda e, t: e.record_consent(["school"], date(2026, 1, 6), t)
+        )
+        while (
+            services.read.episode("EH-LIVE")["state"] != "assessing" and time.monotonic() < deadline
+        ):  # type: ignore[index]
+            time.sleep(0.05)
+        assert services.read.episode("EH-LIVE")["state"] == "assessing"  # type: ignore[index]
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    assert not thread.is_alive()
+
+
+def test_the_same_seed_gives_the_same_caseload(tmp_path, services: Services) -> None:  # type: ignore[no-untyped-def]
+    other = Services(str(tmp_path / "other.db"), clock=services.app.clock)
+    try:
+        simulated(services, 60, seed=42)
+        simulated(other, 60, seed=42)
+
+        def facts(s: Services) -> list[object]:
+            return [
+                [{k: v for k, v in e.items() if k != "recorded_at"} for e in s.app.timeline(ref)]
+                for ref in references(42, 60)
+            ]
+
+        assert facts(services) == facts(other)
+    finally:
+        other.close()
+
+
+def test_the_simulator_writes_a_realistic_mix(services: Services) -> None:
+    report = simulate(services.app, 400, 9, START, SIM_TODAY)
+    assert report.refused == []
+    assert set(report.scenarios) >= {"on_time", "late_assessment", "drifting", "missed_reviews",
+                                     "stepped_up", "step_down", "pre_birth"}  # fmt: skip
+    assert 10 <= report.events / report.episodes <= 30
+    services.catch_up()
+    statuses = {r.entry.status for r in services.read.deadlines(None, SIM_TODAY)}
+    assert statuses >= {Status.MET, Status.LATE, Status.OVERDUE, Status.PENDING, Status.CANCELLED}
+    agencies = {load["agency"] for load in services.read.caseloads(SIM_TODAY)}
+    assert len(agencies) >= 5
+    exceptions = [r for r in services.read.deadlines(None, SIM_TODAY) if r.entry.exception]
+    assert exceptions
+    holidays = services.app.calendar
+    crossing = [r for r in services.read.deadlines(None, SIM_TODAY)
+                if any(not holidays.is_working_day(r.entry.started_on + timedelta(days=n))
+                       and r.entry.started_on.weekday() < 4 and (r.entry.started_on + timedelta(days=n)).weekday() < 5
+                       for n in range(1, (r.entry.due_on - r.entry.started_on).days))]  # fmt: skip
+    assert crossing, "some clocks run over a bank holiday"
+
+
+@pytest.mark.parametrize("name", ["episodes", "timeline", "children"])
+def test_status_shows_each_view_behind_then_up_to_date(services: Services, name: str) -> None:
+    simulated(services, 5)
+    before = {s.name: s for s in services.status()}
+    assert before[name].pending and before[name].position == 0
+    services.catch_up_one(name)
+    after = {s.name: s for s in services.status()}
+    assert not after[name].pending and after[name].position > 0
+    assert after[name].log_position == services.app.recorder.max_notification_id()
