@@ -16,20 +16,42 @@ ONE_DAY = timedelta(days=1)
 
 
 class WorkingCalendar:
-    """Weekends and the bank holidays of England and Wales are not working days."""
+    """Weekends and the bank holidays of England and Wales are not working days.
+
+    Working days are counted with a running total per day (built a year at a time as dates
+    are asked for), so counting across months costs the same as across a day.
+    """
 
     def __init__(self) -> None:
         self._bank_holidays = holidays.country_holidays("GB", subdiv="ENG")
-        self.is_working_day = lru_cache(maxsize=32768)(self._is_working_day)
+        self._first = date(2000, 1, 1).toordinal()
+        self._totals: list[int] = []  # working days from _first up to and including each day
+        self.add_working_days = lru_cache(maxsize=65536)(self._add_working_days)
 
-    def _is_working_day(self, day: date) -> bool:
+    def _is_working(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._bank_holidays
+
+    def _total(self, day: date) -> int:
+        """Working days from 1 Jan 2000 up to and including `day`."""
+        index = day.toordinal() - self._first
+        if index < 0:
+            raise ValueError(f"dates before 2000 are not supported ({day})")
+        while index >= len(self._totals):
+            start = date.fromordinal(self._first + len(self._totals))
+            running = self._totals[-1] if self._totals else 0
+            for offset in range(366):
+                running += self._is_working(start + timedelta(days=offset))
+                self._totals.append(running)
+        return self._totals[index]
+
+    def is_working_day(self, day: date) -> bool:
+        return self._total(day) != self._total(day - ONE_DAY)
 
     def bank_holiday_name(self, day: date) -> str | None:
         name = self._bank_holidays.get(day)
         return None if name is None else str(name)
 
-    def add_working_days(self, start: date, count: int) -> date:
+    def _add_working_days(self, start: date, count: int) -> date:
         """The `count`-th working day after `start` (which is day 0, working or not)."""
         day = start
         remaining = count
@@ -41,13 +63,7 @@ class WorkingCalendar:
 
     def working_days_after(self, start: date, end: date) -> int:
         """Working days in the span after `start` up to and including `end` (0 if end <= start)."""
-        count = 0
-        day = start + ONE_DAY
-        while day <= end:
-            if self.is_working_day(day):
-                count += 1
-            day += ONE_DAY
-        return count
+        return max(self._total(end) - self._total(start), 0) if end > start else 0
 
     def on_or_after(self, day: date) -> date:
         """`day` itself if it is a working day, otherwise the next working day."""
@@ -56,6 +72,7 @@ class WorkingCalendar:
         return day
 
 
+@lru_cache(maxsize=65536)
 def add_months(start: date, months: int) -> date:
     """The same day `months` later, clamped to the month's end (31 Jan + 1 month = 29 Feb 2024)."""
     result: date = start + relativedelta(months=months)

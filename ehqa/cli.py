@@ -347,18 +347,21 @@ def drift(
         int | None,
         typer.Option("--due-within", min=0, help="Instead: clocks due in the next N working days."),
     ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The drift board: overdue clocks (worst first), or those falling due soon."""
     when = _date_option("--as-at", as_at) or london_today()
-    rows = _views(ctx).read.drift(
-        when, agency=agency, lead=lead, policy=policy, clock=clock, due_within=due_within
-    )
-    found = [_board_json(row) for row in rows]
+    read = _views(ctx).read
+    filters: dict[str, Any] = {"agency": agency, "lead": lead, "policy": policy, "clock": clock,
+                               "due_within": due_within}  # fmt: skip
+    found = [_board_json(row) for row in read.drift(when, limit=limit, **filters)]
     if as_json:
         typer.echo(json.dumps(found, indent=2))
     elif found:
         print_table(found, DRIFT_COLUMNS, DRIFT_HEADINGS)
+        if limit is not None:
+            typer.echo(f"showing {len(found)} of {read.drift_count(when, **filters)}")
     else:
         typer.echo("nothing due soon" if due_within is not None else f"nothing overdue on {when}")
 

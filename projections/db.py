@@ -67,8 +67,11 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_clock ON ehqa_clocks (clock, due_on)"
     " WHERE stopped_on IS NULL AND closed_on IS NULL",
     # A past as-at date also needs the clocks that were still running then.
-    "CREATE INDEX IF NOT EXISTS ehqa_clocks_stopped ON ehqa_clocks (stopped_on)",
-    "CREATE INDEX IF NOT EXISTS ehqa_clocks_closed ON ehqa_clocks (closed_on)",
+    # (Partial, so the planner never prefers them for "stopped_on IS NULL".)
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_stopped ON ehqa_clocks (stopped_on)"
+    " WHERE stopped_on IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_closed ON ehqa_clocks (closed_on)"
+    " WHERE closed_on IS NOT NULL",
     """CREATE TABLE IF NOT EXISTS ehqa_timeline (
         episode_id TEXT NOT NULL,
         version INTEGER NOT NULL,

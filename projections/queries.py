@@ -145,9 +145,31 @@ class ReadModels:
         policy: str | None = None,
         clock: str | None = None,
         due_within: int | None = None,
+        limit: int | None = None,
     ) -> list[BoardRow]:
         """Overdue clocks as at `as_at` (worst first), or with `due_within` the clocks falling
-        due in the next N working days (soonest first)."""
+        due in the next N working days (soonest first); `limit` gives the first page."""
+        sql, params = self._board_sql(as_at, agency, lead, policy, clock, due_within, limit)
+        board = [self._row(row, as_at) for row in self.db.query(sql, params)]
+        if due_within is None:
+            board.sort(key=lambda r: -r.entry.working_days_late)  # stable: due date, then episode
+        return board
+
+    def drift_count(self, as_at: date, **filters: Any) -> int:
+        """How many clocks the same board would list (for "showing 50 of N")."""
+        sql, params = self._board_sql(as_at, **filters)
+        return int(self.db.query(f"SELECT COUNT(*) FROM ({sql}) board", params)[0][0])
+
+    def _board_sql(
+        self,
+        as_at: date,
+        agency: str | None = None,
+        lead: str | None = None,
+        policy: str | None = None,
+        clock: str | None = None,
+        due_within: int | None = None,
+        limit: int | None = None,
+    ) -> tuple[str, list[Any]]:
         filters, params = [], []
         for column, value in (("lead_agency", agency), ("lead_name", lead), ("policy", policy),
                               ("clock", clock)):  # fmt: skip
@@ -168,19 +190,16 @@ class ReadModels:
             ("c.stopped_on > ?", [day]),
             ("c.stopped_on IS NULL AND c.closed_on > ?", [day]),
         ]
+        order = " ORDER BY due_on, reference, clock, occurrence"
+        page = "" if limit is None else f"{order} LIMIT {int(limit)}"
+        # Each part is ordered and cut from its own index before the parts are merged.
         sql = " UNION ALL ".join(
-            f"SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE {running} AND {due}"
-            f" AND c.started_on <= ?{extra}"
-            for running, _ in parts
+            f"SELECT * FROM (SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE {running} AND {due}"
+            f" AND c.started_on <= ?{extra}{page}) part{n}"
+            for n, (running, _) in enumerate(parts)
         )
-        params = [p for _, part in parts for p in (*part, *due_params, day, *params)]
-        rows = self.db.query(sql, params)
-        board = [self._row(row, as_at) for row in rows]
-        if due_within is None:
-            board.sort(key=lambda r: (-r.entry.working_days_late, r.episode, r.entry.clock.value))
-        else:
-            board.sort(key=lambda r: (r.entry.due_on, r.episode, r.entry.clock.value))
-        return board
+        sql = f"SELECT * FROM ({sql}) board{order if limit is None else page}"
+        return sql, [p for _, part in parts for p in (*part, *due_params, day, *params)]
 
     # ---- caseloads -------------------------------------------------------------------------
 

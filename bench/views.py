@@ -1,0 +1,166 @@
+"""Read models at scale: rebuild speed beside the raw log scan, and query latency beside replay.
+
+    .venv/bin/python bench/views.py [--episodes 10000] [--open-episodes 100000]
+
+For each store (a fresh SQLite file; PostgreSQL too when EHQA_BENCH_POSTGRES_URL or
+EHQA_TEST_POSTGRES_URL is set), with `--episodes` simulated episodes:
+- rebuild events/s of each view, beside the raw notification-log scan rate of the same store
+  (reading every notification, and reading plus decoding them into domain events);
+- median latency of "overdue as at today" (the drift board's first page of 50 and its count)
+  and of one episode's timeline, beside answering the same by replaying the aggregates.
+Then on SQLite only, the same query latencies with `--open-episodes` open episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+
+from aggregates.clocks import Status
+from ehqa.clock import fixed
+from ehqa.services import Services
+from ehqa.simulate import references, simulate
+from projections.runner import scan_rate
+
+TODAY = date(2026, 11, 20)
+
+
+def median_ms(action: Callable[[], object], runs: int = 25) -> float:
+    action()  # warm
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def replay_overdue_seconds(services: Services, refs: list[str], sample: int) -> tuple[float, int]:
+    """Seconds to answer "overdue today" by replaying every aggregate (timed on a sample)."""
+    chosen = random.Random(1).sample(refs, min(sample, len(refs)))
+    started = time.perf_counter()
+    for ref in chosen:
+        episode = services.app.get_episode(ref)
+        [e for e in services.app.clocks(episode, TODAY) if e.status is Status.OVERDUE]
+    per_episode = (time.perf_counter() - started) / len(chosen)
+    return per_episode * len(refs), len(chosen)
+
+
+def queries(services: Services, refs: list[str], label: str) -> None:
+    picks = random.Random(2)
+    board = median_ms(
+        lambda: (services.read.drift(TODAY, limit=50), services.read.drift_count(TODAY))
+    )
+    timeline = median_ms(lambda: services.read.timeline(picks.choice(refs)))
+    one_replay = median_ms(lambda: services.app.timeline(picks.choice(refs)))
+    replay, sampled = replay_overdue_seconds(services, refs, 500)
+    open_count = services.views.query("SELECT COUNT(*) FROM ehqa_episodes WHERE closed_on IS NULL")[
+        0
+    ][0]
+    print(f"  queries at {len(refs):,} episodes ({open_count:,} open) [{label}]")
+    print(
+        f"    overdue as at today (page of 50 + count): median {board:8.2f} ms"
+        f"   | by replaying every aggregate: {replay * 1000:,.0f} ms (timed on {sampled})"
+    )
+    print(
+        f"    one episode's timeline:                 median {timeline:8.2f} ms"
+        f"   | by replaying its events: {one_replay:.2f} ms"
+    )
+
+
+def rebuilds(services: Services) -> None:
+    count, seconds = scan_rate(services.app)
+    scan = count / seconds
+    started = time.perf_counter()
+    decoded, start = 0, 1
+    while page := services.app.recorder.select_notifications(start=start, limit=1000):
+        for n in page:
+            services.app.mapper.to_domain_event(n)
+        decoded += len(page)
+        start = page[-1].id + 1
+    decode = decoded / (time.perf_counter() - started)
+    print(
+        f"  raw notification log: {count:,} notifications; scan {scan:,.0f}/s;"
+        f" scan + decode {decode:,.0f}/s"
+    )
+    total_events, total_seconds = 0, 0.0
+    for projection in services.projections:
+        started = time.perf_counter()
+        applied = services.rebuild(projection.name)
+        elapsed = time.perf_counter() - started
+        total_events += applied
+        total_seconds += elapsed
+        print(
+            f"  rebuild {projection.name:<9} {applied:>9,} events {applied / elapsed:>10,.0f}/s"
+            f"  ({applied / elapsed / scan:.2f} of the raw scan rate)"
+        )
+    print(
+        f"  rebuild all views     {total_events:>9,} events {total_events / total_seconds:>10,.0f}/s"
+    )
+
+
+def run_store(name: str, url: str, episodes: int, seed: int) -> None:
+    print(f"\n{name}: {episodes:,} simulated episodes")
+    services = Services(url, clock=fixed(TODAY))
+    try:
+        started = time.perf_counter()
+        report = simulate(services.app, episodes, seed, TODAY - timedelta(days=730), TODAY)
+        print(f"  simulated {report.events:,} events in {time.perf_counter() - started:.1f}s")
+        rebuilds(services)
+        queries(services, list(references(seed, episodes)), name)
+    finally:
+        services.close()
+
+
+def run_open(episodes: int) -> None:
+    print(f"\nsqlite: {episodes:,} episodes opened in the last 7 months (most still open)")
+    url = str(Path(tempfile.mkdtemp()) / "open.db")
+    services = Services(url, clock=fixed(TODAY))
+    try:
+        started = time.perf_counter()
+        report = simulate(services.app, episodes, 77, TODAY - timedelta(days=210), TODAY)
+        print(f"  simulated {report.events:,} events in {time.perf_counter() - started:.1f}s")
+        started = time.perf_counter()
+        applied = services.catch_up()
+        print(f"  caught up {applied:,} events in {time.perf_counter() - started:.1f}s")
+        queries(services, list(references(77, episodes)), "sqlite")
+    finally:
+        services.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=10_000)
+    parser.add_argument("--open-episodes", type=int, default=100_000)
+    args = parser.parse_args()
+    run_store("sqlite", str(Path(tempfile.mkdtemp()) / "bench.db"), args.episodes, 1)
+    server = os.environ.get("EHQA_BENCH_POSTGRES_URL") or os.environ.get("EHQA_TEST_POSTGRES_URL")
+    if server:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            run_store("postgres", f"{server}?schema={schema}", args.episodes, 1)
+        finally:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    else:
+        print(
+            "\n(set EHQA_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test for PostgreSQL)"
+        )
+    if args.open_episodes:
+        run_open(args.open_episodes)
+
+
+if __name__ == "__main__":
+    main()
