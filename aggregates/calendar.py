@@ -61,6 +61,15 @@ class WorkingCalendar:
                 remaining -= 1
         return day
 
+    def working_days_before(self, end: date, count: int) -> date:
+        """The working day `count` working days before `end` (`end` itself when count is 0)."""
+        day = end
+        while count > 0:
+            day -= ONE_DAY
+            if self.is_working_day(day):
+                count -= 1
+        return day
+
     def working_days_after(self, start: date, end: date) -> int:
         """Working days in the span after `start` up to and including `end` (0 if end <= start)."""
         return max(self._total(end) - self._total(start), 0) if end > start else 0

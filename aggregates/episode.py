@@ -13,7 +13,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from aggregates.clocks import spans
+from aggregates.alerts import Rung, alert_id
+from aggregates.clocks import Span, spans
 from aggregates.errors import (
     ChildAlreadyOpenError,
     DateError,
@@ -134,6 +135,7 @@ class Episode(Aggregate):
         self.mash_level: int | None = None
         self.milestones: dict[str, date] = {"opened": on}
         self.facts: list[Fact] = []
+        self.alerts: dict[str, dict[str, Any]] = {}
         self._remember(
             "Opened",
             on,
@@ -463,6 +465,80 @@ class Episode(Aggregate):
         self.closed_on = on
         self.state_before_mash = None
         self._enter(State.CLOSED, on)
+
+    # ---- alerts (raised by the sweep; part of the record) ---------------------------------
+
+    def raise_alert(
+        self,
+        *,
+        clock: ClockName,
+        occurrence: int,
+        rung: Rung,
+        fell_due_on: date,
+        recipients: list[str],
+        today: date,
+    ) -> bool:
+        """Raise the alert unless it is already raised or the clock is no longer running as
+        at today (the sweep re-checks here what its read model said). True if raised."""
+        ident = alert_id(self.reference, clock, occurrence, rung)
+        if ident in self.alerts or not self.is_open:
+            return False
+        span = _span_of(self, clock, occurrence)
+        if span is None or not span.as_at(today).running:
+            return False
+        self._alert_raised(
+            alert_id=ident, clock=clock.value, occurrence=occurrence, rung=rung.value,
+            fell_due_on=fell_due_on, recipients=list(recipients), on=today,
+        )  # fmt: skip
+        return True
+
+    def acknowledge_alert(self, ident: str, by: str, today: date) -> None:
+        alert = self.alerts.get(ident)
+        if alert is None:
+            raise InvalidCommandError(f"no alert {ident} on episode {self.reference}")
+        if not by.strip():
+            raise InvalidCommandError("an acknowledgement names who acknowledged the alert")
+        if alert["acknowledged_on"] is not None:
+            raise InvalidCommandError(
+                f"alert {ident} was acknowledged by {alert['acknowledged_by']} on "
+                f"{alert['acknowledged_on']}"
+            )
+        self._alert_acknowledged(alert_id=ident, by=by.strip(), on=today)
+
+    def clear_settled_alerts(self) -> None:
+        """Clear every alert whose awaited step has happened (or whose episode closed)."""
+        current = {(span.clock.value, span.occurrence): span for span in spans(self.facts)}
+        for ident, alert in list(self.alerts.items()):
+            span = current.get((alert["clock"], alert["occurrence"]))
+            if alert["cleared_on"] is None and span is not None and not span.running:
+                settled = span.stopped_on or span.closed_on
+                assert settled is not None  # a span that is not running stopped or closed
+                self._alert_cleared(alert_id=ident, on=settled)
+
+    @event("AlertRaised")
+    def _alert_raised(
+        self, alert_id: str, clock: str, occurrence: int, rung: str, fell_due_on: date,
+        recipients: list[str], on: date,
+    ) -> None:  # fmt: skip
+        self.alerts[alert_id] = {
+            "clock": clock, "occurrence": occurrence, "rung": rung, "fell_due_on": fell_due_on,
+            "raised_on": on, "recipients": list(recipients), "acknowledged_by": None,
+            "acknowledged_on": None, "cleared_on": None,
+        }  # fmt: skip
+
+    @event("AlertAcknowledged")
+    def _alert_acknowledged(self, alert_id: str, by: str, on: date) -> None:
+        self.alerts[alert_id].update(acknowledged_by=by, acknowledged_on=on)
+
+    @event("AlertCleared")
+    def _alert_cleared(self, alert_id: str, on: date) -> None:
+        self.alerts[alert_id]["cleared_on"] = on
+
+
+def _span_of(episode: Episode, clock: ClockName, occurrence: int) -> Span | None:
+    return next(
+        (s for s in spans(episode.facts) if s.clock is clock and s.occurrence == occurrence), None
+    )
 
 
 class ChildRecord(Aggregate):

@@ -85,6 +85,19 @@ class ClockRule(BaseModel):
         return self.pre_birth_due if pre_birth and self.pre_birth_due else self.due
 
 
+class Escalation(BaseModel):
+    """The alert ladder: due soon (to the lead professional), overdue the working day after
+    the due date (to the lead professional and the co-ordinator), escalated some working days
+    later (to the team manager or partnership co-ordinator as well)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    due_soon_working_days: int = Field(default=3, ge=0)
+    escalate_after_working_days: int = Field(default=10, ge=1)
+    coordinator: str = Field(default="Early Help co-ordinator", min_length=1)
+    team_manager: str = Field(default="Early Help team manager", min_length=1)
+
+
 class Policy(BaseModel):
     """The effective timescales of one council."""
 
@@ -99,6 +112,7 @@ class Policy(BaseModel):
         "move forward to the next working day.",
     )
     clocks: dict[ClockName, ClockRule]
+    escalation: Escalation = Escalation()
 
     @model_validator(mode="after")
     def _every_clock_defined(self) -> Policy:

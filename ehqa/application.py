@@ -153,6 +153,7 @@ class EhqaApplication(Application[UUID]):
         episode = self.get_episode(reference)
         was_open = episode.is_open
         command(episode, self.clock())
+        episode.clear_settled_alerts()
         pending: list[Any] = [episode]
         if was_open and not episode.is_open:
             record = self._child_record(episode.child)
@@ -163,6 +164,12 @@ class EhqaApplication(Application[UUID]):
         except IntegrityError:
             raise ConflictError(reference) from None
         return episode
+
+    def acknowledge_alert(self, ident: str, by: str) -> Episode:
+        reference = ident.rsplit("/", 3)[0]
+        return self.change(
+            reference, lambda episode, today: episode.acknowledge_alert(ident, by, today)
+        )
 
     # ---- queries ---------------------------------------------------------------------------
 

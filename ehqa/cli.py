@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -21,13 +22,16 @@ from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
-from ehqa.clock import london_today
+from ehqa.clock import from_environment
 from ehqa.commands import LineError, parse_line
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.services import Services
 from ehqa.store import DEFAULT_DATABASE, StoreURLError
 from projections.queries import BoardRow
 from projections.runner import follow
+from schedulers.delivery import JsonLinesSink, Sink, WebhookSink
+from schedulers.scheduler import run_every
+from schedulers.sweep import Raised
 
 app = typer.Typer(
     help="ehqa: Early Help Assessment episodes, their clocks and their quality.",
@@ -216,7 +220,7 @@ def deadlines(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every clock of every episode (or one), with its due date and status."""
-    when = _date_option("--as-at", as_at) or london_today()
+    when = _date_option("--as-at", as_at) or from_environment()()
     services = _views(ctx)
     if episode and services.read.episode(episode) is None:
         fail(f"no episode {episode}")
@@ -252,7 +256,7 @@ def timeline(
     services = _views(ctx)
     if services.read.episode(reference) is None:
         fail(f"no episode {reference}")
-    when = _date_option("--as-at", as_at) or london_today()
+    when = _date_option("--as-at", as_at) or from_environment()()
     events = services.read.timeline(reference, milestones=milestones, as_at=when)
     if as_json:
         typer.echo(json.dumps(events, indent=2))
@@ -351,7 +355,7 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The drift board: overdue clocks (worst first), or those falling due soon."""
-    when = _date_option("--as-at", as_at) or london_today()
+    when = _date_option("--as-at", as_at) or from_environment()()
     read = _views(ctx).read
     filters: dict[str, Any] = {"agency": agency, "lead": lead, "policy": policy, "clock": clock,
                                "due_within": due_within}  # fmt: skip
@@ -374,7 +378,7 @@ def caseload(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Open episodes per lead professional (or agency) with their overdue and worst clocks."""
-    when = _date_option("--as-at", as_at) or london_today()
+    when = _date_option("--as-at", as_at) or from_environment()()
     read = _views(ctx).read
     loads = read.agency_loads(when) if by_agency else read.caseloads(when)
     if as_json:
@@ -471,6 +475,138 @@ def projections_follow(
         pass
     finally:
         services.close()
+
+
+# ---- alerts ----------------------------------------------------------------------------------
+
+
+def _raised_json(raised: Raised) -> dict[str, Any]:
+    return {**raised.__dict__, "fell_due_on": raised.fell_due_on.isoformat()}
+
+
+@app.command("sweep")
+def sweep_command(
+    ctx: typer.Context,
+    as_at: Annotated[str | None, typer.Option("--as-at", help="Sweep as at YYYY-MM-DD.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One sweep: raise every alert that has fallen due, and print what was raised."""
+    services = _services(ctx)
+    raised = services.sweep(_date_option("--as-at", as_at))
+    if raised is None:
+        fail("another sweeper is running on this store; nothing was done")
+    if as_json:
+        typer.echo(json.dumps([_raised_json(r) for r in raised], indent=2))
+        return
+    for r in raised:
+        typer.echo(f"raised {r.id}  (fell due {r.fell_due_on}; to {', '.join(r.recipients)})")
+    typer.echo(f"{len(raised)} alert(s) raised")
+
+
+alerts_app = typer.Typer(help="Alerts: list them (the default) or acknowledge one.")
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback(invoke_without_command=True)
+def alerts_list(
+    ctx: typer.Context,
+    as_at: Annotated[str | None, typer.Option("--as-at", help="Open as at YYYY-MM-DD.")] = None,
+    person: Annotated[str | None, typer.Option("--for", help="Only alerts to this person.")] = None,
+    include_cleared: Annotated[bool, typer.Option("--all", help="Cleared ones too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Open alerts (raised and not yet cleared), oldest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    when = _date_option("--as-at", as_at) or from_environment()()
+    found = _views(ctx).read.alerts(when, person, include_cleared)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+    elif found:
+        rows = [{**a, "recipients": ", ".join(a["recipients"]),
+                 "ack": a["acknowledged_by"] or ""} for a in found]  # fmt: skip
+        columns = ("id", "rung", "fell_due_on", "raised_on", "recipients", "ack", "cleared_on")
+        print_table(rows, columns, ("alert", "rung", "fell due", "raised", "to", "acknowledged",
+                                    "cleared"))  # fmt: skip
+    else:
+        typer.echo("no open alerts")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    ctx: typer.Context,
+    ident: Annotated[str, typer.Argument(metavar="ID", help="The alert's id.")],
+    by: Annotated[str, typer.Option(envvar="USER", help="Who acknowledges it.")] = "unknown",
+) -> None:
+    """Acknowledge an alert (it stays open until the awaited step happens)."""
+    services = _services(ctx)
+    with refusals():
+        services.app.acknowledge_alert(ident, by)
+    typer.echo(f"acknowledged {ident} by {by}")
+
+
+def _sinks(alert_file: Path | None, webhook: str | None) -> list[Sink]:
+    sinks: list[Sink] = []
+    if alert_file:
+        sinks.append(JsonLinesSink(alert_file))
+    if webhook:
+        sinks.append(WebhookSink(webhook))
+    return sinks
+
+
+@app.command()
+def deliver(
+    ctx: typer.Context,
+    alert_file: Annotated[Path | None, typer.Option(envvar="EHQA_ALERT_FILE")] = None,
+    webhook: Annotated[str | None, typer.Option(envvar="EHQA_ALERT_WEBHOOK")] = None,
+) -> None:
+    """Send raised alerts waiting in the outbox to the JSON-lines file and/or webhook."""
+    sinks = _sinks(alert_file, webhook)
+    if not sinks:
+        fail("name a sink: --alert-file PATH and/or --webhook URL", code=2)
+    typer.echo(f"delivered {_services(ctx).deliver(sinks)} alert(s)")
+
+
+scheduler_app = typer.Typer(help="The scheduler that wakes the sweep.", no_args_is_help=True)
+app.add_typer(scheduler_app, name="scheduler")
+
+
+@scheduler_app.command("run")
+def scheduler_run(
+    ctx: typer.Context,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between sweeps.")] = 300,
+    alert_file: Annotated[Path | None, typer.Option(envvar="EHQA_ALERT_FILE")] = None,
+    webhook: Annotated[str | None, typer.Option(envvar="EHQA_ALERT_WEBHOOK")] = None,
+) -> None:
+    """Sweep at start-up and then every INTERVAL seconds until stopped, logging what it raised."""
+    services = _services(ctx)
+    sinks = _sinks(alert_file, webhook)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log = logging.getLogger("ehqa.scheduler")
+
+    def job() -> None:
+        try:
+            raised = services.sweep()
+            if raised is None:
+                log.info("another sweeper holds the lock; skipped")
+                return
+            for r in raised:
+                log.info(
+                    "raised %s (fell due %s; to %s)", r.id, r.fell_due_on, ", ".join(r.recipients)
+                )
+            log.info("sweep as at %s: %d alert(s) raised", services.app.clock(), len(raised))
+            if sinks:
+                log.info("delivered %d alert(s)", services.deliver(sinks))
+        except Exception:  # logged; the next wake-up tries again
+            log.exception("sweep failed")
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log.info("scheduler started on %s, every %ss", services.database_url, interval)
+    run_every(job, interval, stop)
+    services.close()
+    log.info("scheduler stopped")
 
 
 # ---- simulator ---------------------------------------------------------------------------------

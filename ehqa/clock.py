@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -17,3 +18,14 @@ def london_today() -> date:
 
 def fixed(day: date) -> Clock:
     return lambda: day
+
+
+def from_environment() -> Clock:
+    """A fixed date from EHQA_TODAY (YYYY-MM-DD) when it is set, otherwise the wall clock."""
+    setting = os.environ.get("EHQA_TODAY")
+    if not setting:
+        return london_today
+    try:
+        return fixed(date.fromisoformat(setting))
+    except ValueError:
+        raise ValueError(f"EHQA_TODAY={setting!r} is not a date (YYYY-MM-DD)") from None

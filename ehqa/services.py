@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from aggregates.episode import Episode
 from ehqa.application import EhqaApplication
-from ehqa.clock import Clock, london_today
+from ehqa.clock import Clock, from_environment
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import postgres_conninfo, store_env
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
@@ -17,9 +19,21 @@ from projections.runner import ViewStatus, catch_up, catch_up_all, rebuild, stat
 from projections.views import (
     ChildrenProjection,
     EpisodesProjection,
+    OutboxProjection,
     Projection,
     TimelineProjection,
 )
+from schedulers.delivery import Sink, deliver
+from schedulers.lock import FileSweepLock, PostgresSweepLock, SweepLock
+from schedulers.sweep import Raised, sweep
+
+
+def sweep_lock(env: dict[str, str]) -> SweepLock:
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        return PostgresSweepLock(postgres_conninfo(env))
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        return FileSweepLock(env["SQLITE_DBNAME"] + ".sweep.lock")
+    return FileSweepLock(tempfile.gettempdir() + f"/ehqa-{id(env)}.sweep.lock")
 
 
 def open_views(env: dict[str, str]) -> ViewDatabase:
@@ -40,9 +54,10 @@ class Services:
         *,
         policy_dir: Path | None = None,
         default_policy: str = DEFAULT_POLICY,
-        clock: Clock = london_today,
+        clock: Clock | None = None,
     ) -> None:
         env = store_env(database_url)
+        clock = clock or from_environment()
         self.database_url = database_url
         self.app = EhqaApplication(
             env, policies=PolicyBook(policy_dir), default_policy=default_policy, clock=clock
@@ -52,8 +67,10 @@ class Services:
             EpisodesProjection(self._load_episode, self.app.policies.get, self.app.calendar),
             TimelineProjection(),
             ChildrenProjection(),
+            OutboxProjection(),
         ]
         self.read = ReadModels(self.views, self.app.calendar)
+        self.sweep_lock = sweep_lock(env)
 
     def _load_episode(self, episode_id: UUID, version: int) -> Episode:
         episode: Episode = self.app.repository.get(episode_id, version=version)
@@ -77,6 +94,17 @@ class Services:
 
     def status(self) -> list[ViewStatus]:
         return status(self.app, self.views, self.projections)
+
+    def sweep(self, today: date | None = None) -> list[Raised] | None:
+        """One sweep as at `today` (default: the clock); None if another sweeper holds the lock."""
+        with self.sweep_lock.hold() as held:
+            if not held:
+                return None
+            return sweep(self.app, self.read, self.catch_up, today or self.app.clock())
+
+    def deliver(self, sinks: list[Sink]) -> int:
+        self.catch_up()
+        return deliver(self.views, sinks)
 
     def close(self) -> None:
         self.views.close()

@@ -52,8 +52,13 @@ SCHEMA = [
         lead_agency TEXT,
         policy TEXT NOT NULL,
         seq BIGINT NOT NULL,
+        next_alert_on TEXT,
+        next_rung TEXT,
         PRIMARY KEY (reference, clock, occurrence)
     )""",
+    # The sweep's question: which running clocks have an alert rung fallen due, not raised?
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_next_alert ON ehqa_clocks (next_alert_on)"
+    " WHERE stopped_on IS NULL AND closed_on IS NULL AND next_alert_on IS NOT NULL",
     # "Running" clocks (neither stopped nor closed) answer "overdue as at today" and "due in
     # the next N days"; each filter has its own partial index ordered by due date.
     "CREATE INDEX IF NOT EXISTS ehqa_clocks_running ON ehqa_clocks (due_on)"
@@ -81,6 +86,37 @@ SCHEMA = [
         body TEXT NOT NULL,
         PRIMARY KEY (episode_id, version)
     )""",
+    """CREATE TABLE IF NOT EXISTS ehqa_alerts (
+        alert_id TEXT PRIMARY KEY,
+        reference TEXT NOT NULL,
+        clock TEXT NOT NULL,
+        occurrence INTEGER NOT NULL,
+        rung TEXT NOT NULL,
+        fell_due_on TEXT NOT NULL,
+        raised_on TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        acknowledged_by TEXT,
+        acknowledged_on TEXT,
+        cleared_on TEXT,
+        lead_name TEXT,
+        lead_agency TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS ehqa_alerts_open ON ehqa_alerts (raised_on) WHERE cleared_on IS NULL",
+    "CREATE INDEX IF NOT EXISTS ehqa_alerts_episode ON ehqa_alerts (reference)",
+    """CREATE TABLE IF NOT EXISTS ehqa_outbox (
+        alert_id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        body TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS ehqa_outbox_seq ON ehqa_outbox (seq)",
+    """CREATE TABLE IF NOT EXISTS ehqa_deliveries (
+        sink TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        delivered_at TEXT,
+        last_error TEXT,
+        PRIMARY KEY (sink, alert_id)
+    )""",
     """CREATE TABLE IF NOT EXISTS ehqa_children (
         record_id TEXT PRIMARY KEY,
         child TEXT NOT NULL,
@@ -89,7 +125,9 @@ SCHEMA = [
     )""",
 ]
 
-VIEW_TABLES = ["ehqa_episodes", "ehqa_clocks", "ehqa_timeline", "ehqa_children"]
+VIEW_TABLES = [
+    "ehqa_episodes", "ehqa_clocks", "ehqa_alerts", "ehqa_timeline", "ehqa_children", "ehqa_outbox",
+]  # fmt: skip
 
 
 class Cursor(Protocol):

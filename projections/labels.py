@@ -55,6 +55,15 @@ LABELS: dict[str, Callable[[Body], str]] = {
         + ("stays at level 2" if b.get("level") == 2 else f"level {b.get('level')}; episode closed")
     ),
     "Closed": lambda b: f"Episode closed: {str(b.get('reason', '')).replace('_', ' ')}",
+    "AlertRaised": lambda b: (
+        f"Alert: {_clock(b.get('clock'))} "
+        + {"due_soon": "due soon", "overdue": "overdue", "escalated": "overdue, escalated"}.get(
+            str(b.get("rung")), str(b.get("rung"))
+        )
+        + f" (fell due {b.get('fell_due_on')}; to {', '.join(b.get('recipients') or [])})"
+    ),
+    "AlertAcknowledged": lambda b: f"Alert {b.get('alert_id')} acknowledged by {b.get('by')}",
+    "AlertCleared": lambda b: f"Alert {b.get('alert_id')} cleared: the awaited step happened",
 }
 
 CLOCK_WORDS = {

@@ -30,6 +30,15 @@ class BoardRow:
     policy: str
 
 
+@dataclass(frozen=True)
+class AlertDue:
+    episode: str
+    clock: ClockName
+    occurrence: int
+    due_on: date
+    lead_name: str | None
+
+
 def _d(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
 
@@ -249,6 +258,46 @@ class ReadModels:
                           or worst["working_days_late"] > agency["worst"]["working_days_late"]):  # fmt: skip
                 agency["worst"] = worst
         return list(totals.values())
+
+    # ---- alerts ----------------------------------------------------------------------------
+
+    def alerts_due(self, as_at: date) -> list[AlertDue]:
+        """Running clocks with an alert rung fallen due by `as_at` and not yet raised."""
+        rows = self.db.query(
+            "SELECT c.reference, c.clock, c.occurrence, c.due_on, c.lead_name FROM ehqa_clocks c"
+            f" WHERE {RUNNING} AND c.next_alert_on IS NOT NULL AND c.next_alert_on <= ?"
+            " ORDER BY c.reference, c.seq",
+            (as_at.isoformat(),),
+        )
+        return [AlertDue(r[0], ClockName(r[1]), r[2], date.fromisoformat(r[3]), r[4]) for r in rows]
+
+    def alerts(
+        self, as_at: date, person: str | None = None, include_cleared: bool = False
+    ) -> list[dict[str, Any]]:
+        """Alerts raised by `as_at` (open ones unless `include_cleared`), newest rung first."""
+        where = "raised_on <= ?"
+        if not include_cleared:
+            where += " AND (cleared_on IS NULL OR cleared_on > ?)"
+        rows = self.db.query(
+            "SELECT alert_id, reference, clock, occurrence, rung, fell_due_on, raised_on,"
+            " recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name, lead_agency"
+            f" FROM ehqa_alerts WHERE {where} ORDER BY fell_due_on, alert_id",
+            (as_at.isoformat(),) if include_cleared else (as_at.isoformat(), as_at.isoformat()),
+        )
+        found = []
+        for row in rows:
+            (ident, ref, clock, occurrence, rung, fell, raised, recipients, ack_by, ack_on,
+             cleared, lead_name, lead_agency) = row  # fmt: skip
+            people = json.loads(recipients)
+            if person is not None and person not in people:
+                continue
+            found.append({
+                "id": ident, "episode": ref, "clock": clock, "occurrence": occurrence,
+                "rung": rung, "fell_due_on": fell, "raised_on": raised, "recipients": people,
+                "acknowledged_by": ack_by, "acknowledged_on": ack_on, "cleared_on": cleared,
+                "lead": lead_name, "agency": lead_agency,
+            })  # fmt: skip
+        return found
 
     def references(self) -> list[str]:
         return [

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from aggregates.alerts import Rung, ladder
 from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import due_dates
 from aggregates.episode import ChildRecord, Episode
@@ -124,7 +125,7 @@ class EpisodesProjection:
 
     name = "episodes"
     topics = topics_of(Episode)
-    tables = ["ehqa_episodes", "ehqa_clocks"]
+    tables = ["ehqa_episodes", "ehqa_clocks", "ehqa_alerts"]
 
     def __init__(
         self,
@@ -201,31 +202,65 @@ class EpisodesProjection:
                 (*summary[1:], episode.reference),
             )
             cur.execute("DELETE FROM ehqa_clocks WHERE reference = ?", (episode.reference,))
-        rows = [
-            (
-                episode.reference,
-                span.clock.value,
-                span.occurrence,
-                span.started_on.isoformat(),
-                due.isoformat(),
-                _iso(span.stopped_on),
-                _iso(span.closed_on),
-                json.dumps([(on.isoformat(), reason) for on, reason in span.exceptions]),
-                lead.get("name"),
-                lead.get("agency"),
-                episode.policy,
-                seq,
-            )
-            for seq, (span, due) in enumerate(
-                due_dates(episode.facts, self._policy(episode.policy), self._calendar)
-            )
-        ]
+            cur.execute("DELETE FROM ehqa_alerts WHERE reference = ?", (episode.reference,))
         cur.executemany(
             "INSERT INTO ehqa_clocks (reference, clock, occurrence, started_on, due_on, stopped_on,"
-            " closed_on, exceptions, lead_name, lead_agency, policy, seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            " closed_on, exceptions, lead_name, lead_agency, policy, seq, next_alert_on, next_rung)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._clock_rows(episode),
         )
+        cur.executemany(
+            "INSERT INTO ehqa_alerts (alert_id, reference, clock, occurrence, rung, fell_due_on,"
+            " raised_on, recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name,"
+            " lead_agency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (ident, episode.reference, a["clock"], a["occurrence"], a["rung"],
+                 a["fell_due_on"].isoformat(), a["raised_on"].isoformat(),
+                 json.dumps(a["recipients"]), a["acknowledged_by"], _iso(a["acknowledged_on"]),
+                 _iso(a["cleared_on"]), lead.get("name"), lead.get("agency"))
+                for ident, a in episode.alerts.items()
+            ],
+        )  # fmt: skip
+
+    def _clock_rows(self, episode: Episode) -> list[tuple[Any, ...]]:
+        """Every clock occurrence, with the next alert rung still to raise while it runs."""
+        lead = episode.lead or {}
+        policy = self._policy(episode.policy)
+        raised: dict[tuple[str, int], set[Rung]] = {}
+        for alert in episode.alerts.values():
+            raised.setdefault((alert["clock"], alert["occurrence"]), set()).add(Rung(alert["rung"]))
+        rows = []
+        for seq, (span, due) in enumerate(due_dates(episode.facts, policy, self._calendar)):
+            following = None
+            if span.running and episode.is_open:
+                rungs = raised.get((span.clock.value, span.occurrence), set())
+                following = ladder(due, policy.escalation, self._calendar).next_after(rungs)
+            rows.append((
+                episode.reference, span.clock.value, span.occurrence, span.started_on.isoformat(),
+                due.isoformat(), _iso(span.stopped_on), _iso(span.closed_on),
+                json.dumps([(on.isoformat(), reason) for on, reason in span.exceptions]),
+                lead.get("name"), lead.get("agency"), episode.policy, seq,
+                following and following[1].isoformat(), following and following[0].value,
+            ))  # fmt: skip
+        return rows
+
+
+class OutboxProjection:
+    """Every raised alert, once, waiting to be delivered to each sink."""
+
+    name = "outbox"
+    topics = [t for t in topics_of(Episode) if t.endswith(".AlertRaised")]
+    tables = ["ehqa_outbox"]
+
+    def process(self, cur: Cursor, batch: Batch) -> None:
+        rows = []
+        for seq, event in batch:
+            body = describe_event(event)
+            reference = body["alert_id"].rsplit("/", 3)[0]
+            message = label_of(body)
+            rows.append((body["alert_id"], seq, json.dumps({**body, "episode": reference,
+                                                             "message": message})))  # fmt: skip
+        cur.executemany("INSERT INTO ehqa_outbox (alert_id, seq, body) VALUES (?, ?, ?)", rows)
 
 
 def _iso(day: date | None) -> str | None:

@@ -1,0 +1,63 @@
+"""The alert ladder: which rungs of a clock occurrence have fallen due, and for whom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from aggregates.calendar import WorkingCalendar
+from aggregates.policy import ClockName, Escalation
+
+
+class Rung(StrEnum):
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+    ESCALATED = "escalated"
+
+
+LEAD_PROFESSIONAL = "lead professional"
+
+
+def alert_id(reference: str, clock: ClockName | str, occurrence: int, rung: Rung | str) -> str:
+    """The alert's stable identity: one episode's clock occurrence at one rung."""
+    return f"{reference}/{ClockName(clock).value}/{occurrence}/{Rung(rung).value}"
+
+
+@dataclass(frozen=True)
+class Ladder:
+    due_soon_on: date
+    overdue_on: date
+    escalated_on: date
+
+    def fell_due(self, as_at: date) -> list[tuple[Rung, date]]:
+        """The rungs that have fallen due by `as_at`, each with the day it fell due."""
+        rungs = [(Rung.DUE_SOON, self.due_soon_on), (Rung.OVERDUE, self.overdue_on),
+                 (Rung.ESCALATED, self.escalated_on)]  # fmt: skip
+        return [(rung, day) for rung, day in rungs if day <= as_at]
+
+    def next_after(self, raised: set[Rung]) -> tuple[Rung, date] | None:
+        for rung, day in ((Rung.DUE_SOON, self.due_soon_on), (Rung.OVERDUE, self.overdue_on),
+                          (Rung.ESCALATED, self.escalated_on)):  # fmt: skip
+            if rung not in raised:
+                return rung, day
+        return None
+
+
+def ladder(due_on: date, escalation: Escalation, calendar: WorkingCalendar) -> Ladder:
+    return Ladder(
+        due_soon_on=calendar.working_days_before(due_on, escalation.due_soon_working_days),
+        overdue_on=calendar.add_working_days(due_on, 1),
+        escalated_on=calendar.add_working_days(due_on, escalation.escalate_after_working_days),
+    )
+
+
+def recipients(rung: Rung, lead_name: str | None, escalation: Escalation) -> list[str]:
+    """Who is told: the lead professional (or, with none, the co-ordinator), then more."""
+    lead = lead_name or escalation.coordinator
+    people = {
+        Rung.DUE_SOON: [lead],
+        Rung.OVERDUE: [lead, escalation.coordinator],
+        Rung.ESCALATED: [lead, escalation.coordinator, escalation.team_manager],
+    }[rung]
+    return list(dict.fromkeys(people))

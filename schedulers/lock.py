@@ -1,0 +1,50 @@
+"""One sweeper at a time across processes: a PostgreSQL advisory lock, or a lock file beside
+an SQLite database. Taking it never waits: a process that cannot take it skips that round."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
+
+import filelock
+import psycopg
+
+SWEEP_LOCK = 0x65687173  # "ehqs"
+
+
+class SweepLock(Protocol):
+    def hold(self) -> AbstractContextManager[bool]: ...
+
+
+class PostgresSweepLock:
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+
+    @contextmanager
+    def hold(self) -> Iterator[bool]:
+        with psycopg.connect(self._conninfo, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (SWEEP_LOCK,)).fetchone()
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK,))
+
+
+class FileSweepLock:
+    def __init__(self, path: str) -> None:
+        self._lock = filelock.FileLock(path)
+
+    @contextmanager
+    def hold(self) -> Iterator[bool]:
+        try:
+            self._lock.acquire(timeout=0)
+        except filelock.Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._lock.release()
