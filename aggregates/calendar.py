@@ -34,8 +34,8 @@ class WorkingCalendar:
     def _total(self, day: date) -> int:
         """Working days from 1 Jan 2000 up to and including `day`."""
         index = day.toordinal() - self._first
-        if index < 0:
-            raise ValueError(f"dates before 2000 are not supported ({day})")
+        if index < 0 or day.year > 2199:
+            raise ValueError(f"dates before 2000 or after 2199 are not supported ({day})")
         while index >= len(self._totals):
             start = date.fromordinal(self._first + len(self._totals))
             running = self._totals[-1] if self._totals else 0

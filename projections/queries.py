@@ -88,7 +88,8 @@ class ReadModels:
         self, reference: str, milestones: bool = False, as_at: date | None = None
     ) -> list[dict[str, Any]]:
         """The episode's events by business date; with `milestones`, each labelled and with
-        every clock's due date (and its status as at `as_at`) in its place."""
+        every clock's due date (and its status as at `as_at`, by default the date of the
+        latest event) in its place."""
         rows = self.db.query(
             "SELECT label, body FROM ehqa_timeline WHERE episode_id = ? ORDER BY on_date, version",
             (episode_id(reference).hex,),
@@ -96,7 +97,8 @@ class ReadModels:
         if not milestones:
             return [json.loads(body) for _, body in rows]
         events = [{**json.loads(body), "label": label} for label, body in rows]
-        for board in self.deadlines(reference, as_at or date.max):
+        latest = max((date.fromisoformat(e["on"]) for e in events), default=date.min)
+        for board in self.deadlines(reference, as_at or latest):
             e = board.entry
             events.append(
                 {
