@@ -61,15 +61,15 @@ SCHEMA = [
     " WHERE stopped_on IS NULL AND closed_on IS NULL AND next_alert_on IS NOT NULL",
     # "Running" clocks (neither stopped nor closed) answer "overdue as at today" and "due in
     # the next N days"; each filter has its own partial index ordered by due date.
-    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running ON ehqa_clocks (due_on)"
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running ON ehqa_clocks (due_on, started_on)"
     " WHERE stopped_on IS NULL AND closed_on IS NULL",
-    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_agency ON ehqa_clocks (lead_agency, due_on)"
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_agency ON ehqa_clocks (lead_agency, due_on, started_on)"
     " WHERE stopped_on IS NULL AND closed_on IS NULL",
-    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_lead ON ehqa_clocks (lead_name, due_on)"
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_lead ON ehqa_clocks (lead_name, due_on, started_on)"
     " WHERE stopped_on IS NULL AND closed_on IS NULL",
-    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_policy ON ehqa_clocks (policy, due_on)"
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_policy ON ehqa_clocks (policy, due_on, started_on)"
     " WHERE stopped_on IS NULL AND closed_on IS NULL",
-    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_clock ON ehqa_clocks (clock, due_on)"
+    "CREATE INDEX IF NOT EXISTS ehqa_clocks_running_clock ON ehqa_clocks (clock, due_on, started_on)"
     " WHERE stopped_on IS NULL AND closed_on IS NULL",
     # A past as-at date also needs the clocks that were still running then.
     # (Partial, so the planner never prefers them for "stopped_on IS NULL".)
@@ -125,6 +125,12 @@ SCHEMA = [
     )""",
 ]
 
+# Views are disposable: when their tables change shape, they are dropped and rebuilt from the log.
+VIEW_SCHEMA_VERSION = 3
+META = [
+    "CREATE TABLE IF NOT EXISTS ehqa_view_schema (version INTEGER NOT NULL)",
+]
+
 VIEW_TABLES = [
     "ehqa_episodes", "ehqa_clocks", "ehqa_alerts", "ehqa_timeline", "ehqa_children", "ehqa_outbox",
 ]  # fmt: skip
@@ -146,6 +152,21 @@ class ViewDatabase(Protocol):
     def close(self) -> None: ...
 
 
+def _prepare(cur: Cursor) -> None:
+    """Create the view tables; drop and recreate them (so they rebuild) if their shape changed."""
+    for statement in META:
+        cur.execute(statement)
+    cur.execute("SELECT version FROM ehqa_view_schema")
+    row = cur.fetchone()
+    if row is None or row[0] != VIEW_SCHEMA_VERSION:
+        for table in (*VIEW_TABLES, "ehqa_tracking"):  # (deliveries are kept: not a view)
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute("DELETE FROM ehqa_view_schema")
+        cur.execute("INSERT INTO ehqa_view_schema (version) VALUES (?)", (VIEW_SCHEMA_VERSION,))
+    for statement in SCHEMA:
+        cur.execute(statement)
+
+
 class SQLiteViews:
     """Views in the same SQLite file as the events (WAL, so readers never wait for writers)."""
 
@@ -157,8 +178,7 @@ class SQLiteViews:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         with self.transaction() as cur:
-            for statement in SCHEMA:
-                cur.execute(statement)
+            _prepare(cur)
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -211,8 +231,7 @@ class PostgresViews:
         self._conn = psycopg.connect(conninfo, autocommit=True, options=options)
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (0x65687162,))
-            for statement in SCHEMA:
-                cur.execute(statement)
+            _prepare(_PgCursor(cur))
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:

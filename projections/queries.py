@@ -168,7 +168,7 @@ class ReadModels:
 
     def drift_count(self, as_at: date, **filters: Any) -> int:
         """How many clocks the same board would list (for "showing 50 of N")."""
-        sql, params = self._board_sql(as_at, **filters)
+        sql, params = self._board_sql(as_at, columns="1", **filters)
         return int(self.db.query(f"SELECT COUNT(*) FROM ({sql}) board", params)[0][0])
 
     def _board_sql(
@@ -180,6 +180,7 @@ class ReadModels:
         clock: str | None = None,
         due_within: int | None = None,
         limit: int | None = None,
+        columns: str = CLOCK_COLUMNS,
     ) -> tuple[str, list[Any]]:
         filters, params = [], []
         for column, value in (("lead_agency", agency), ("lead_name", lead), ("policy", policy),
@@ -201,11 +202,11 @@ class ReadModels:
             ("c.stopped_on > ?", [day]),
             ("c.stopped_on IS NULL AND c.closed_on > ?", [day]),
         ]
-        order = " ORDER BY due_on, reference, clock, occurrence"
+        order = "" if columns == "1" else " ORDER BY due_on, reference, clock, occurrence"
         page = "" if limit is None else f"{order} LIMIT {int(limit)}"
         # Each part is ordered and cut from its own index before the parts are merged.
         sql = " UNION ALL ".join(
-            f"SELECT * FROM (SELECT {CLOCK_COLUMNS} FROM ehqa_clocks c WHERE {running} AND {due}"
+            f"SELECT * FROM (SELECT {columns} FROM ehqa_clocks c WHERE {running} AND {due}"
             f" AND c.started_on <= ?{extra}{page}) part{n}"
             for n, (running, _) in enumerate(parts)
         )

@@ -244,3 +244,29 @@ def test_status_shows_each_view_behind_then_up_to_date(services: Services, name:
     after = {s.name: s for s in services.status()}
     assert not after[name].pending and after[name].position > 0
     assert after[name].log_position == services.app.recorder.max_notification_id()
+
+
+def test_views_of_an_older_shape_are_dropped_and_rebuilt_from_the_log(store_url: str) -> None:
+    from projections import db as view_db
+
+    first = Services(store_url, clock=fixed_today())
+    simulated(first, 20)
+    first.catch_up()
+    before = dump_views(first)
+    first.close()
+    original = view_db.VIEW_SCHEMA_VERSION
+    view_db.VIEW_SCHEMA_VERSION = original + 100
+    try:
+        second = Services(store_url, clock=fixed_today())
+        assert all(s.position == 0 for s in second.status())
+        second.catch_up()
+        assert dump_views(second) == before
+        second.close()
+    finally:
+        view_db.VIEW_SCHEMA_VERSION = original
+
+
+def fixed_today():  # type: ignore[no-untyped-def]
+    from ehqa.clock import fixed
+
+    return fixed(SIM_TODAY)
