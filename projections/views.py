@@ -92,27 +92,37 @@ class ChildrenProjection:
     tables = ["ehqa_children"]
 
     def process(self, cur: Cursor, batch: Batch) -> None:
+        """Apply the batch in memory to the rows it touches, then write each row once."""
+        touched = sorted({event.originator_id.hex for _, event in batch})
+        rows: dict[str, list[Any]] = {}
+        for chunk in range(0, len(touched), 500):
+            ids = touched[chunk : chunk + 500]
+            cur.execute(
+                "SELECT record_id, child, open_episode, episodes FROM ehqa_children"
+                f" WHERE record_id IN ({', '.join('?' * len(ids))})",
+                ids,
+            )
+            for record, child, open_episode, episodes in cur.fetchall():
+                rows[record] = [child, open_episode, json.loads(episodes)]
+        new = set()
         for _, event in batch:
             record, kind = event.originator_id.hex, type(event).__name__
             if kind == "Registered":
-                cur.execute(
-                    "INSERT INTO ehqa_children (record_id, child, open_episode, episodes)"
-                    " VALUES (?, ?, NULL, '[]')",
-                    (record, event.child),  # type: ignore[attr-defined]
-                )
+                rows[record] = [event.child, None, []]  # type: ignore[attr-defined]
+                new.add(record)
             elif kind == "EpisodeOpened":
-                cur.execute("SELECT episodes FROM ehqa_children WHERE record_id = ?", (record,))
-                row = cur.fetchone()
-                assert row is not None, f"child record {record} opened before it was registered"
-                episodes = [*json.loads(row[0]), event.reference]  # type: ignore[attr-defined]
-                cur.execute(
-                    "UPDATE ehqa_children SET open_episode = ?, episodes = ? WHERE record_id = ?",
-                    (event.reference, json.dumps(episodes), record),  # type: ignore[attr-defined]
-                )
+                rows[record][1] = event.reference  # type: ignore[attr-defined]
+                rows[record][2].append(event.reference)  # type: ignore[attr-defined]
             elif kind == "EpisodeClosed":
-                cur.execute(
-                    "UPDATE ehqa_children SET open_episode = NULL WHERE record_id = ?", (record,)
-                )
+                rows[record][1] = None
+        cur.executemany(
+            "INSERT INTO ehqa_children (record_id, child, open_episode, episodes) VALUES (?, ?, ?, ?)",
+            [(r, v[0], v[1], json.dumps(v[2])) for r, v in rows.items() if r in new],
+        )
+        cur.executemany(
+            "UPDATE ehqa_children SET open_episode = ?, episodes = ? WHERE record_id = ?",
+            [(v[1], json.dumps(v[2]), r) for r, v in rows.items() if r not in new],
+        )
 
 
 class EpisodesProjection:
