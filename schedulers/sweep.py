@@ -49,11 +49,59 @@ def sweep(
     for due in read.alerts_due(today):
         by_episode.setdefault(due.episode, []).append(due)
     raised: list[Raised] = []
-    for reference, clocks in by_episode.items():
-        raised += _raise_for(store, reference, clocks, today)
+    references = list(by_episode)
+    for start in range(0, len(references), BATCH):
+        raised += _raise_batch(
+            store, {r: by_episode[r] for r in references[start : start + BATCH]}, today
+        )
     if raised:
         catch_up()
     return raised
+
+
+BATCH = 100  # episodes saved together in one transaction
+
+
+def _raise_batch(store: EpisodeStore, due: dict[str, list[AlertDue]], today: date) -> list[Raised]:
+    """Raise for many episodes and save them in one unit of work; if any of them was changed
+    meanwhile, nothing of the batch was saved and each episode is tried on its own."""
+    changed, raised = [], []
+    for reference, clocks in due.items():
+        episode = store.get_episode(reference)
+        new = _raise_on(store, episode, clocks, today)
+        if new:
+            changed.append(episode)
+            raised += new
+    if not changed:
+        return []
+    try:
+        store.save(*changed)
+    except IntegrityError:
+        return [
+            r
+            for reference, clocks in due.items()
+            for r in _raise_for(store, reference, clocks, today)
+        ]
+    return raised
+
+
+def _raise_on(
+    store: EpisodeStore, episode: Episode, clocks: list[AlertDue], today: date
+) -> list[Raised]:
+    escalation = store.policy_of(episode).escalation
+    lead = episode.lead["name"] if episode.lead else None
+    new = []
+    for due in clocks:
+        for rung, fell_due_on in ladder(due.due_on, escalation, store.calendar).fell_due(today):
+            people = recipients(rung, lead, escalation)
+            if episode.raise_alert(
+                clock=due.clock, occurrence=due.occurrence, rung=rung,
+                fell_due_on=fell_due_on, recipients=people, today=today,
+            ):  # fmt: skip
+                new.append(Raised(alert_id(episode.reference, due.clock, due.occurrence, rung),
+                                  episode.reference, due.clock.value, due.occurrence, rung.value,
+                                  fell_due_on, people))  # fmt: skip
+    return new
 
 
 def _raise_for(
@@ -61,19 +109,7 @@ def _raise_for(
 ) -> list[Raised]:
     for _ in range(attempts):
         episode = store.get_episode(reference)
-        escalation = store.policy_of(episode).escalation
-        lead = episode.lead["name"] if episode.lead else None
-        new = []
-        for due in clocks:
-            for rung, fell_due_on in ladder(due.due_on, escalation, store.calendar).fell_due(today):
-                people = recipients(rung, lead, escalation)
-                if episode.raise_alert(
-                    clock=due.clock, occurrence=due.occurrence, rung=rung,
-                    fell_due_on=fell_due_on, recipients=people, today=today,
-                ):  # fmt: skip
-                    new.append(Raised(alert_id(reference, due.clock, due.occurrence, rung),
-                                      reference, due.clock.value, due.occurrence, rung.value,
-                                      fell_due_on, people))  # fmt: skip
+        new = _raise_on(store, episode, clocks, today)
         if not new:
             return []
         try:
