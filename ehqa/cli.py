@@ -18,10 +18,12 @@ from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 
+from aggregates.access import Role
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
+from ehqa.auth import TokenBook
 from ehqa.clock import from_environment
 from ehqa.commands import LineError, parse_line
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
@@ -607,6 +609,53 @@ def scheduler_run(
     run_every(job, interval, stop)
     services.close()
     log.info("scheduler stopped")
+
+
+# ---- the HTTP service ------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    sweep_interval: Annotated[float, typer.Option(help="Seconds between sweeps.")] = 300,
+) -> None:
+    """Serve the HTTP API (with view catch-up and the alert sweep running beside it)."""
+    import uvicorn
+
+    settings: Settings = ctx.obj
+    _services(ctx).close()  # fail early, with a clear message, if the store is unusable
+    os.environ["EHQA_DATABASE_URL"] = settings.database_url
+    os.environ["EHQA_DEFAULT_POLICY"] = settings.default_policy
+    os.environ["EHQA_SWEEP_INTERVAL"] = str(sweep_interval)
+    if settings.policy_dir:
+        os.environ["EHQA_POLICY_DIR"] = str(settings.policy_dir)
+    uvicorn.run("ehqa.api:from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="info")  # fmt: skip
+
+
+tokens_app = typer.Typer(help="API tokens (stored hashed).", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    ctx: typer.Context,
+    role: Annotated[Role, typer.Option(help="What the holder may do.")],
+    name: Annotated[str, typer.Option(help="Who holds it (a person, or a system).")],
+    agency: Annotated[
+        str | None, typer.Option(help="Their agency (lead professionals, practitioners).")
+    ] = None,
+) -> None:
+    """Issue a token and print it once: only its hash is kept."""
+    services = _services(ctx)
+    try:
+        token = TokenBook(services.views).create(name, role, agency)
+    except ValueError as error:
+        fail(str(error), code=2)
+    typer.echo(token)
 
 
 # ---- simulator ---------------------------------------------------------------------------------

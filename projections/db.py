@@ -148,6 +148,7 @@ class Cursor(Protocol):
 
 class ViewDatabase(Protocol):
     def transaction(self) -> Any: ...
+    def ensure(self, statements: Sequence[str]) -> None: ...
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def close(self) -> None: ...
 
@@ -194,6 +195,12 @@ class SQLiteViews:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, tuple(params)).fetchall()
 
+    def ensure(self, statements: Sequence[str]) -> None:
+        """Create tables that are not views (kept whatever happens to the views)."""
+        with self.transaction() as cur:
+            for statement in statements:
+                cur.execute(statement)
+
     def close(self) -> None:
         self._conn.close()
 
@@ -237,6 +244,13 @@ class PostgresViews:
     def transaction(self) -> Iterator[Cursor]:
         with self._conn.transaction(), self._conn.cursor() as cur:
             yield _PgCursor(cur)
+
+    def ensure(self, statements: Sequence[str]) -> None:
+        """Create tables that are not views (kept whatever happens to the views)."""
+        with self.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(?)", (0x65687162,))
+            for statement in statements:
+                cur.execute(statement)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._conn.cursor() as cur:

@@ -1,0 +1,654 @@
+"""The HTTP API: commands for every lifecycle step, queries from the read models.
+
+The edge translates and never decides: it checks who is calling and what the consent statement
+allows (aggregates.access), makes one application call, and maps refusals to problem+json
+(422 malformed input, 401/403 who you are and what you may do, 404 unknown episode, 409 a
+lifecycle rule or a version conflict). Nothing is recorded on any error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from aggregates.access import (
+    Decision,
+    Principal,
+    may_open,
+    may_read,
+    may_read_access_log,
+    may_record,
+    may_see_authority,
+)
+from aggregates.episode import Origin
+from aggregates.errors import DomainError
+from ehqa import commands as cmd
+from ehqa.application import EpisodeNotFoundError
+from ehqa.auth import (
+    AccessLog,
+    Authenticator,
+    JwtVerifier,
+    OidcSettings,
+    TokenBook,
+    Unauthenticated,
+)
+from ehqa.services import Services
+from projections.queries import BoardRow
+from schedulers.scheduler import run_every
+
+log = logging.getLogger("ehqa.api")
+PROBLEM = "application/problem+json"
+
+
+# ---- response models --------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+class Lead(BaseModel):
+    name: str
+    agency: str
+
+
+class EpisodeOut(BaseModel):
+    episode: str
+    child: str
+    state: str
+    lead: Lead | None
+    policy: str
+    origin: str
+    pre_birth: bool
+    opened_on: date
+    consent_agencies: list[str]
+    closed_on: date | None
+    closed_reason: str | None
+    closure_summary: str | None
+    version: int
+
+
+class ClockOut(BaseModel):
+    episode: str
+    clock: str
+    occurrence: int
+    started_on: date
+    due_on: date
+    stopped_on: date | None
+    status: str
+    working_days_late: int
+    exception: str | None
+    lead: str | None = None
+    agency: str | None = None
+    policy: str | None = None
+
+
+class TimelineItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    on: date
+    event: str
+    recorded_at: str | None = None
+    label: str | None = None
+
+
+class WorstClock(BaseModel):
+    episode: str
+    clock: str
+    due_on: date
+    working_days_late: int
+
+
+class CaseloadOut(BaseModel):
+    lead: str | None = None
+    agency: str | None
+    lead_professionals: int | None = None
+    open_episodes: int
+    overdue_clocks: int
+    worst: WorstClock | None
+
+
+class AlertOut(BaseModel):
+    id: str
+    episode: str
+    clock: str
+    occurrence: int
+    rung: str
+    fell_due_on: date
+    raised_on: date
+    recipients: list[str]
+    acknowledged_by: str | None
+    acknowledged_on: date | None
+    cleared_on: date | None
+    lead: str | None
+    agency: str | None
+
+
+class AccessOut(BaseModel):
+    at: str
+    who: str
+    role: str
+    agency: str | None
+    action: str
+    episode: str | None
+
+
+class Health(BaseModel):
+    status: str
+    views: dict[str, int] = Field(default_factory=dict)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {PROBLEM: {"schema": Problem.model_json_schema()}}}
+    for code in (401, 403, 404, 409, 422)
+}
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+def problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = Problem(title=title, status=status, detail=detail).model_dump()
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def check(decision: Decision) -> None:
+    if not decision.allowed:
+        raise Refused(403, "Forbidden", decision.reason)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+# ---- the application -----------------------------------------------------------------------------
+
+
+class Api:
+    """What the routes share: one Services (guarded by a lock), tokens and the access log."""
+
+    def __init__(self, services: Services, verifier: JwtVerifier | None = None) -> None:
+        self.services = services
+        self.lock = threading.RLock()
+        self.tokens = TokenBook(services.views)
+        self.auth = Authenticator(self.tokens, verifier)
+        self.access = AccessLog(services.views)
+
+    def who(self, authorization: str | None) -> Principal:
+        try:
+            with self.lock:
+                return self.auth.principal(authorization)
+        except Unauthenticated as error:
+            raise Refused(401, "Unauthorized", str(error)) from None
+
+    def episode_view(self, reference: str) -> dict[str, Any]:
+        self.services.catch_up()
+        view = self.services.read.episode(reference)
+        if view is None:
+            raise Refused(404, "Not Found", f"no episode {reference}")
+        return view
+
+    def readable(self, who: Principal, reference: str, action: str) -> dict[str, Any]:
+        view = self.episode_view(reference)
+        lead = (view["lead"] or {}).get("agency")
+        check(may_read(who, lead, view["consent_agencies"]))
+        self.access.record(who, action, reference)
+        return view
+
+
+def create_app(services: Services, verifier: JwtVerifier | None = None, background: bool = False,
+               sweep_interval: float = 300) -> FastAPI:  # fmt: skip
+    api = Api(services, verifier)
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        workers = (
+            _start_background(services.database_url, stop, sweep_interval) if background else []
+        )
+        yield
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=30)
+
+    app = FastAPI(
+        title="ehqa",
+        version="0.1.0",
+        summary="Early Help Assessment episodes, their clocks, alerts and access.",
+        lifespan=lifespan,
+    )
+    app.state.api = api
+    _errors(app)
+    _middleware(app)
+    _routes(app, api)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def refused(_: Request, error: Refused) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return problem(error.status, error.title, error.detail, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_: Request, error: RequestValidationError) -> JSONResponse:
+        detail = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in error.errors())
+        return problem(422, "Unprocessable Content", detail)
+
+    @app.exception_handler(EpisodeNotFoundError)
+    async def not_found(_: Request, error: EpisodeNotFoundError) -> JSONResponse:
+        return problem(404, "Not Found", str(error))
+
+    @app.exception_handler(DomainError)
+    async def conflict(_: Request, error: DomainError) -> JSONResponse:
+        return problem(409, "Conflict", str(error))
+
+
+def _middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def structured_log(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        log.info(json.dumps({
+            "method": request.method, "path": request.url.path, "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        }))  # fmt: skip
+        return response
+
+
+Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer <token>")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Retries with the same key record once."),
+]
+
+
+def _clock_json(row: BoardRow, board: bool = False) -> dict[str, Any]:
+    e = row.entry
+    found = {
+        "episode": row.episode, "clock": e.clock.value, "occurrence": e.occurrence,
+        "started_on": e.started_on, "due_on": e.due_on, "stopped_on": e.stopped_on,
+        "status": e.status.value, "working_days_late": e.working_days_late, "exception": e.exception,
+    }  # fmt: skip
+    if board:
+        found |= {"lead": row.lead_name, "agency": row.lead_agency, "policy": row.policy}
+    return found
+
+
+def _body_model(command: type[cmd._Command]) -> type[BaseModel]:
+    """The request body of a command: its fields without `cmd` and `episode`."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in command.model_fields.items()
+        if name not in ("cmd", "episode")
+    }
+    return create_model(f"{command.__name__}Body", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+COMMANDS: dict[str, type[cmd._Command]] = {
+    model.model_fields["cmd"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (
+        cmd.RecordConsent, cmd.WithholdConsent, cmd.WithdrawConsent, cmd.FinaliseAssessment,
+        cmd.DecideFam, cmd.HoldFam, cmd.AgreeSingleAgencyPlan, cmd.CirculatePlan, cmd.HoldReview,
+        cmd.SeeChild, cmd.ChangeLead, cmd.StartGcp2, cmd.CompleteGcp2, cmd.RecordException,
+        cmd.StepUp, cmd.RecordMashOutcome, cmd.Close,
+    )
+}  # fmt: skip
+
+
+class OpenBody(BaseModel):
+    """Open an episode: the fields of the `open` import command."""
+
+    model_config = ConfigDict(extra="forbid")
+    episode: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    on: date
+    child: str = Field(min_length=1)
+    lead: cmd.Lead
+    origin: Origin = Origin.REFERRAL
+    pre_birth: bool = False
+    recent_social_care_assessment: bool = False
+    policy: str | None = None
+
+
+def _idempotent(api: Api, who: Principal, key: str | None, request: str,
+                run: Callable[[], tuple[int, Any]]) -> JSONResponse:  # fmt: skip
+    """Run a command once per (caller, Idempotency-Key); a retry gets the first answer back."""
+    if key is None:
+        status, body = run()
+        return JSONResponse(body, status_code=status)
+    fingerprint = hashlib.sha256(request.encode()).hexdigest()
+    with api.lock, api.services.views.transaction() as cur:
+        cur.execute("SELECT request, status, body FROM ehqa_idempotency WHERE principal = ? AND key = ?",
+                    (who.name, key))  # fmt: skip
+        row = cur.fetchone()
+        if row is None:
+            cur.execute("INSERT INTO ehqa_idempotency (principal, key, request) VALUES (?, ?, ?)",
+                        (who.name, key, fingerprint))  # fmt: skip
+    if row is not None:
+        if row[0] != fingerprint:
+            raise Refused(
+                422,
+                "Unprocessable Content",
+                f"Idempotency-Key {key!r} was used for another request",
+            )
+        if row[1] is None:
+            raise Refused(
+                409, "Conflict", f"a request with Idempotency-Key {key!r} is still being handled"
+            )
+        media = PROBLEM if row[1] >= 400 else "application/json"
+        return JSONResponse(json.loads(row[2]), status_code=row[1], media_type=media)
+    try:
+        status, body = run()
+    except Exception as error:
+        status, body = _refusal(error)
+        if status is None:
+            _forget(api, who, key)
+            raise
+        _remember(api, who, key, status, body)
+        raise
+    _remember(api, who, key, status, body)
+    return JSONResponse(body, status_code=status)
+
+
+def _refusal(error: Exception) -> tuple[Any, Any]:
+    if isinstance(error, Refused):
+        return error.status, Problem(
+            title=error.title, status=error.status, detail=error.detail
+        ).model_dump()
+    if isinstance(error, EpisodeNotFoundError):
+        return 404, Problem(title="Not Found", status=404, detail=str(error)).model_dump()
+    if isinstance(error, DomainError):
+        return 409, Problem(title="Conflict", status=409, detail=str(error)).model_dump()
+    return None, None
+
+
+def _remember(api: Api, who: Principal, key: str, status: int, body: Any) -> None:
+    with api.lock, api.services.views.transaction() as cur:
+        cur.execute("UPDATE ehqa_idempotency SET status = ?, body = ? WHERE principal = ? AND key = ?",
+                    (status, json.dumps(body, default=str), who.name, key))  # fmt: skip
+
+
+def _forget(api: Api, who: Principal, key: str) -> None:
+    with api.lock, api.services.views.transaction() as cur:
+        cur.execute("DELETE FROM ehqa_idempotency WHERE principal = ? AND key = ?", (who.name, key))
+
+
+def _routes(app: FastAPI, api: Api) -> None:
+    s = api.services
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> dict[str, Any]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready", response_model=Health, tags=["service"], responses={503: ERRORS[409]})
+    def ready() -> Any:
+        """Readiness: the store answers and the views are caught up."""
+        try:
+            with api.lock:
+                s.catch_up()
+                views = {v.name: v.position for v in s.status()}
+        except Exception as error:  # the store is unreachable
+            return problem(503, "Service Unavailable", f"the store does not answer: {error}")
+        return {"status": "ready", "views": views}
+
+    @app.post(
+        "/episodes", status_code=201, response_model=EpisodeOut, tags=["commands"], responses=ERRORS
+    )
+    def open_episode(
+        body: OpenBody, authorization: Auth = None, idempotency_key: IdempotencyKey = None
+    ) -> Any:
+        """Open an episode (a referral, or a step-down from social care)."""
+        who = api.who(authorization)
+        data = body.model_dump(mode="json")
+        check(may_open(who, data["lead"]["agency"]))
+
+        def run() -> tuple[int, Any]:
+            with api.lock:
+                cmd.Open(cmd="open", **data).apply(s.app)
+                return 201, json.loads(json.dumps(api.episode_view(data["episode"]), default=str))
+
+        return _idempotent(api, who, idempotency_key, json.dumps(["open", data], default=str), run)
+
+    for name, model in COMMANDS.items():
+        _command_route(app, api, name, model)
+
+    @app.get("/episodes/{reference}", response_model=EpisodeOut, tags=["queries"], responses=ERRORS)
+    def get_episode(reference: str, authorization: Auth = None) -> Any:
+        """Where one episode stands (the read is recorded in the access log)."""
+        who = api.who(authorization)
+        with api.lock:
+            return api.readable(who, reference, "episode")
+
+    @app.get(
+        "/episodes/{reference}/timeline",
+        response_model=list[TimelineItem],
+        tags=["queries"],
+        responses=ERRORS,
+    )
+    def timeline(reference: str, authorization: Auth = None, milestones: bool = False,
+                 as_at: date | None = None) -> Any:  # fmt: skip
+        """The episode's events in business-date order (with clock milestones if asked)."""
+        who = api.who(authorization)
+        with api.lock:
+            api.readable(who, reference, "timeline")
+            return s.read.timeline(reference, milestones=milestones, as_at=as_at or s.app.clock())
+
+    @app.get(
+        "/episodes/{reference}/deadlines",
+        response_model=list[ClockOut],
+        tags=["queries"],
+        responses=ERRORS,
+    )
+    def episode_deadlines(
+        reference: str, authorization: Auth = None, as_at: date | None = None
+    ) -> Any:
+        """Every clock of the episode, as at a date."""
+        who = api.who(authorization)
+        with api.lock:
+            api.readable(who, reference, "deadlines")
+            return [_clock_json(r) for r in s.read.deadlines(reference, as_at or s.app.clock())]
+
+    @app.get(
+        "/episodes/{reference}/access-log",
+        response_model=list[AccessOut],
+        tags=["access"],
+        responses=ERRORS,
+    )
+    def episode_access_log(reference: str, authorization: Auth = None,
+                           limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Any:  # fmt: skip
+        """Who read this episode, newest first (admins and inspectors)."""
+        who = api.who(authorization)
+        check(may_read_access_log(who))
+        with api.lock:
+            api.episode_view(reference)
+            return api.access.entries(reference, limit)
+
+    @app.get("/deadlines", response_model=list[ClockOut], tags=["queries"], responses=ERRORS)
+    def deadlines(authorization: Auth = None, as_at: date | None = None,
+                  limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> Any:  # fmt: skip
+        """Every clock of every episode, as at a date (authority-wide roles)."""
+        who = api.who(authorization)
+        check(may_see_authority(who))
+        with api.lock:
+            s.catch_up()
+            api.access.record(who, "deadlines")
+            return [_clock_json(r) for r in s.read.deadlines(None, as_at or s.app.clock())[:limit]]
+
+    @app.get("/drift", response_model=list[ClockOut], tags=["queries"], responses=ERRORS)
+    def drift(authorization: Auth = None, as_at: date | None = None, agency: str | None = None,
+              lead: str | None = None, policy: str | None = None, clock: str | None = None,
+              due_within: Annotated[int | None, Query(ge=0, le=260)] = None,
+              limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Any:  # fmt: skip
+        """The drift board: overdue clocks worst first, or those due in the next N working days."""
+        who = api.who(authorization)
+        check(may_see_authority(who))
+        with api.lock:
+            s.catch_up()
+            api.access.record(who, "drift board")
+            rows = s.read.drift(as_at or s.app.clock(), agency=agency, lead=lead, policy=policy,
+                                clock=clock, due_within=due_within, limit=limit)  # fmt: skip
+            return [_clock_json(r, board=True) for r in rows]
+
+    @app.get("/caseloads", response_model=list[CaseloadOut], tags=["queries"], responses=ERRORS)
+    def caseloads(
+        authorization: Auth = None, as_at: date | None = None, by_agency: bool = False
+    ) -> Any:
+        """Open episodes per lead professional (or agency) with their worst clock."""
+        who = api.who(authorization)
+        check(may_see_authority(who))
+        with api.lock:
+            s.catch_up()
+            api.access.record(who, "caseloads")
+            when = as_at or s.app.clock()
+            return s.read.agency_loads(when) if by_agency else s.read.caseloads(when)
+
+    @app.get("/alerts", response_model=list[AlertOut], tags=["alerts"], responses=ERRORS)
+    def alerts(authorization: Auth = None, as_at: date | None = None,
+               person: Annotated[str | None, Query(alias="for")] = None, all: bool = False) -> Any:  # fmt: skip
+        """Open alerts; agency roles see only the alerts sent to them."""
+        who = api.who(authorization)
+        if not may_see_authority(who).allowed:
+            person = who.name
+        with api.lock:
+            s.catch_up()
+            return s.read.alerts(as_at or s.app.clock(), person, include_cleared=all)
+
+    @app.post(
+        "/alerts/{ident:path}/ack", response_model=AlertOut, tags=["alerts"], responses=ERRORS
+    )
+    def acknowledge(ident: str, authorization: Auth = None) -> Any:
+        """Acknowledge an alert (it stays open until the awaited step happens)."""
+        who = api.who(authorization)
+        reference = ident.rsplit("/", 3)[0]
+        with api.lock:
+            view = api.episode_view(reference)
+            check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
+            s.app.acknowledge_alert(ident, who.name)
+            s.catch_up()
+            return next(
+                a for a in s.read.alerts(s.app.clock(), include_cleared=True) if a["id"] == ident
+            )
+
+    @app.get("/access-log", response_model=list[AccessOut], tags=["access"], responses=ERRORS)
+    def access_log(
+        authorization: Auth = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> Any:
+        """Every recorded read, newest first (admins and inspectors)."""
+        who = api.who(authorization)
+        check(may_read_access_log(who))
+        with api.lock:
+            return api.access.entries(None, limit)
+
+
+def _command_route(app: FastAPI, api: Api, name: str, model: type[cmd._Command]) -> None:
+    body_model = _body_model(model)
+    s = api.services
+
+    def handle(
+        reference: str, body: BaseModel, authorization: str | None, key: str | None
+    ) -> JSONResponse:
+        who = api.who(authorization)
+        data = body.model_dump(mode="json")
+        command = model(cmd=name, episode=reference, **data)  # type: ignore[call-arg]
+
+        def run() -> tuple[int, Any]:
+            with api.lock:
+                view = api.episode_view(reference)
+                check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
+                command.apply(s.app)
+                return 200, json.loads(json.dumps(api.episode_view(reference), default=str))
+
+        return _idempotent(api, who, key, json.dumps([name, reference, data]), run)
+
+    def endpoint(reference: str, body: body_model, authorization: Auth = None,  # type: ignore[valid-type]
+                 idempotency_key: IdempotencyKey = None) -> JSONResponse:  # fmt: skip
+        return handle(reference, body, authorization, idempotency_key)
+
+    # (the body's model is made at run time, so its annotation is given as the model itself)
+    endpoint.__annotations__ = {
+        "reference": str, "body": body_model, "authorization": Auth,
+        "idempotency_key": IdempotencyKey, "return": JSONResponse,
+    }  # fmt: skip
+    endpoint.__name__ = name
+    endpoint.__doc__ = (model.__doc__ or "").strip() or name.replace("_", " ").capitalize()
+    app.post(f"/episodes/{{reference}}/{name}", response_model=EpisodeOut, tags=["commands"],
+             responses=ERRORS, summary=name.replace("_", " ").capitalize())(endpoint)  # fmt: skip
+
+
+# ---- running it ---------------------------------------------------------------------------------
+
+
+def _start_background(
+    database_url: str, stop: threading.Event, interval: float
+) -> list[threading.Thread]:
+    """Beside the API: keep the views caught up, and wake the sweep (one sweeper per store)."""
+    worker = Services(database_url)
+
+    def follow_views() -> None:
+        from projections.runner import follow
+
+        follow(worker.app, worker.views, worker.projections, stop, poll_interval=1.0)
+
+    def sweep() -> None:
+        try:
+            raised = worker.sweep()
+            if raised:
+                log.info(json.dumps({"sweep": len(raised)}))
+        except Exception:
+            log.exception("sweep failed")
+
+    threads = [
+        threading.Thread(target=follow_views, daemon=True, name="ehqa-views"),
+        threading.Thread(
+            target=run_every, args=(sweep, interval, stop), daemon=True, name="ehqa-sweep"
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def from_environment() -> FastAPI:
+    """The app uvicorn serves (`ehqa serve`): settings come from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    services = Services(
+        os.environ.get("EHQA_DATABASE_URL", "ehqa.db"),
+        policy_dir=Path(os.environ["EHQA_POLICY_DIR"])
+        if os.environ.get("EHQA_POLICY_DIR")
+        else None,
+        default_policy=os.environ.get("EHQA_DEFAULT_POLICY", "st-helens"),
+    )
+    verifier = None
+    if os.environ.get("EHQA_OIDC_ISSUER"):
+        verifier = JwtVerifier(OidcSettings(
+            issuer=os.environ["EHQA_OIDC_ISSUER"], audience=os.environ["EHQA_OIDC_AUDIENCE"],
+            jwks_file=Path(os.environ["EHQA_OIDC_JWKS_FILE"]),
+        ))  # fmt: skip
+    return create_app(services, verifier, background=os.environ.get("EHQA_BACKGROUND", "1") == "1",
+                      sweep_interval=float(os.environ.get("EHQA_SWEEP_INTERVAL", "300")))  # fmt: skip
