@@ -1,0 +1,294 @@
+"""The HTTP API on each store: who may do what, errors, idempotency, the access log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+
+from aggregates.access import Role
+from ehqa.api import create_app
+from ehqa.auth import JwtVerifier, OidcSettings
+from ehqa.clock import fixed
+from ehqa.services import Services
+
+TODAY = date(2025, 11, 20)
+PEOPLE = {
+    "lp_in": ("Jo Bright", Role.LEAD_PROFESSIONAL, "primary_school"),
+    "lp_out": ("Lee Walsh", Role.LEAD_PROFESSIONAL, "youth_service"),
+    "pr_in": ("Ann Cole", Role.PRACTITIONER, "health_visiting"),
+    "pr_out": ("Tom Ali", Role.PRACTITIONER, "camhs"),
+    "coordinator": ("Partnership co-ordinator", Role.COORDINATOR, None),
+    "auditor": ("Kate Evans", Role.AUDITOR, None),
+    "inspector": ("An Inspector", Role.INSPECTOR, None),
+    "admin": ("IT admin", Role.ADMIN, None),
+}
+
+
+class Client:
+    def __init__(self, http: TestClient, tokens: dict[str, str]) -> None:
+        self.http, self.tokens = http, tokens
+
+    def call(
+        self, who: str | None, method: str, path: str, body: Any = None, **headers: str
+    ) -> Any:
+        if who is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[who]}"
+        return self.http.request(method, path, json=body, headers=headers)
+
+
+@pytest.fixture
+def client(store_url: str) -> Iterator[Client]:
+    services = Services(store_url, clock=fixed(TODAY))
+    app = create_app(services)
+    tokens = {key: app.state.api.tokens.create(*person) for key, person in PEOPLE.items()}
+    with TestClient(app) as http:
+        yield Client(http, tokens)
+    services.close()
+
+
+def consented_episode(c: Client, ref: str = "EH-C") -> None:
+    body = {
+        "episode": ref,
+        "on": "2025-09-01",
+        "child": f"C-{ref}",
+        "lead": {"name": "Jo Bright", "agency": "primary_school"},
+    }
+    assert c.call("lp_in", "POST", "/episodes", body).status_code == 201
+    consent = {"on": "2025-09-02", "agencies": ["primary_school", "health_visiting"]}
+    assert c.call("lp_in", "POST", f"/episodes/{ref}/record_consent", consent).status_code == 200
+
+
+# Expected status for each caller, endpoint kind, on an episode consented for primary_school
+# and health_visiting (led by primary_school).
+WHO = ["lp_in", "lp_out", "pr_in", "pr_out", "coordinator", "auditor", "inspector", "admin", None]
+TABLE = {
+    "read episode": [200, 403, 200, 403, 200, 200, 200, 200, 401],
+    "read timeline": [200, 403, 200, 403, 200, 200, 200, 200, 401],
+    "read deadlines": [200, 403, 200, 403, 200, 200, 200, 200, 401],
+    "record a step": [200, 403, 200, 403, 200, 403, 403, 200, 401],
+    "open an episode": [201, 403, 403, 403, 201, 403, 403, 201, 401],
+    "drift board": [403, 403, 403, 403, 200, 200, 200, 200, 401],
+    "caseloads": [403, 403, 403, 403, 200, 200, 200, 200, 401],
+    "all deadlines": [403, 403, 403, 403, 200, 200, 200, 200, 401],
+    "access log": [403, 403, 403, 403, 403, 403, 200, 200, 401],
+    "episode access log": [403, 403, 403, 403, 403, 403, 200, 200, 401],
+}
+CELLS = [
+    (kind, who, status)
+    for kind, statuses in TABLE.items()
+    for who, status in zip(WHO, statuses, strict=True)
+]
+
+
+def request_for(kind: str, who: str | None) -> tuple[str, str, Any]:
+    ref = f"EH-N-{who}"
+    return {
+        "read episode": ("GET", "/episodes/EH-C", None),
+        "read timeline": ("GET", "/episodes/EH-C/timeline", None),
+        "read deadlines": ("GET", "/episodes/EH-C/deadlines", None),
+        "record a step": ("POST", "/episodes/EH-C/see_child", {"on": "2025-10-01"}),
+        "open an episode": ("POST", "/episodes", {"episode": ref, "on": "2025-10-01", "child": f"C-{ref}",
+                                                   "lead": {"name": "Jo Bright", "agency": "primary_school"}}),
+        "drift board": ("GET", "/drift", None),
+        "caseloads": ("GET", "/caseloads", None),
+        "all deadlines": ("GET", "/deadlines", None),
+        "access log": ("GET", "/access-log", None),
+        "episode access log": ("GET", "/episodes/EH-C/access-log", None),
+    }[kind]  # fmt: skip
+
+
+def test_role_by_endpoint_by_consent(client: Client) -> None:
+    """Every cell of the table; one failure message lists every wrong cell."""
+    consented_episode(client)
+    wrong = []
+    for kind, who, expected in CELLS:
+        method, path, body = request_for(kind, who)
+        response = client.call(who, method, path, body)
+        if response.status_code != expected:
+            wrong.append(
+                f"{kind} as {who}: {response.status_code} (expected {expected}) {response.text[:120]}"
+            )
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["status"] == response.status_code
+    assert not wrong, "\n".join(wrong)
+
+
+def test_before_consent_only_the_referring_agency_sees_the_episode(client: Client) -> None:
+    body = {
+        "episode": "EH-R",
+        "on": "2025-09-01",
+        "child": "C-R",
+        "lead": {"name": "Jo Bright", "agency": "primary_school"},
+    }
+    assert client.call("lp_in", "POST", "/episodes", body).status_code == 201
+    assert client.call("lp_in", "GET", "/episodes/EH-R").status_code == 200
+    assert client.call("pr_in", "GET", "/episodes/EH-R").status_code == 403
+    assert client.call("lp_out", "GET", "/episodes/EH-R").status_code == 403
+    refused = client.call("pr_in", "POST", "/episodes/EH-R/see_child", {"on": "2025-09-02"})
+    assert (
+        refused.status_code == 403
+        and "not named in the family's consent" in refused.json()["detail"]
+    )
+    assert client.call("admin", "GET", "/episodes/EH-R").json()["version"] == 1
+
+
+def test_errors_name_the_field_the_rule_or_the_episode_and_record_nothing(client: Client) -> None:
+    consented_episode(client)
+    missing = client.call(
+        "lp_in", "POST", "/episodes/EH-C/record_exception", {"on": "2025-10-01", "clock": "fam"}
+    )
+    assert missing.status_code == 422 and "reason: Field required" in missing.json()["detail"]
+    bad_clock = client.call(
+        "lp_in",
+        "POST",
+        "/episodes/EH-C/record_exception",
+        {"on": "2025-10-01", "clock": "tea", "reason": "x"},
+    )
+    assert bad_clock.status_code == 422 and "clock:" in bad_clock.json()["detail"]
+    extra = client.call(
+        "lp_in", "POST", "/episodes/EH-C/see_child", {"on": "2025-10-01", "colour": "red"}
+    )
+    assert extra.status_code == 422 and "colour" in extra.json()["detail"]
+    rule = client.call("lp_in", "POST", "/episodes/EH-C/hold_review", {"on": "2025-10-01"})
+    assert rule.status_code == 409 and "cannot hold a review" in rule.json()["detail"]
+    future = client.call("lp_in", "POST", "/episodes/EH-C/see_child", {"on": "2025-12-01"})
+    assert future.status_code == 409 and "in the future" in future.json()["detail"]
+    unknown = client.call("admin", "POST", "/episodes/EH-404/see_child", {"on": "2025-10-01"})
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "no episode EH-404"
+    again = client.call("lp_in", "POST", "/episodes", {"episode": "EH-D", "on": "2025-10-01", "child": "C-EH-C",
+                                                        "lead": {"name": "Jo", "agency": "primary_school"}})  # fmt: skip
+    assert (
+        again.status_code == 409 and "already has an open episode, EH-C" in again.json()["detail"]
+    )
+    assert client.call("admin", "GET", "/episodes/EH-C").json()["version"] == 2
+    bad_token = client.http.get("/episodes/EH-C", headers={"Authorization": "Bearer nope"})
+    assert bad_token.status_code == 401 and bad_token.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_retried_command_with_the_same_idempotency_key_records_once(client: Client) -> None:
+    consented_episode(client)
+    first = client.call(
+        "lp_in",
+        "POST",
+        "/episodes/EH-C/see_child",
+        {"on": "2025-10-01"},
+        **{"Idempotency-Key": "k1"},
+    )
+    retry = client.call(
+        "lp_in",
+        "POST",
+        "/episodes/EH-C/see_child",
+        {"on": "2025-10-01"},
+        **{"Idempotency-Key": "k1"},
+    )
+    assert first.status_code == retry.status_code == 200
+    assert first.json() == retry.json()
+    assert client.call("admin", "GET", "/episodes/EH-C").json()["version"] == 3
+    reused = client.call(
+        "lp_in",
+        "POST",
+        "/episodes/EH-C/see_child",
+        {"on": "2025-10-02"},
+        **{"Idempotency-Key": "k1"},
+    )
+    assert reused.status_code == 422 and "was used for another request" in reused.json()["detail"]
+    refused = client.call(
+        "lp_in",
+        "POST",
+        "/episodes/EH-C/hold_review",
+        {"on": "2025-10-02"},
+        **{"Idempotency-Key": "k2"},
+    )
+    replay = client.call(
+        "lp_in",
+        "POST",
+        "/episodes/EH-C/hold_review",
+        {"on": "2025-10-02"},
+        **{"Idempotency-Key": "k2"},
+    )
+    assert refused.status_code == replay.status_code == 409 and refused.json() == replay.json()
+
+
+def test_every_read_of_an_episode_is_in_the_access_log(client: Client) -> None:
+    consented_episode(client)
+    client.call("pr_in", "GET", "/episodes/EH-C")
+    client.call("auditor", "GET", "/episodes/EH-C/timeline")
+    client.call("lp_out", "GET", "/episodes/EH-C")  # refused: not a read
+    entries = client.call("inspector", "GET", "/episodes/EH-C/access-log").json()
+    seen = [(e["who"], e["role"], e["action"]) for e in entries]
+    assert ("Ann Cole", "practitioner", "episode") in seen
+    assert ("Kate Evans", "auditor", "timeline") in seen
+    assert not any(who == "Lee Walsh" for who, _, _ in seen)
+    assert all(e["at"] and e["episode"] == "EH-C" for e in entries)
+
+
+def test_queries_answer_from_the_views(client: Client) -> None:
+    consented_episode(client)
+    drift = client.call("coordinator", "GET", "/drift", None).json()
+    assert sorted((r["episode"], r["clock"]) for r in drift) == [
+        ("EH-C", "assessment"),
+        ("EH-C", "child_seen"),
+    ]
+    assert drift[0]["lead"] == "Jo Bright"
+    soon = client.call("coordinator", "GET", "/drift?as_at=2025-09-25&due_within=5").json()
+    assert {r["clock"] for r in soon} == {"assessment", "child_seen"}
+    loads = client.call("coordinator", "GET", "/caseloads").json()
+    assert loads[0]["open_episodes"] == 1 and loads[0]["overdue_clocks"] == 2
+    timeline = client.call("lp_in", "GET", "/episodes/EH-C/timeline?milestones=true").json()
+    assert any(i["event"] == "ClockDue" for i in timeline)
+    assert client.http.get("/health").json() == {"status": "ok", "views": {}}
+    assert client.http.get("/ready").json()["status"] == "ready"
+
+
+def test_alerts_reach_the_people_they_are_for(client: Client, store_url: str) -> None:
+    consented_episode(client)
+    services = Services(store_url, clock=fixed(TODAY))
+    services.sweep()
+    services.close()
+    mine = client.call("lp_in", "GET", "/alerts").json()
+    assert mine and all("Jo Bright" in a["recipients"] for a in mine)
+    assert client.call("pr_in", "GET", "/alerts").json() == []
+    everyone = client.call("coordinator", "GET", "/alerts").json()
+    assert len(everyone) >= len(mine)
+    ident = mine[0]["id"]
+    assert client.call("auditor", "POST", f"/alerts/{ident}/ack").status_code == 403
+    acked = client.call("lp_in", "POST", f"/alerts/{ident}/ack")
+    assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "Jo Bright"
+
+
+def test_single_sign_on_tokens_are_verified_against_the_jwks_file(
+    store_url: str, tmp_path: Path
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig"}]}))
+    settings = OidcSettings(
+        issuer="https://sso.council.example", audience="ehqa", jwks_file=tmp_path / "jwks.json"
+    )
+    services = Services(store_url, clock=fixed(TODAY))
+    app = create_app(services, JwtVerifier(settings))
+
+    def token(**claims: Any) -> str:
+        base = {"iss": settings.issuer, "aud": "ehqa", "sub": "u1", "name": "Jo Bright",
+                "ehqa_role": "coordinator", "exp": datetime.now(UTC) + timedelta(minutes=5)}  # fmt: skip
+        return jwt.encode({**base, **claims}, key, algorithm="RS256", headers={"kid": "k1"})
+
+    with TestClient(app) as http:
+        ok = http.get("/drift", headers={"Authorization": f"Bearer {token()}"})
+        assert ok.status_code == 200
+        for bad in (token(aud="other"), token(iss="https://evil.example"), token(exp=datetime.now(UTC) - timedelta(minutes=1)),
+                    token(ehqa_role="king")):  # fmt: skip
+            refused = http.get("/drift", headers={"Authorization": f"Bearer {bad}"})
+            assert refused.status_code == 401, refused.text
+        lp = token(ehqa_role="lead_professional", ehqa_agency="youth_service")
+        assert http.get("/drift", headers={"Authorization": f"Bearer {lp}"}).status_code == 403
+    services.close()
