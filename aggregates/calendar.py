@@ -13,6 +13,7 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 ONE_DAY = timedelta(days=1)
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)  # the span the calendar covers
 
 
 class WorkingCalendar:
@@ -24,7 +25,7 @@ class WorkingCalendar:
 
     def __init__(self) -> None:
         self._bank_holidays = holidays.country_holidays("GB", subdiv="ENG")
-        self._first = date(2000, 1, 1).toordinal()
+        self._first = FIRST_DAY.toordinal()
         self._totals: list[int] = []  # working days from _first up to and including each day
         self.add_working_days = lru_cache(maxsize=65536)(self._add_working_days)
 
@@ -34,7 +35,7 @@ class WorkingCalendar:
     def _total(self, day: date) -> int:
         """Working days from 1 Jan 2000 up to and including `day`."""
         index = day.toordinal() - self._first
-        if index < 0 or day.year > 2199:
+        if not FIRST_DAY <= day <= LAST_DAY:
             raise ValueError(f"dates before 2000 or after 2199 are not supported ({day})")
         while index >= len(self._totals):
             start = date.fromordinal(self._first + len(self._totals))

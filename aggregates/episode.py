@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from aggregates.alerts import Rung, alert_id
+from aggregates.calendar import FIRST_DAY
 from aggregates.clocks import Span, spans
 from aggregates.errors import (
     ChildAlreadyOpenError,
@@ -88,6 +89,10 @@ class Episode(Aggregate):
             raise InvalidCommandError("an episode needs the child's identifier")
         if on > today:
             raise DateError(f"the referral date {on} is in the future (today is {today})")
+        if on < FIRST_DAY:
+            raise DateError(
+                f"the referral date {on} is before {FIRST_DAY}, the first date ehqa knows"
+            )
         if recent_social_care_assessment and origin is not Origin.STEP_DOWN:
             raise InvalidCommandError(
                 "recent_social_care_assessment only applies to a step-down from social care"

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aggregates.access import (
     Decision,
@@ -34,6 +36,7 @@ from aggregates.access import (
     may_record,
     may_see_authority,
 )
+from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.episode import Origin
 from aggregates.errors import DomainError
 from ehqa import commands as cmd
@@ -156,7 +159,7 @@ class Health(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM: {"schema": Problem.model_json_schema()}}}
-    for code in (401, 403, 404, 409, 422)
+    for code in (400, 401, 403, 404, 409, 422)
 }
 
 
@@ -255,6 +258,10 @@ def _errors(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return problem(error.status, error.title, error.detail, headers)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(error.status_code, HTTPStatus(error.status_code).phrase, str(error.detail))
+
     @app.exception_handler(RequestValidationError)
     async def malformed(_: Request, error: RequestValidationError) -> JSONResponse:
         detail = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in error.errors())
@@ -282,6 +289,10 @@ def _middleware(app: FastAPI) -> None:
 
 
 Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer <token>")]
+AsAt = Annotated[
+    date | None,
+    Query(ge=FIRST_DAY, le=LAST_DAY, description="Status as at this date (default: today)."),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Retries with the same key record once."),
@@ -452,7 +463,7 @@ def _routes(app: FastAPI, api: Api) -> None:
         responses=ERRORS,
     )
     def timeline(reference: str, authorization: Auth = None, milestones: bool = False,
-                 as_at: date | None = None) -> Any:  # fmt: skip
+                 as_at: AsAt = None) -> Any:  # fmt: skip
         """The episode's events in business-date order (with clock milestones if asked)."""
         who = api.who(authorization)
         with api.lock:
@@ -465,9 +476,7 @@ def _routes(app: FastAPI, api: Api) -> None:
         tags=["queries"],
         responses=ERRORS,
     )
-    def episode_deadlines(
-        reference: str, authorization: Auth = None, as_at: date | None = None
-    ) -> Any:
+    def episode_deadlines(reference: str, authorization: Auth = None, as_at: AsAt = None) -> Any:
         """Every clock of the episode, as at a date."""
         who = api.who(authorization)
         with api.lock:
@@ -490,7 +499,7 @@ def _routes(app: FastAPI, api: Api) -> None:
             return api.access.entries(reference, limit)
 
     @app.get("/deadlines", response_model=list[ClockOut], tags=["queries"], responses=ERRORS)
-    def deadlines(authorization: Auth = None, as_at: date | None = None,
+    def deadlines(authorization: Auth = None, as_at: AsAt = None,
                   limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> Any:  # fmt: skip
         """Every clock of every episode, as at a date (authority-wide roles)."""
         who = api.who(authorization)
@@ -501,7 +510,7 @@ def _routes(app: FastAPI, api: Api) -> None:
             return [_clock_json(r) for r in s.read.deadlines(None, as_at or s.app.clock())[:limit]]
 
     @app.get("/drift", response_model=list[ClockOut], tags=["queries"], responses=ERRORS)
-    def drift(authorization: Auth = None, as_at: date | None = None, agency: str | None = None,
+    def drift(authorization: Auth = None, as_at: AsAt = None, agency: str | None = None,
               lead: str | None = None, policy: str | None = None, clock: str | None = None,
               due_within: Annotated[int | None, Query(ge=0, le=260)] = None,
               limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Any:  # fmt: skip
@@ -516,9 +525,7 @@ def _routes(app: FastAPI, api: Api) -> None:
             return [_clock_json(r, board=True) for r in rows]
 
     @app.get("/caseloads", response_model=list[CaseloadOut], tags=["queries"], responses=ERRORS)
-    def caseloads(
-        authorization: Auth = None, as_at: date | None = None, by_agency: bool = False
-    ) -> Any:
+    def caseloads(authorization: Auth = None, as_at: AsAt = None, by_agency: bool = False) -> Any:
         """Open episodes per lead professional (or agency) with their worst clock."""
         who = api.who(authorization)
         check(may_see_authority(who))
@@ -529,7 +536,7 @@ def _routes(app: FastAPI, api: Api) -> None:
             return s.read.agency_loads(when) if by_agency else s.read.caseloads(when)
 
     @app.get("/alerts", response_model=list[AlertOut], tags=["alerts"], responses=ERRORS)
-    def alerts(authorization: Auth = None, as_at: date | None = None,
+    def alerts(authorization: Auth = None, as_at: AsAt = None,
                person: Annotated[str | None, Query(alias="for")] = None, all: bool = False) -> Any:  # fmt: skip
         """Open alerts; agency roles see only the alerts sent to them."""
         who = api.who(authorization)

@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn, TextIO
 import typer
 
 from aggregates.access import Role
+from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
 from ehqa import demo as demo_module
@@ -239,9 +240,12 @@ def _date_option(name: str, value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         fail(f"{name}: {value!r} is not a date (YYYY-MM-DD)", code=2)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        fail(f"{name}: {value} is outside {FIRST_DAY} to {LAST_DAY}", code=2)
+    return day
 
 
 @app.command()

@@ -1,0 +1,142 @@
+"""`ehqa serve` as a council runs it: real HTTP on loopback, schemathesis against its OpenAPI
+document, and two workers on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ehqa.services import Services
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ehqa(db: str, *args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run([sys.executable, "-m", "ehqa", "--db", db, *args], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, **(env or {})})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@contextmanager
+def serving(db: str, tmp_path: Path, *extra: str) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path / f"serve-{port}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ehqa", "--db", db, "serve", "--port", str(port), *extra],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "EHQA_TODAY": "2025-11-20"},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2):
+                    break
+            except (urllib.error.URLError, OSError):
+                assert process.poll() is None, (tmp_path / f"serve-{port}.log").read_text()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+
+
+def call(base: str, token: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_schemathesis_finds_no_server_error_and_no_response_outside_its_schema(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "api.db")
+    token = ehqa(db, "tokens", "create", "--role", "admin", "--name", "schemathesis")
+    with serving(db, tmp_path) as base:
+        status, _ = call(base, token, "POST", "/episodes", {"episode": "EH-1", "on": "2025-09-01", "child": "C-1",
+                                                            "lead": {"name": "Jo", "agency": "school"}})  # fmt: skip
+        assert status == 201
+        result = subprocess.run(
+            [str(BIN / "schemathesis"), "run", f"{base}/openapi.json", "-H", f"Authorization: Bearer {token}",
+             "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance",
+             "--max-examples", "15", "--phases", "examples,coverage,fuzzing", "--no-color"],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgres_serve_one_consistent_store(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    token = ehqa(
+        postgres_url, "tokens", "create", "--role", "coordinator", "--name", "Co-ordinator"
+    )
+    with serving(postgres_url, tmp_path, "--workers", "2", "--sweep-interval", "1") as base:
+        for n in range(6):
+            status, body = call(base, token, "POST", "/episodes", {
+                "episode": f"EH-{n}", "on": "2025-09-01", "child": f"C-{n}",
+                "lead": {"name": "Jo", "agency": "school"}})  # fmt: skip
+            assert status == 201, body
+        for n in range(6):
+            status, body = call(base, token, "POST", f"/episodes/EH-{n}/record_consent",
+                                {"on": "2025-09-02", "agencies": ["school"]})  # fmt: skip
+            assert (status, body["state"]) == (200, "assessing"), body
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, rows = call(base, token, "GET", "/drift")
+            if status == 200 and len({r["episode"] for r in rows}) == 6:
+                break
+            time.sleep(0.2)
+        assert {r["episode"] for r in rows} == {f"EH-{n}" for n in range(6)}
+        while time.monotonic() < deadline:  # each worker wakes a sweep every second
+            status, alerts = call(base, token, "GET", "/alerts")
+            if status == 200 and len({a["episode"] for a in alerts}) == 6:
+                break
+            time.sleep(0.2)
+        ids = [a["id"] for a in alerts]
+        assert {a["episode"] for a in alerts} == {f"EH-{n}" for n in range(6)}
+        assert len(ids) == len(set(ids))
+        time.sleep(2)  # more sweeps, from both workers: still nothing raised twice
+        status, again = call(base, token, "GET", "/alerts")
+        assert sorted(a["id"] for a in again) == sorted(ids)
+    store = Services(postgres_url)
+    try:
+        counts = Counter(
+            store.app.mapper.to_domain_event(n).alert_id  # type: ignore[attr-defined]
+            for n in store.app.recorder.select_notifications(start=1, limit=10**6)
+            if n.topic.endswith(".AlertRaised")
+        )
+    finally:
+        store.close()
+    assert set(counts) == set(ids) and set(counts.values()) == {1}
+    log = "".join(p.read_text() for p in tmp_path.glob("serve-*.log"))
+    assert log.count("Started server process") == 2, log[-3000:]
