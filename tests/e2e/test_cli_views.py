@@ -105,8 +105,10 @@ def test_simulate_is_reproducible_and_refuses_a_repeated_seed(tmp_path: Path) ->
     assert ok(second, *args) == out
     again = ehqa(first, *args)
     assert again.returncode == 1 and "seed 5 is already in this store" in again.stderr
-    future = ehqa(first, "simulate", "--episodes", "1", "--seed", "6", "--end", "2999-01-01")
+    future = ehqa(first, "simulate", "--episodes", "1", "--seed", "6", "--end", "2150-01-01")
     assert future.returncode == 2 and "in the future" in future.stderr
+    beyond = ehqa(first, "simulate", "--episodes", "1", "--seed", "6", "--end", "2999-01-01")
+    assert beyond.returncode == 2 and "outside 2000-01-01 to 2199-12-31" in beyond.stderr
     deadlines = json.loads(ok(first, "deadlines", "--json", "--as-at", "2025-12-31"))
     assert json.loads(ok(second, "deadlines", "--json", "--as-at", "2025-12-31")) == deadlines
 

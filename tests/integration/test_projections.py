@@ -12,8 +12,10 @@ from datetime import date, timedelta
 import pytest
 
 from aggregates.clocks import Status
+from ehqa.clock import fixed
 from ehqa.services import Services
 from ehqa.simulate import references, simulate
+from projections import db as view_db
 from projections.runner import follow, position
 
 from ..conftest import SIM_TODAY, dump_views
@@ -247,9 +249,7 @@ def test_status_shows_each_view_behind_then_up_to_date(services: Services, name:
 
 
 def test_views_of_an_older_shape_are_dropped_and_rebuilt_from_the_log(store_url: str) -> None:
-    from projections import db as view_db
-
-    first = Services(store_url, clock=fixed_today())
+    first = Services(store_url, clock=fixed(SIM_TODAY))
     simulated(first, 20)
     first.catch_up()
     before = dump_views(first)
@@ -257,16 +257,10 @@ def test_views_of_an_older_shape_are_dropped_and_rebuilt_from_the_log(store_url:
     original = view_db.VIEW_SCHEMA_VERSION
     view_db.VIEW_SCHEMA_VERSION = original + 100
     try:
-        second = Services(store_url, clock=fixed_today())
+        second = Services(store_url, clock=fixed(SIM_TODAY))
         assert all(s.position == 0 for s in second.status())
         second.catch_up()
         assert dump_views(second) == before
         second.close()
     finally:
         view_db.VIEW_SCHEMA_VERSION = original
-
-
-def fixed_today():  # type: ignore[no-untyped-def]
-    from ehqa.clock import fixed
-
-    return fixed(SIM_TODAY)
