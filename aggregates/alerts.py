@@ -24,6 +24,11 @@ def alert_id(reference: str, clock: ClockName | str, occurrence: int, rung: Rung
     return f"{reference}/{ClockName(clock).value}/{occurrence}/{Rung(rung).value}"
 
 
+def episode_of_alert(ident: str) -> str:
+    """The episode reference an alert id names (references may themselves contain "/")."""
+    return ident.rsplit("/", 3)[0]
+
+
 @dataclass(frozen=True)
 class Ladder:
     due_soon_on: date

@@ -36,6 +36,7 @@ from aggregates.access import (
     may_record,
     may_see_authority,
 )
+from aggregates.alerts import episode_of_alert
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.episode import Origin
 from aggregates.errors import DomainError
@@ -552,7 +553,7 @@ def _routes(app: FastAPI, api: Api) -> None:
     def acknowledge(ident: str, authorization: Auth = None) -> Any:
         """Acknowledge an alert (it stays open until the awaited step happens)."""
         who = api.who(authorization)
-        reference = ident.rsplit("/", 3)[0]
+        reference = episode_of_alert(ident)
         with api.lock:
             view = api.episode_view(reference)
             check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))

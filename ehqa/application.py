@@ -11,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from aggregates.alerts import episode_of_alert
 from aggregates.calendar import WorkingCalendar, england_and_wales
 from aggregates.clocks import ClockEntry, schedule
 from aggregates.episode import ChildRecord, Episode, Origin, child_record_id, episode_id
@@ -166,7 +167,7 @@ class EhqaApplication(Application[UUID]):
         return episode
 
     def acknowledge_alert(self, ident: str, by: str) -> Episode:
-        reference = ident.rsplit("/", 3)[0]
+        reference = episode_of_alert(ident)
         return self.change(
             reference, lambda episode, today: episode.acknowledge_alert(ident, by, today)
         )

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
-from aggregates.alerts import Rung, ladder
+from aggregates.alerts import Rung, episode_of_alert, ladder
 from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import due_dates
 from aggregates.episode import ChildRecord, Episode
@@ -266,7 +266,7 @@ class OutboxProjection:
         rows = []
         for seq, event in batch:
             body = describe_event(event)
-            reference = body["alert_id"].rsplit("/", 3)[0]
+            reference = episode_of_alert(body["alert_id"])
             message = label_of(body)
             rows.append((body["alert_id"], seq, json.dumps({**body, "episode": reference,
                                                              "message": message})))  # fmt: skip
