@@ -1,0 +1,289 @@
+"""The four quality-assurance schemes councils grade Early Help records by, as data plus the
+least code: St Helens' scored audit, the sectional "What makes good?" rule, Darlington's eight
+dimensions, and B&NES' red/amber/green standards. Item texts are ehqa's own summaries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from aggregates.errors import InvalidCommandError
+
+
+class Grade(IntEnum):
+    """Ordered so that a larger value is a better grade."""
+
+    INADEQUATE = 1
+    REQUIRES_IMPROVEMENT = 2
+    GOOD = 3
+    OUTSTANDING = 4
+
+    @property
+    def label(self) -> str:
+        return {1: "Inadequate", 2: "Requires Improvement", 3: "Good", 4: "Outstanding"}[self.value]
+
+    @classmethod
+    def parse(cls, text: str) -> Grade:
+        key = text.strip().lower().replace("_", " ")
+        for grade in cls:
+            if key in (grade.label.lower(), grade.name.lower().replace("_", " ")) or (
+                key == "ri" and grade == cls.REQUIRES_IMPROVEMENT
+            ):
+                return grade
+        raise InvalidCommandError(
+            f"unknown grade '{text}' (Outstanding, Good, Requires Improvement, Inadequate)"
+        )
+
+
+class SchemeName(StrEnum):
+    ST_HELENS = "st_helens"
+    WHAT_MAKES_GOOD = "what_makes_good"
+    DARLINGTON = "darlington"
+    BNES = "bnes"
+
+
+# ---- St Helens: scored items A1-A20 and R1-R10 --------------------------------------------------
+
+NOT_MET, PARTIALLY_MET, MET, EXCEEDED = 0, 1, 2, 3
+FULL = (NOT_MET, PARTIALLY_MET, MET, EXCEEDED)
+NO_EXCEEDED = (NOT_MET, PARTIALLY_MET, MET)
+MET_OR_NOT = (NOT_MET, MET)
+
+
+@dataclass(frozen=True)
+class Item:
+    code: str
+    text: str
+    scores: tuple[int, ...] = FULL
+
+
+ASSESSMENT_ITEMS = [
+    Item("A1", "Assessment finalised within timescale (20 working days of consent)"),
+    Item("A2", "Family relationships recorded", NO_EXCEEDED),
+    Item("A3", "Key agencies recorded", NO_EXCEEDED),
+    Item("A4", "Chronology relevant and current"),
+    Item("A5", "Genogram reflects the family", NO_EXCEEDED),
+    Item("A6", "Plain, jargon-free and concise", NO_EXCEEDED),
+    Item("A7", "Fact and professional judgement told apart"),
+    Item("A8", "Other agencies contacted for information", NO_EXCEEDED),
+    Item("A9", "Holistic: needs, strengths, protective factors"),
+    Item("A10", "Families First nomination completed", MET_OR_NOT),
+    Item("A11", "Impact of identity and diversity considered"),
+    Item("A12", "Child involved; child's voice recorded"),
+    Item("A13", "Parents and carers involved"),
+    Item("A14", "Child's development and attachments considered"),
+    Item("A15", "Parenting capacity identified with examples"),
+    Item("A16", "Wider family and environment considered"),
+    Item("A17", "Safeguarding risks identified and managed"),
+    Item("A18", "Outcome and next steps clear, with timescales"),
+    Item("A19", "Case notes kept up to date after the assessment"),
+    Item("A20", "Management oversight evident", MET_OR_NOT),
+]
+REVIEW_ITEMS = [
+    Item("R1", "Family details, attendees and minutes recorded", NO_EXCEEDED),
+    Item("R2", "New needs and strengths inform next steps"),
+    Item("R3", "Parents and carers attend; their views recorded"),
+    Item("R4", "Child attends where appropriate; child's voice recorded"),
+    Item("R5", "Plan is SMART and solution focused"),
+    Item("R6", "Reviews held within timescales, or the reason recorded"),
+    Item("R7", "Risks recognised and responded to"),
+    Item("R8", "Meetings held and existing actions reviewed"),
+    Item("R9", "Difficulties engaging services addressed", NO_EXCEEDED),
+    Item("R10", "Relevant agencies have access and record", NO_EXCEEDED),
+]
+ITEMS = {item.code: item for item in (*ASSESSMENT_ITEMS, *REVIEW_ITEMS)}
+
+# Score bands: the lowest total of each grade.
+ASSESSMENT_BANDS = (
+    (41, Grade.OUTSTANDING),
+    (27, Grade.GOOD),
+    (14, Grade.REQUIRES_IMPROVEMENT),
+    (0, Grade.INADEQUATE),
+)
+REVIEW_BANDS = (
+    (23, Grade.OUTSTANDING),
+    (15, Grade.GOOD),
+    (8, Grade.REQUIRES_IMPROVEMENT),
+    (0, Grade.INADEQUATE),
+)
+
+
+def check_score(code: str, score: int) -> None:
+    item = ITEMS.get(code)
+    if item is None:
+        raise InvalidCommandError(f"unknown St Helens item '{code}' (A1-A20, R1-R10)")
+    if score not in item.scores:
+        names = {0: "0 not met", 1: "1 partially met", 2: "2 met", 3: "3 exceeded"}
+        allowed = ", ".join(names[s] for s in item.scores)
+        raise InvalidCommandError(f"{code} is scored {allowed}; {score} is not one of them")
+
+
+def band(total: int, bands: Sequence[tuple[int, Grade]]) -> Grade:
+    return next(grade for lowest, grade in bands if total >= lowest)
+
+
+def section_grade(
+    scores: Mapping[str, int], items: Sequence[Item], bands: Sequence[tuple[int, Grade]]
+) -> Grade:
+    missing = [item.code for item in items if item.code not in scores]
+    if missing:
+        raise InvalidCommandError(f"items not scored yet: {', '.join(missing)}")
+    for item in items:
+        check_score(item.code, scores[item.code])
+    return band(sum(scores[item.code] for item in items), bands)
+
+
+@dataclass(frozen=True)
+class StHelensResult:
+    assessment: Grade | None
+    review: Grade | None
+    closure: Grade | None
+    overall: Grade
+    reasons: tuple[str, ...]
+
+
+def st_helens(
+    scores: Mapping[str, int],
+    *,
+    closure: Grade | None = None,
+    assessment_audited: bool = True,
+    review_audited: bool = True,
+    childs_voice_absent: bool = False,
+    safeguarding_not_considered: bool = False,
+) -> StHelensResult:
+    """Section grades from the score bands, the overall grade by majority (the review section
+    decides between two that differ), then the two overrides."""
+    assessment = (
+        section_grade(scores, ASSESSMENT_ITEMS, ASSESSMENT_BANDS) if assessment_audited else None
+    )
+    review = section_grade(scores, REVIEW_ITEMS, REVIEW_BANDS) if review_audited else None
+    graded = [g for g in (assessment, review, closure) if g is not None]
+    if not graded:
+        raise InvalidCommandError("no section is graded")
+    reasons = []
+    counts = Counter(graded).most_common()
+    if len(counts) == 1 or counts[0][1] > counts[1][1]:
+        overall = counts[0][0]
+    else:  # no majority: the review section weighs more
+        overall = review if review is not None else min(graded)
+        reasons.append("no majority among the sections: the review section's grade decides")
+    if childs_voice_absent and overall > Grade.REQUIRES_IMPROVEMENT:
+        overall = Grade.REQUIRES_IMPROVEMENT
+        reasons.append("the child's voice is absent: at most Requires Improvement")
+    if safeguarding_not_considered:
+        overall = Grade.INADEQUATE
+        reasons.append("safeguarding concerns were not taken into account: Inadequate")
+    return StHelensResult(assessment, review, closure, overall, tuple(reasons))
+
+
+# ---- "What makes good?": four sections and the 3-of-4 rule --------------------------------------
+
+WHAT_MAKES_GOOD_SECTIONS = ("assessment", "initial_meeting", "review_meetings", "outcomes")
+
+
+@dataclass(frozen=True)
+class SectionalResult:
+    proposed: Grade
+    needs_moderation: bool
+    options: tuple[Grade, ...]
+    reason: str
+
+
+def what_makes_good(sections: Mapping[str, Grade]) -> SectionalResult:
+    """A grade needs three or more sections at (or above) it; Outstanding also needs the fourth
+    at least Good. Where the remaining section is RI or Inadequate, the grade is moderated:
+    Good or Requires Improvement by the auditor's judgement."""
+    missing = [name for name in WHAT_MAKES_GOOD_SECTIONS if name not in sections]
+    if missing:
+        raise InvalidCommandError(f"sections not graded yet: {', '.join(missing)}")
+    grades = [sections[name] for name in WHAT_MAKES_GOOD_SECTIONS]
+    weakest = min(grades)
+    for grade in (Grade.OUTSTANDING, Grade.GOOD, Grade.REQUIRES_IMPROVEMENT):
+        if sum(g >= grade for g in grades) < 3:
+            continue
+        if grade >= Grade.GOOD and weakest <= Grade.REQUIRES_IMPROVEMENT:
+            proposed = Grade.GOOD if grade == Grade.OUTSTANDING else Grade.REQUIRES_IMPROVEMENT
+            return SectionalResult(
+                proposed, True, (Grade.GOOD, Grade.REQUIRES_IMPROVEMENT),
+                f"three sections are {grade.label} or better but one is {weakest.label}: moderate",
+            )  # fmt: skip
+        if grade == Grade.OUTSTANDING and weakest < Grade.GOOD:
+            continue
+        return SectionalResult(
+            grade, False, (grade,), f"three or more sections are {grade.label} or better"
+        )
+    return SectionalResult(
+        Grade.INADEQUATE,
+        False,
+        (Grade.INADEQUATE,),
+        "fewer than three sections reach Requires Improvement",
+    )
+
+
+# ---- Darlington: eight dimensions graded 1 (Outstanding) to 4 (Inadequate) -----------------------
+
+DARLINGTON_DIMENSIONS = (
+    "pre_eha_activity", "assessment", "planning", "review", "voice_of_the_child",
+    "multi_agency_working", "impact", "management_oversight",
+)  # fmt: skip
+
+
+def darlington_grade(number: int) -> Grade:
+    if number not in (1, 2, 3, 4):
+        raise InvalidCommandError(
+            f"Darlington grades are 1 (Outstanding) to 4 (Inadequate), not {number}"
+        )
+    return Grade(5 - number)
+
+
+def darlington(dimensions: Mapping[str, int]) -> Grade:
+    """The overall grade the dimensions point to: their median, the lower of two middles."""
+    missing = [d for d in DARLINGTON_DIMENSIONS if d not in dimensions]
+    if missing:
+        raise InvalidCommandError(f"dimensions not graded yet: {', '.join(missing)}")
+    grades = sorted(darlington_grade(dimensions[d]) for d in DARLINGTON_DIMENSIONS)
+    return grades[(len(grades) - 1) // 2]
+
+
+# ---- B&NES: standards rated Red / Amber / Green ------------------------------------------------
+
+
+class Rag(StrEnum):
+    RED = "red"
+    AMBER = "amber"
+    GREEN = "green"
+
+
+BNES_STANDARDS = {
+    **{f"1{c}": "access" for c in "abcdefg"},
+    **{f"2{c}": "assessment" for c in "abcdefghijk"},
+    **{f"3{c}": "plans, reviews and exit" for c in "abcdefghijklmn"},
+}
+
+
+def check_bnes(standard: str, rating: str, evidence: str, action: str | None) -> Rag:
+    if standard not in BNES_STANDARDS:
+        raise InvalidCommandError(f"unknown B&NES standard '{standard}' (1a-1g, 2a-2k, 3a-3n)")
+    try:
+        rag = Rag(rating.lower())
+    except ValueError:
+        raise InvalidCommandError(
+            f"{standard} is rated red, amber or green, not '{rating}'"
+        ) from None
+    if not evidence.strip():
+        raise InvalidCommandError(f"{standard} needs the evidence for its rating")
+    if rag is not Rag.GREEN and not (action or "").strip():
+        raise InvalidCommandError(f"{standard} is {rag.value}: it needs an action")
+    return rag
+
+
+def bnes_summary(ratings: Mapping[str, Rag]) -> dict[str, dict[str, int]]:
+    """Counts of red, amber and green per area."""
+    summary: dict[str, dict[str, int]] = {}
+    for standard, rag in ratings.items():
+        area = summary.setdefault(BNES_STANDARDS[standard], {r.value: 0 for r in Rag})
+        area[rag.value] += 1
+    return summary

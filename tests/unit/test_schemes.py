@@ -1,0 +1,179 @@
+"""The four grading schemes, from the seed documents' own rules and examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from aggregates.errors import InvalidCommandError
+from aggregates.schemes import (
+    ASSESSMENT_ITEMS,
+    REVIEW_ITEMS,
+    Grade,
+    Item,
+    Rag,
+    bnes_summary,
+    check_bnes,
+    check_score,
+    darlington,
+    st_helens,
+    what_makes_good,
+)
+
+O, G, RI, I = Grade.OUTSTANDING, Grade.GOOD, Grade.REQUIRES_IMPROVEMENT, Grade.INADEQUATE  # noqa: E741
+
+
+def scores_totalling(total: int, items: list[Item]) -> dict[str, int]:
+    """Scores that add up to `total`, each within what its item allows."""
+    scores, left = {}, total
+    for item in items:
+        give = min(max(item.scores), left)
+        while give not in item.scores:
+            give -= 1
+        scores[item.code] = give
+        left -= give
+    assert left == 0, f"{total} is more than these items can score"
+    return scores
+
+
+def with_review(assessment_total: int, review_total: int) -> dict[str, int]:
+    return {
+        **scores_totalling(assessment_total, ASSESSMENT_ITEMS),
+        **scores_totalling(review_total, REVIEW_ITEMS),
+    }
+
+
+@pytest.mark.parametrize(
+    ("total", "grade"),
+    [(0, I), (13, I), (14, RI), (26, RI), (27, G), (40, G), (41, O), (53, O)],
+)
+def test_every_boundary_of_the_assessment_score_bands(total: int, grade: Grade) -> None:
+    """(The form's bands run to 54, but its own items allow 53 at most: five have no Exceeded
+    and two are met or not met. Likewise the review bands run to 30 and the items allow 27.)"""
+    result = st_helens(with_review(total, 15), review_audited=False)
+    assert result.assessment == grade
+
+
+@pytest.mark.parametrize(
+    ("total", "grade"),
+    [(0, I), (7, I), (8, RI), (14, RI), (15, G), (22, G), (23, O), (27, O)],
+)
+def test_every_boundary_of_the_review_score_bands(total: int, grade: Grade) -> None:
+    result = st_helens(with_review(27, total), assessment_audited=False)
+    assert result.review == grade
+
+
+def test_items_without_exceeded_or_partially_met_refuse_those_scores() -> None:
+    check_score("A4", 3)
+    with pytest.raises(InvalidCommandError, match="A2 is scored 0 not met, 1 partially met, 2 met"):
+        check_score("A2", 3)
+    with pytest.raises(InvalidCommandError, match="A10 is scored 0 not met, 2 met"):
+        check_score("A10", 1)
+    with pytest.raises(InvalidCommandError, match="A20 is scored 0 not met, 2 met"):
+        check_score("A20", 3)
+    with pytest.raises(InvalidCommandError, match="unknown St Helens item 'A21'"):
+        check_score("A21", 1)
+
+
+def test_a_section_is_graded_only_when_every_item_is_scored() -> None:
+    scores = with_review(30, 15)
+    del scores["A7"]
+    with pytest.raises(InvalidCommandError, match="items not scored yet: A7"):
+        st_helens(scores)
+
+
+@pytest.mark.parametrize(
+    ("assessment", "review", "closure", "overall"),
+    [
+        (27, 15, None, G),  # both Good
+        (27, 8, None, RI),  # two sections differ: the review section decides
+        (14, 15, None, G),  # and the other way round
+        (41, 15, G, G),  # majority
+        (27, 8, RI, RI),  # majority
+        (41, 15, RI, G),  # no majority: the review section decides
+    ],
+)
+def test_the_overall_grade_is_the_majority_and_the_review_weighs_more(
+    assessment: int, review: int, closure: Grade | None, overall: Grade
+) -> None:
+    assert st_helens(with_review(assessment, review), closure=closure).overall == overall
+
+
+def test_the_childs_voice_absent_caps_the_grade_at_requires_improvement() -> None:
+    result = st_helens(with_review(41, 23), childs_voice_absent=True)
+    assert result.overall == RI
+    assert "child's voice is absent" in result.reasons[0]
+    assert st_helens(with_review(0, 0), childs_voice_absent=True).overall == I
+
+
+def test_safeguarding_not_considered_makes_it_inadequate() -> None:
+    assert st_helens(with_review(53, 27), closure=O, safeguarding_not_considered=True).overall == I
+
+
+def test_a_step_down_is_audited_without_the_assessment_section() -> None:
+    result = st_helens(scores_totalling(23, REVIEW_ITEMS), assessment_audited=False, closure=G)
+    assert (result.assessment, result.review, result.overall) == (None, O, O)
+
+
+@pytest.mark.parametrize(
+    ("sections", "proposed", "moderate"),
+    [
+        ((O, O, O, G), O, False),  # the seed's own example
+        ((O, O, O, O), O, False),
+        ((O, O, O, RI), G, True),  # cannot be Outstanding with one section RI: moderate
+        ((O, O, O, I), G, True),
+        ((G, G, G, I), RI, True),
+        ((G, G, G, O), G, False),
+        ((O, O, G, G), G, False),
+        ((RI, RI, RI, G), RI, False),
+        ((RI, RI, RI, I), RI, False),
+        ((I, I, RI, G), I, False),
+    ],
+)
+def test_what_makes_good_needs_three_sections_at_the_grade(
+    sections: tuple[Grade, ...], proposed: Grade, moderate: bool
+) -> None:
+    names = ("assessment", "initial_meeting", "review_meetings", "outcomes")
+    result = what_makes_good(dict(zip(names, sections, strict=True)))
+    assert (result.proposed, result.needs_moderation) == (proposed, moderate)
+    if moderate:
+        assert result.options == (G, RI)
+
+
+def test_what_makes_good_needs_all_four_sections() -> None:
+    with pytest.raises(InvalidCommandError, match="sections not graded yet: outcomes"):
+        what_makes_good({"assessment": G, "initial_meeting": G, "review_meetings": G})
+
+
+def test_darlington_grades_eight_dimensions_1_to_4_and_proposes_their_median() -> None:
+    dims = ["pre_eha_activity", "assessment", "planning", "review", "voice_of_the_child",
+            "multi_agency_working", "impact", "management_oversight"]  # fmt: skip
+    assert darlington(dict(zip(dims, [1, 1, 1, 1, 2, 2, 2, 2], strict=True))) == G  # lower middle
+    assert darlington(dict(zip(dims, [2] * 8, strict=True))) == G
+    assert darlington(dict(zip(dims, [1, 1, 1, 1, 1, 2, 3, 4], strict=True))) == O
+    with pytest.raises(InvalidCommandError, match=r"1 .Outstanding. to 4 .Inadequate., not 5"):
+        darlington(dict(zip(dims, [5] * 8, strict=True)))
+    with pytest.raises(InvalidCommandError, match="dimensions not graded yet: impact"):
+        darlington({d: 1 for d in dims if d != "impact"})
+
+
+def test_bnes_rates_each_standard_with_evidence_and_an_action_when_not_green() -> None:
+    assert check_bnes("3k", "Green", "First review at 9 weeks", None) is Rag.GREEN
+    with pytest.raises(InvalidCommandError, match="3k is amber: it needs an action"):
+        check_bnes("3k", "amber", "First review at 13 weeks", "")
+    with pytest.raises(InvalidCommandError, match="unknown B&NES standard '2l'"):
+        check_bnes("2l", "red", "x", "y")
+    with pytest.raises(InvalidCommandError, match="needs the evidence"):
+        check_bnes("1a", "green", " ", None)
+    summary = bnes_summary({"1a": Rag.GREEN, "1g": Rag.RED, "3k": Rag.AMBER})
+    assert summary["access"] == {"red": 1, "amber": 0, "green": 1}
+    assert summary["plans, reviews and exit"]["amber"] == 1
+
+
+def test_grades_are_read_from_their_names() -> None:
+    assert (
+        Grade.parse("RI") is RI
+        and Grade.parse("requires improvement") is RI
+        and Grade.parse("Outstanding") is O
+    )
+    with pytest.raises(InvalidCommandError, match="unknown grade 'great'"):
+        Grade.parse("great")
