@@ -149,6 +149,7 @@ class Cursor(Protocol):
 class ViewDatabase(Protocol):
     def transaction(self) -> Any: ...
     def ensure(self, statements: Sequence[str]) -> None: ...
+    def analyze(self, tables: Sequence[str]) -> None: ...
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def close(self) -> None: ...
 
@@ -201,6 +202,11 @@ class SQLiteViews:
             for statement in statements:
                 cur.execute(statement)
 
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Refresh the planner's statistics (after a rebuild the tables look nothing like before)."""
+        for table in tables:
+            self._conn.execute(f"ANALYZE {table}")
+
     def close(self) -> None:
         self._conn.close()
 
@@ -251,6 +257,11 @@ class PostgresViews:
             cur.execute("SELECT pg_advisory_xact_lock(?)", (0x65687162,))
             for statement in statements:
                 cur.execute(statement)
+
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Refresh the planner's statistics (after a rebuild the tables look nothing like before)."""
+        for table in tables:
+            self._conn.execute(f"ANALYZE {table}")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._conn.cursor() as cur:

@@ -97,7 +97,9 @@ def rebuild(
         for table in projection.tables:
             cur.execute(f"DELETE FROM {table}")
         cur.execute("DELETE FROM ehqa_tracking WHERE projection = ?", (projection.name,))
-    return catch_up(app, db, projection, batch_size, progress)
+    applied = catch_up(app, db, projection, batch_size, progress)
+    db.analyze(projection.tables)
+    return applied
 
 
 def status(
