@@ -124,6 +124,7 @@ class Episode(Aggregate):
         self.reference = reference
         self.child = child
         self.lead: dict[str, str] | None = dict(lead)
+        self.lead_history: list[str] = [lead["name"]]
         self.origin = Origin(origin)
         self.pre_birth = pre_birth
         self.policy = policy
@@ -343,6 +344,7 @@ class Episode(Aggregate):
     @event("LeadChanged")
     def _lead_changed(self, lead: dict[str, str], on: date) -> None:
         self.lead = dict(lead)
+        self.lead_history.append(lead["name"])
         self.milestones["lead"] = on
         self._remember("LeadChanged", on, {"lead": dict(lead)})
 

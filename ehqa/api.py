@@ -443,6 +443,7 @@ def _routes(app: FastAPI, api: Api) -> None:
         def run() -> tuple[int, Any]:
             with api.lock:
                 cmd.Open(cmd="open", **data).apply(s.app)
+                api.access.record(who, "record open", data["episode"])
                 return 201, json.loads(json.dumps(api.episode_view(data["episode"]), default=str))
 
         return _idempotent(api, who, idempotency_key, json.dumps(["open", data], default=str), run)
@@ -590,6 +591,7 @@ def _command_route(app: FastAPI, api: Api, name: str, model: type[cmd._Command])
                 view = api.episode_view(reference)
                 check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
                 command.apply(s.app)
+                api.access.record(who, f"record {name}", reference)
                 return 200, json.loads(json.dumps(api.episode_view(reference), default=str))
 
         return _idempotent(api, who, key, json.dumps([name, reference, data]), run)

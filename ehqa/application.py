@@ -12,11 +12,14 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from aggregates.alerts import episode_of_alert
+from aggregates.audit import Audit, audit_id
 from aggregates.calendar import WorkingCalendar, england_and_wales
 from aggregates.clocks import ClockEntry, schedule
 from aggregates.episode import ChildRecord, Episode, Origin, child_record_id, episode_id
-from aggregates.errors import DomainError
+from aggregates.errors import DomainError, InvalidCommandError
 from aggregates.policy import Policy
+from aggregates.proposals import Proposal, propose_a1, propose_closure, propose_r6, propose_r8
+from aggregates.schemes import SchemeName
 from ehqa.clock import Clock, london_today
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import postgres_schema_lock
@@ -44,6 +47,17 @@ class EpisodeExistsError(DomainError):
     def __init__(self, reference: str) -> None:
         super().__init__(f"episode {reference} already exists: choose another reference")
         self.reference = reference
+
+
+class AuditNotFoundError(EpisodeNotFoundError):
+    def __init__(self, reference: str) -> None:
+        DomainError.__init__(self, f"no audit {reference}")
+        self.reference = reference
+
+
+class AuditExistsError(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"audit {reference} already exists: choose another reference")
 
 
 class ConflictError(DomainError):
@@ -171,6 +185,58 @@ class EhqaApplication(Application[UUID]):
         return self.change(
             reference, lambda episode, today: episode.acknowledge_alert(ident, by, today)
         )
+
+    # ---- audits ----------------------------------------------------------------------------
+
+    def assign_audit(
+        self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str, on: date,
+        recorded_by: set[str], lead_managers: set[str],
+    ) -> Audit:  # fmt: skip
+        """Assign an audit; the auditor must not have led, recorded on, or managed the episode."""
+        if any(True for _ in self.recorder.select_events(audit_id(reference), limit=1)):
+            raise AuditExistsError(reference)
+        found = self.get_episode(episode)
+        try:
+            scheme_name = SchemeName(scheme)
+        except ValueError:
+            known = ", ".join(s.value for s in SchemeName)
+            raise InvalidCommandError(f"unknown scheme '{scheme}' ({known})") from None
+        audit = Audit.assign(
+            reference=reference, episode=episode, scheme=scheme_name, auditor=auditor, reason=reason,
+            on=on, today=self.clock(), involved=set(found.lead_history) | recorded_by, lead_managers=lead_managers,
+            step_down=found.origin is Origin.STEP_DOWN,
+        )  # fmt: skip
+        self.save(audit)
+        return audit
+
+    def get_audit(self, reference: str) -> Audit:
+        try:
+            audit: Audit = self.repository.get(audit_id(reference))
+        except AggregateNotFoundError:
+            raise AuditNotFoundError(reference) from None
+        return audit
+
+    def change_audit(self, reference: str, command: Callable[[Audit, date], Any]) -> Audit:
+        audit = self.get_audit(reference)
+        command(audit, self.clock())
+        try:
+            self.save(audit)
+        except IntegrityError:
+            raise ConflictError(reference) from None
+        return audit
+
+    def proposals(self, episode: str, as_at: date | None = None) -> dict[str, Proposal]:
+        """What the record proves for the St Helens timeliness items and the closure section."""
+        found = self.get_episode(episode)
+        when = as_at or self.clock()
+        policy = self.policy_of(found)
+        closed = found.closed_reason.value if found.closed_reason else None
+        return {
+            "A1": propose_a1(found.facts, policy, self.calendar, when),
+            "R6": propose_r6(found.facts, policy, self.calendar, when),
+            "R8": propose_r8(found.facts),
+            "closure": propose_closure(found.facts, closed, found.closure_summary),
+        }
 
     # ---- queries ---------------------------------------------------------------------------
 

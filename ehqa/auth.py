@@ -60,7 +60,6 @@ def _now() -> str:
 class TokenBook:
     def __init__(self, db: ViewDatabase) -> None:
         self.db = db
-        db.ensure(SERVICE_TABLES)
 
     def create(self, name: str, role: Role, agency: str | None = None) -> str:
         """Issue a token; only its hash is kept, so it is shown once."""

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from aggregates.audit import Audit
 from aggregates.episode import Episode
 from ehqa.application import EhqaApplication
+from ehqa.auth import SERVICE_TABLES
 from ehqa.clock import Clock, from_environment
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import postgres_conninfo, store_env
@@ -71,6 +73,7 @@ class Services:
         ]
         self.read = ReadModels(self.views, self.app.calendar)
         self.sweep_lock = sweep_lock(env)
+        self.views.ensure(SERVICE_TABLES)
 
     def _load_episode(self, episode_id: UUID, version: int) -> Episode:
         episode: Episode = self.app.repository.get(episode_id, version=version)
@@ -101,6 +104,24 @@ class Services:
             if not held:
                 return None
             return sweep(self.app, self.read, self.catch_up, today or self.app.clock())
+
+    def assign_audit(self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str,
+                     on: date, managers: dict[str, str] | None = None) -> Audit:  # fmt: skip
+        """Assign an audit, refusing an auditor who recorded on the episode (as the access log
+        shows), led it, or manages any of its lead professionals (as the staff list shows)."""
+        writers = {
+            row[0]
+            for row in self.views.query(
+                "SELECT DISTINCT who FROM ehqa_access_log WHERE episode = ? AND action LIKE 'record %'",
+                (episode,),
+            )
+        }
+        leads = set(self.app.get_episode(episode).lead_history)
+        lead_managers = {manager for lead in leads if (manager := (managers or {}).get(lead))}
+        return self.app.assign_audit(
+            reference, episode=episode, scheme=scheme, auditor=auditor, reason=reason, on=on,
+            recorded_by=writers, lead_managers=lead_managers,
+        )  # fmt: skip
 
     def deliver(self, sinks: list[Sink]) -> int:
         self.catch_up()

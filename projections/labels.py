@@ -64,6 +64,10 @@ LABELS: dict[str, Callable[[Body], str]] = {
     ),
     "AlertAcknowledged": lambda b: f"Alert {b.get('alert_id')} acknowledged by {b.get('by')}",
     "AlertCleared": lambda b: f"Alert {b.get('alert_id')} cleared: the awaited step happened",
+    "SafeguardingConcernRaised": lambda b: (
+        f"Safeguarding concern raised by auditor {b.get('auditor')} "
+        f"on episode {b.get('episode')}: {b.get('note')}"
+    ),
 }
 
 CLOCK_WORDS = {

@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 
 from aggregates.alerts import Rung, episode_of_alert, ladder
+from aggregates.audit import Audit
 from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import due_dates
 from aggregates.episode import ChildRecord, Episode
@@ -259,14 +260,16 @@ class OutboxProjection:
     """Every raised alert, once, waiting to be delivered to each sink."""
 
     name = "outbox"
-    topics = [t for t in topics_of(Episode) if t.endswith(".AlertRaised")]
+    topics = [t for t in topics_of(Episode) if t.endswith(".AlertRaised")] + [
+        t for t in topics_of(Audit) if t.endswith(".SafeguardingConcernRaised")
+    ]
     tables = ["ehqa_outbox"]
 
     def process(self, cur: Cursor, batch: Batch) -> None:
         rows = []
         for seq, event in batch:
             body = describe_event(event)
-            reference = episode_of_alert(body["alert_id"])
+            reference = body.get("episode") or episode_of_alert(body["alert_id"])
             message = label_of(body)
             rows.append((body["alert_id"], seq, json.dumps({**body, "episode": reference,
                                                              "message": message})))  # fmt: skip
