@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from typing import Annotated, Any, NoReturn, TextIO
 import typer
 
 from aggregates.access import Role
+from aggregates.audit import Audit
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
+from aggregates.schemes import Grade
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
 from ehqa.auth import TokenBook
@@ -660,6 +663,228 @@ def tokens_create(
     except ValueError as error:
         fail(str(error), code=2)
     typer.echo(token)
+
+
+# ---- audits ------------------------------------------------------------------------------------
+
+audit_app = typer.Typer(help="Quality-assurance audits of episodes.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _staff(path: Path | None) -> dict[str, str]:
+    """A staff list: `[managers]` maps each worker's name to their line manager's."""
+    if path is None:
+        return {}
+    try:
+        return {
+            str(k): str(v) for k, v in tomllib.loads(path.read_text()).get("managers", {}).items()
+        }
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        fail(f"cannot read the staff list {path}: {error}", code=2)
+
+
+def _audit_json(audit: Audit) -> dict[str, Any]:
+    proposed, _, why = audit.proposed_grade() if audit.scores else (None, (), "")
+    return {
+        "audit": audit.reference, "episode": audit.episode, "scheme": audit.scheme.value,
+        "auditor": audit.auditor, "reason": audit.reason, "assigned_on": audit.assigned_on.isoformat(),
+        "scores": {k: {**v, "on": v["on"].isoformat()} for k, v in audit.scores.items()},
+        "flags": audit.flags, "grade": audit.grade and audit.grade.label,
+        "proposed_grade": proposed and proposed.label, "why": why,
+        "completed_on": audit.completed_on and audit.completed_on.isoformat(),
+        "actions": {k: {kk: vv.isoformat() if isinstance(vv, date) else vv for kk, vv in v.items()}
+                    for k, v in audit.actions.items()},
+        "discussions": [{**d, "on": d["on"].isoformat()} for d in audit.discussions],
+        "concerns": [{**c, "on": c["on"].isoformat()} for c in audit.concerns],
+    }  # fmt: skip
+
+
+def _on(value: str | None) -> date:
+    return _date_option("--on", value) or from_environment()()
+
+
+@audit_app.command("assign")
+def audit_assign(
+    ctx: typer.Context,
+    reference: str,
+    episode: Annotated[str, typer.Option(help="The episode audited.")],
+    scheme: Annotated[str, typer.Option(help="st_helens, what_makes_good, darlington or bnes.")],
+    auditor: Annotated[str, typer.Option(help="Who audits.")],
+    reason: Annotated[str, typer.Option(help="Why the episode was sampled.")] = "",
+    staff: Annotated[Path | None, typer.Option(help="Staff list (TOML, [managers]).")] = None,
+    on: Annotated[str | None, typer.Option(help="Date (default today).")] = None,
+) -> None:
+    """Assign an audit (refused for an auditor involved in the episode or managing its lead)."""
+    services = _services(ctx)
+    with refusals():
+        services.assign_audit(reference, episode=episode, scheme=scheme, auditor=auditor, reason=reason,
+                              on=_on(on), managers=_staff(staff))  # fmt: skip
+    typer.echo(f"assigned {reference}: {scheme} audit of {episode} by {auditor}")
+
+
+@audit_app.command("propose")
+def audit_propose(ctx: typer.Context, reference: str,
+                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:  # fmt: skip
+    """What the record proves: proposed A1, R6, R8 and closure, with their facts."""
+    services = _services(ctx)
+    with refusals():
+        audit = services.app.get_audit(reference)
+        found = services.app.proposals(audit.episode)
+    rows = {
+        k: {"score": p.score, "grade": p.grade and p.grade.label, "facts": list(p.facts)}
+        for k, p in found.items()
+    }
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for item, proposal in found.items():
+        shown = (
+            proposal.score
+            if proposal.score is not None
+            else (proposal.grade and proposal.grade.label)
+        )
+        typer.echo(f"{item}: {shown if shown is not None else 'for the auditor'}")
+        for fact in proposal.facts:
+            typer.echo(f"    {fact}")
+
+
+@audit_app.command("score")
+def audit_score(
+    ctx: typer.Context,
+    reference: str,
+    item: str,
+    value: str,
+    evidence: Annotated[str, typer.Option(help="What in the record shows it.")],
+    override_reason: Annotated[
+        str, typer.Option(help="Why the score differs from the proposal.")
+    ] = "",
+    action: Annotated[str, typer.Option(help="The action (B&NES red or amber).")] = "",
+    on: Annotated[str | None, typer.Option(help="Date (default today).")] = None,
+) -> None:
+    """Score an item, a section, a dimension or a standard, with its evidence."""
+    services = _services(ctx)
+    with refusals():
+        audit = services.app.get_audit(reference)
+        proposals = (
+            services.app.proposals(audit.episode) if audit.scheme.value == "st_helens" else {}
+        )
+        proposal = proposals.get(item)
+        proposed = None if proposal is None else (proposal.score if proposal.score is not None else
+                                                   (proposal.grade and proposal.grade.label))  # fmt: skip
+        services.app.change_audit(reference, lambda a, t: a.score(
+            item, value if not value.isdigit() else int(value), evidence, _on(on), t,
+            proposed=proposed, override_reason=override_reason, action=action))  # fmt: skip
+    typer.echo(f"scored {item} = {value}")
+
+
+@audit_app.command("flag")
+def audit_flag(ctx: typer.Context, reference: str, name: str,
+               off: Annotated[bool, typer.Option("--off")] = False,
+               on: Annotated[str | None, typer.Option(help="Date (default today).")] = None) -> None:  # fmt: skip
+    """Set childs_voice_absent or safeguarding_not_considered (St Helens' overrides)."""
+    with refusals():
+        _services(ctx).app.change_audit(reference, lambda a, t: a.flag(name, not off, _on(on), t))
+    typer.echo(f"{name} = {not off}")
+
+
+@audit_app.command("concern")
+def audit_concern(ctx: typer.Context, reference: str, note: Annotated[str, typer.Option()],
+                  on: Annotated[str | None, typer.Option()] = None) -> None:  # fmt: skip
+    """Raise a safeguarding concern found while auditing (delivered as an alert at once)."""
+    services = _services(ctx)
+    with refusals():
+        services.app.change_audit(
+            reference, lambda a, t: a.raise_safeguarding_concern(note, _on(on), t)
+        )
+    services.catch_up()
+    typer.echo("safeguarding concern raised")
+
+
+@audit_app.command("complete")
+def audit_complete(
+    ctx: typer.Context,
+    reference: str,
+    grade: Annotated[
+        str | None, typer.Option(help="The grade, where the scheme lets the auditor choose.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, when it differs from the proposal.")] = "",
+    on: Annotated[str | None, typer.Option(help="Date (default today).")] = None,
+) -> None:
+    """Complete the audit with its grade."""
+    chosen: list[Grade] = []
+    with refusals():
+        wanted = Grade.parse(grade) if grade else None
+        _services(ctx).app.change_audit(
+            reference, lambda a, t: chosen.append(a.complete(_on(on), t, wanted, reason))
+        )
+    typer.echo(f"completed {reference}: {chosen[0].label}")
+
+
+@audit_app.command("action")
+def audit_action(
+    ctx: typer.Context, reference: str, number: str,
+    who: Annotated[str, typer.Option()], what: Annotated[str, typer.Option()],
+    due: Annotated[str | None, typer.Option(help="Due date (default: 10 working days).")] = None,
+    on: Annotated[str | None, typer.Option()] = None,
+) -> None:  # fmt: skip
+    """Issue a SMART action: who does what by when."""
+    services = _services(ctx)
+    issued = _on(on)
+    due_on = _date_option("--due", due) or services.app.calendar.add_working_days(issued, 10)
+    with refusals():
+        services.app.change_audit(
+            reference, lambda a, t: a.issue_action(number, who, what, due_on, issued, t)
+        )
+    typer.echo(f"action {number} for {who}, due {due_on}")
+
+
+@audit_app.command("done")
+def audit_action_done(ctx: typer.Context, reference: str, number: str,
+                      on: Annotated[str | None, typer.Option()] = None) -> None:  # fmt: skip
+    """Record an action completed."""
+    with refusals():
+        _services(ctx).app.change_audit(
+            reference, lambda a, t: a.complete_action(number, _on(on), t)
+        )
+    typer.echo(f"action {number} completed")
+
+
+@audit_app.command("discuss")
+def audit_discuss(ctx: typer.Context, reference: str, worker: Annotated[str, typer.Option()],
+                  manager: Annotated[str, typer.Option()], notes: Annotated[str, typer.Option()] = "",
+                  on: Annotated[str | None, typer.Option()] = None) -> None:  # fmt: skip
+    """Record the discussion of the audit with the worker and their manager."""
+    with refusals():
+        _services(ctx).app.change_audit(
+            reference, lambda a, t: a.record_discussion(worker, manager, notes, _on(on), t)
+        )
+    typer.echo("discussion recorded")
+
+
+@audit_app.command("show")
+def audit_show(
+    ctx: typer.Context, reference: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """An audit: its scores, grade, actions and discussion."""
+    with refusals():
+        view = _audit_json(_services(ctx).app.get_audit(reference))
+    if as_json:
+        typer.echo(json.dumps(view, indent=2, default=str))
+        return
+    for key in (
+        "audit",
+        "episode",
+        "scheme",
+        "auditor",
+        "reason",
+        "grade",
+        "proposed_grade",
+        "why",
+        "completed_on",
+    ):
+        typer.echo(f"{key:>15}: {'' if view[key] is None else view[key]}")
+    for item, score in view["scores"].items():
+        typer.echo(f"{item:>15}: {score['value']}  ({score['evidence']})")
 
 
 # ---- simulator ---------------------------------------------------------------------------------
