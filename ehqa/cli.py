@@ -684,7 +684,10 @@ def _staff(path: Path | None) -> dict[str, str]:
 
 
 def _audit_json(audit: Audit) -> dict[str, Any]:
-    proposed, _, why = audit.proposed_grade() if audit.scores else (None, (), "")
+    try:
+        proposed, _, why = audit.proposed_grade()
+    except DomainError as not_yet:  # not every item is scored yet
+        proposed, why = None, str(not_yet)
     return {
         "audit": audit.reference, "episode": audit.episode, "scheme": audit.scheme.value,
         "auditor": audit.auditor, "reason": audit.reason, "assigned_on": audit.assigned_on.isoformat(),
