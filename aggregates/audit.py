@@ -10,8 +10,10 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from aggregates.alerts import Rung, alert_id
 from aggregates.episode import NAMESPACE
 from aggregates.errors import DateError, DomainError, InvalidCommandError, LifecycleError
+from aggregates.policy import ClockName
 from aggregates.schemes import (
     DARLINGTON_DIMENSIONS,
     WHAT_MAKES_GOOD_SECTIONS,
@@ -53,6 +55,7 @@ class Audit(Aggregate):
         involved: set[str],
         lead_managers: set[str],
         step_down: bool = False,
+        policy: str = "st-helens",
     ) -> Audit:
         """Refuse an auditor who recorded anything on the episode or manages its lead professional."""
         if not auditor.strip():
@@ -69,11 +72,11 @@ class Audit(Aggregate):
                 "line managers do not audit their own team's cases"
             )
         return cls(reference=reference, episode=episode, scheme=scheme.value, auditor=auditor,
-                   reason=reason.strip() or "not given", step_down=step_down, on=on)  # fmt: skip
+                   reason=reason.strip() or "not given", step_down=step_down, policy=policy, on=on)  # fmt: skip
 
     @event("Assigned")
     def __init__(self, *, reference: str, episode: str, scheme: str, auditor: str, reason: str,
-                 step_down: bool, on: date) -> None:  # fmt: skip
+                 step_down: bool, policy: str, on: date) -> None:  # fmt: skip
         self.reference, self.episode, self.auditor, self.reason = (
             reference,
             episode,
@@ -82,6 +85,8 @@ class Audit(Aggregate):
         )
         self.scheme = SchemeName(scheme)
         self.step_down = step_down
+        self.policy = policy
+        self.alerts: dict[str, dict[str, Any]] = {}
         self.assigned_on = on
         self.scores: dict[str, dict[str, Any]] = {}
         self.flags: dict[str, bool] = {}
@@ -258,6 +263,8 @@ class Audit(Aggregate):
         self._open("issue an action", on, today)
         if not who.strip() or not what.strip():
             raise InvalidCommandError("an action says who does what")
+        if not number.isdigit():
+            raise InvalidCommandError(f"actions are numbered 1, 2, 3 ... ('{number}' is not)")
         if number in self.actions:
             raise InvalidCommandError(f"action {number} is already issued")
         if due_on < on:
@@ -303,3 +310,23 @@ class Audit(Aggregate):
     @event("DiscussionRecorded")
     def _discussed(self, worker: str, manager: str, notes: str, on: date) -> None:
         self.discussions.append({"worker": worker, "manager": manager, "notes": notes, "on": on})
+
+    # ---- alerts on overdue actions (the audit_actions clock) -----------------------------------
+
+    def raise_alert(
+        self, *, number: str, rung: Rung, fell_due_on: date, recipients: list[str], today: date
+    ) -> bool:
+        """Raise an action's alert once, while the action is still open. True if raised."""
+        ident = alert_id(self.reference, ClockName.AUDIT_ACTIONS, int(number), rung)
+        action = self.actions.get(number)
+        if ident in self.alerts or action is None or action["completed_on"] is not None:
+            return False
+        self._alert_raised(alert_id=ident, number=number, rung=rung.value, fell_due_on=fell_due_on,
+                           recipients=list(recipients), on=today)  # fmt: skip
+        return True
+
+    @event("AlertRaised")
+    def _alert_raised(self, alert_id: str, number: str, rung: str, fell_due_on: date,
+                      recipients: list[str], on: date) -> None:  # fmt: skip
+        self.alerts[alert_id] = {"number": number, "rung": rung, "fell_due_on": fell_due_on,
+                                 "raised_on": on, "recipients": list(recipients)}  # fmt: skip

@@ -27,6 +27,7 @@ class ClockName(StrEnum):
     CHILD_SEEN = "child_seen"
     GCP2 = "gcp2"
     LONG_RUNNING = "long_running"
+    AUDIT_ACTIONS = "audit_actions"
 
 
 class Timescale(BaseModel):

@@ -195,6 +195,10 @@ class EhqaApplication(Application[UUID]):
         """Assign an audit; the auditor must not have led, recorded on, or managed the episode."""
         if any(True for _ in self.recorder.select_events(audit_id(reference), limit=1)):
             raise AuditExistsError(reference)
+        if self.exists(reference):
+            raise InvalidCommandError(
+                f"{reference} is an episode's reference: give the audit its own"
+            )
         found = self.get_episode(episode)
         try:
             scheme_name = SchemeName(scheme)
@@ -204,7 +208,7 @@ class EhqaApplication(Application[UUID]):
         audit = Audit.assign(
             reference=reference, episode=episode, scheme=scheme_name, auditor=auditor, reason=reason,
             on=on, today=self.clock(), involved=set(found.lead_history) | recorded_by, lead_managers=lead_managers,
-            step_down=found.origin is Origin.STEP_DOWN,
+            step_down=found.origin is Origin.STEP_DOWN, policy=found.policy,
         )  # fmt: skip
         self.save(audit)
         return audit
@@ -249,6 +253,9 @@ class EhqaApplication(Application[UUID]):
 
     def policy_of(self, episode: Episode) -> Policy:
         return self.policies.get(episode.policy)
+
+    def policy(self, name: str) -> Policy:
+        return self.policies.get(name)
 
     def clocks(self, episode: Episode, as_at: date | None = None) -> list[ClockEntry]:
         """One episode's clocks as at a date, from the episode itself."""

@@ -19,6 +19,7 @@ from projections.db import PostgresViews, SQLiteViews, ViewDatabase
 from projections.queries import ReadModels
 from projections.runner import ViewStatus, catch_up, catch_up_all, rebuild, status
 from projections.views import (
+    AuditsProjection,
     ChildrenProjection,
     EpisodesProjection,
     OutboxProjection,
@@ -70,10 +71,15 @@ class Services:
             TimelineProjection(),
             ChildrenProjection(),
             OutboxProjection(),
+            AuditsProjection(self._load_audit, self.app.policies.get, self.app.calendar),
         ]
         self.read = ReadModels(self.views, self.app.calendar)
         self.sweep_lock = sweep_lock(env)
         self.views.ensure(SERVICE_TABLES)
+
+    def _load_audit(self, audit_id: UUID, version: int) -> Audit:
+        audit: Audit = self.app.repository.get(audit_id, version=version)
+        return audit
 
     def _load_episode(self, episode_id: UUID, version: int) -> Episode:
         episode: Episode = self.app.repository.get(episode_id, version=version)

@@ -117,6 +117,30 @@ SCHEMA = [
         last_error TEXT,
         PRIMARY KEY (sink, alert_id)
     )""",
+    """CREATE TABLE IF NOT EXISTS ehqa_audits (
+        reference TEXT PRIMARY KEY,
+        episode TEXT NOT NULL,
+        scheme TEXT NOT NULL,
+        auditor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        assigned_on TEXT NOT NULL,
+        completed_on TEXT,
+        grade TEXT,
+        scores TEXT NOT NULL,
+        flags TEXT NOT NULL,
+        concerns INTEGER NOT NULL,
+        seq BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS ehqa_audit_actions (
+        audit TEXT NOT NULL,
+        number TEXT NOT NULL,
+        who TEXT NOT NULL,
+        what TEXT NOT NULL,
+        issued_on TEXT NOT NULL,
+        due_on TEXT NOT NULL,
+        completed_on TEXT,
+        PRIMARY KEY (audit, number)
+    )""",
     """CREATE TABLE IF NOT EXISTS ehqa_children (
         record_id TEXT PRIMARY KEY,
         child TEXT NOT NULL,
@@ -126,13 +150,14 @@ SCHEMA = [
 ]
 
 # Views are disposable: when their tables change shape, they are dropped and rebuilt from the log.
-VIEW_SCHEMA_VERSION = 3
+VIEW_SCHEMA_VERSION = 4
 META = [
     "CREATE TABLE IF NOT EXISTS ehqa_view_schema (version INTEGER NOT NULL)",
 ]
 
 VIEW_TABLES = [
     "ehqa_episodes", "ehqa_clocks", "ehqa_alerts", "ehqa_timeline", "ehqa_children", "ehqa_outbox",
+    "ehqa_audits", "ehqa_audit_actions",
 ]  # fmt: skip
 
 

@@ -85,6 +85,12 @@ def catch_up_all(app: Application[Any], db: ViewDatabase, projections: Sequence[
     return sum(catch_up(app, db, projection) for projection in projections)
 
 
+def clears(projection: Projection) -> list[str]:
+    """What emptying a view deletes (a view may share a table with another, row by row)."""
+    own = getattr(projection, "clears", None)
+    return list(own) if own is not None else [f"DELETE FROM {table}" for table in projection.tables]
+
+
 def rebuild(
     app: Application[Any],
     db: ViewDatabase,
@@ -94,8 +100,8 @@ def rebuild(
 ) -> int:
     """Empty the view and replay every event into it."""
     with db.transaction() as cur:
-        for table in projection.tables:
-            cur.execute(f"DELETE FROM {table}")
+        for statement in clears(projection):
+            cur.execute(statement)
         cur.execute("DELETE FROM ehqa_tracking WHERE projection = ?", (projection.name,))
     applied = catch_up(app, db, projection, batch_size, progress)
     db.analyze(projection.tables)

@@ -20,7 +20,7 @@ from aggregates.audit import Audit
 from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import due_dates
 from aggregates.episode import ChildRecord, Episode
-from aggregates.policy import Policy
+from aggregates.policy import ClockName, Policy
 from projections.db import Cursor
 from projections.labels import label_of
 
@@ -137,6 +137,11 @@ class EpisodesProjection:
     name = "episodes"
     topics = topics_of(Episode)
     tables = ["ehqa_episodes", "ehqa_clocks", "ehqa_alerts"]
+    clears = [
+        "DELETE FROM ehqa_episodes",
+        f"DELETE FROM ehqa_clocks WHERE clock <> '{ClockName.AUDIT_ACTIONS.value}'",
+        f"DELETE FROM ehqa_alerts WHERE clock <> '{ClockName.AUDIT_ACTIONS.value}'",
+    ]
 
     def __init__(
         self,
@@ -260,15 +265,15 @@ class OutboxProjection:
     """Every raised alert, once, waiting to be delivered to each sink."""
 
     name = "outbox"
-    topics = [t for t in topics_of(Episode) if t.endswith(".AlertRaised")] + [
-        t for t in topics_of(Audit) if t.endswith(".SafeguardingConcernRaised")
-    ]
+    topics = [t for t in (*topics_of(Episode), *topics_of(Audit))
+              if t.endswith((".AlertRaised", ".SafeguardingConcernRaised"))]  # fmt: skip
     tables = ["ehqa_outbox"]
 
     def process(self, cur: Cursor, batch: Batch) -> None:
         rows = []
         for seq, event in batch:
             body = describe_event(event)
+            # (an audit's alerts name the audit; its safeguarding concerns name the episode)
             reference = body.get("episode") or episode_of_alert(body["alert_id"])
             message = label_of(body)
             rows.append((body["alert_id"], seq, json.dumps({**body, "episode": reference,
@@ -278,3 +283,83 @@ class OutboxProjection:
 
 def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
+
+
+class AuditsProjection:
+    """Each audit and its actions; open actions run on the audit_actions clock of the drift
+    board (and climb the alert ladder) like any other clock."""
+
+    name = "audits"
+    topics = topics_of(Audit)
+    tables = ["ehqa_audits", "ehqa_audit_actions"]
+    clears = [
+        "DELETE FROM ehqa_audits",
+        "DELETE FROM ehqa_audit_actions",
+        f"DELETE FROM ehqa_clocks WHERE clock = '{ClockName.AUDIT_ACTIONS.value}'",
+        f"DELETE FROM ehqa_alerts WHERE clock = '{ClockName.AUDIT_ACTIONS.value}'",
+    ]
+
+    def __init__(self, load: Callable[[UUID, int], Audit], policy: Callable[[str], Policy],
+                 calendar: WorkingCalendar) -> None:  # fmt: skip
+        self._load, self._policy, self._calendar = load, policy, calendar
+
+    def process(self, cur: Cursor, batch: Batch) -> None:
+        by_audit: dict[UUID, list[tuple[int, Event]]] = {}
+        for item in batch:
+            by_audit.setdefault(item[1].originator_id, []).append(item)
+        for audit_id, items in by_audit.items():
+            first = items[0][1].originator_version
+            aggregate: Any = None if first == 1 else self._load(audit_id, first - 1)
+            for _, event in items:
+                aggregate = cast(Any, event).mutate(aggregate)
+            self._write(cur, aggregate, items[0][0])
+
+    def _write(self, cur: Cursor, audit: Audit, seq: int) -> None:
+        ref, clock = audit.reference, ClockName.AUDIT_ACTIONS.value
+        for table, key in (("ehqa_audits", "reference"), ("ehqa_audit_actions", "audit")):
+            cur.execute(f"DELETE FROM {table} WHERE {key} = ?", (ref,))
+        cur.execute("DELETE FROM ehqa_clocks WHERE reference = ? AND clock = ?", (ref, clock))
+        cur.execute("DELETE FROM ehqa_alerts WHERE reference = ? AND clock = ?", (ref, clock))
+        cur.execute(
+            "INSERT INTO ehqa_audits (reference, episode, scheme, auditor, reason, assigned_on, completed_on,"
+            " grade, scores, flags, concerns, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ref, audit.episode, audit.scheme.value, audit.auditor, audit.reason, audit.assigned_on.isoformat(),
+             _iso(audit.completed_on), audit.grade and audit.grade.label,
+             json.dumps({k: v["value"] for k, v in audit.scores.items()}), json.dumps(audit.flags),
+             len(audit.concerns), seq),
+        )  # fmt: skip
+        escalation = self._policy(audit.policy).escalation
+        raised: dict[str, set[Rung]] = {}
+        for alert in audit.alerts.values():
+            raised.setdefault(alert["number"], set()).add(Rung(alert["rung"]))
+        for number, action in audit.actions.items():
+            cur.execute(
+                "INSERT INTO ehqa_audit_actions (audit, number, who, what, issued_on, due_on, completed_on)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (ref, number, action["who"], action["what"], action["issued_on"].isoformat(),
+                 action["due_on"].isoformat(), _iso(action["completed_on"])),
+            )  # fmt: skip
+            following = None
+            if action["completed_on"] is None:
+                following = ladder(action["due_on"], escalation, self._calendar).next_after(
+                    raised.get(number, set())
+                )
+            cur.execute(
+                "INSERT INTO ehqa_clocks (reference, clock, occurrence, started_on, due_on, stopped_on, closed_on,"
+                " exceptions, lead_name, lead_agency, policy, seq, next_alert_on, next_rung)"
+                " VALUES (?, ?, ?, ?, ?, ?, NULL, '[]', ?, NULL, ?, ?, ?, ?)",
+                (ref, clock, int(number), action["issued_on"].isoformat(), action["due_on"].isoformat(),
+                 _iso(action["completed_on"]), action["who"], audit.policy, int(number),
+                 following and following[1].isoformat(), following and following[0].value),
+            )  # fmt: skip
+        cur.executemany(
+            "INSERT INTO ehqa_alerts (alert_id, reference, clock, occurrence, rung, fell_due_on, raised_on,"
+            " recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name, lead_agency)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL)",
+            [
+                (ident, ref, clock, int(a["number"]), a["rung"], a["fell_due_on"].isoformat(),
+                 a["raised_on"].isoformat(), json.dumps(a["recipients"]),
+                 _iso(audit.actions[a["number"]]["completed_on"]), audit.actions[a["number"]]["who"])
+                for ident, a in audit.alerts.items()
+            ],
+        )  # fmt: skip

@@ -15,16 +15,20 @@ from typing import Any, Protocol
 from eventsourcing.persistence import IntegrityError
 
 from aggregates.alerts import alert_id, ladder, recipients
+from aggregates.audit import Audit
 from aggregates.calendar import WorkingCalendar
 from aggregates.episode import Episode
-from aggregates.policy import Policy
+from aggregates.policy import ClockName, Policy
 from projections.queries import AlertDue, ReadModels
 
 
 class EpisodeStore(Protocol):
     calendar: WorkingCalendar
 
+    def policy(self, name: str) -> Policy: ...
+
     def get_episode(self, reference: str) -> Episode: ...
+    def get_audit(self, reference: str) -> Audit: ...
     def policy_of(self, episode: Episode) -> Policy: ...
     def save(self, *aggregates: Any) -> Any: ...
 
@@ -49,6 +53,12 @@ def sweep(
     for due in read.alerts_due(today):
         by_episode.setdefault(due.episode, []).append(due)
     raised: list[Raised] = []
+    audits = {
+        ref: due for ref, due in by_episode.items() if due[0].clock is ClockName.AUDIT_ACTIONS
+    }
+    for reference, actions in audits.items():
+        raised += _raise_for_audit(store, reference, actions, today)
+        del by_episode[reference]
     references = list(by_episode)
     for start in range(0, len(references), BATCH):
         raised += _raise_batch(
@@ -83,6 +93,33 @@ def _raise_batch(store: EpisodeStore, due: dict[str, list[AlertDue]], today: dat
             for r in _raise_for(store, reference, clocks, today)
         ]
     return raised
+
+
+def _raise_for_audit(
+    store: EpisodeStore, reference: str, actions: list[AlertDue], today: date
+) -> list[Raised]:
+    """Overdue audit actions climb the same ladder, to the action's owner and up."""
+    for _ in range(3):
+        audit = store.get_audit(reference)
+        escalation = store.policy(audit.policy).escalation
+        new = []
+        for due in actions:
+            number = str(due.occurrence)
+            owner = audit.actions[number]["who"]
+            for rung, fell_due_on in ladder(due.due_on, escalation, store.calendar).fell_due(today):
+                people = recipients(rung, owner, escalation)
+                if audit.raise_alert(number=number, rung=rung, fell_due_on=fell_due_on, recipients=people,
+                                     today=today):  # fmt: skip
+                    new.append(Raised(alert_id(reference, due.clock, due.occurrence, rung), reference,
+                                      due.clock.value, due.occurrence, rung.value, fell_due_on, people))  # fmt: skip
+        if not new:
+            return []
+        try:
+            store.save(audit)
+        except IntegrityError:
+            continue
+        return new
+    raise RuntimeError(f"audit {reference} kept changing during the sweep; try again")
 
 
 def _raise_on(

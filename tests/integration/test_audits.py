@@ -196,3 +196,39 @@ def test_a_step_down_is_not_audited_on_its_assessment(store_url: str) -> None:
             services.app.change_audit("AU-2", lambda a, t: a.score("A2", 2, "evidence", TODAY, t))
     finally:
         services.close()
+
+
+def test_audit_actions_run_on_the_audit_actions_clock_through_the_board_and_the_ladder(
+    s: Services,
+) -> None:
+    assign(s, "Kate Evans")
+    for item in ASSESSMENT_ITEMS + REVIEW_ITEMS:
+        s.app.change_audit(
+            "AU-1", lambda a, t, i=item.code: a.score(i, 1 if i == "A1" else 2, "e", TODAY, t)
+        )
+    s.app.change_audit("AU-1", lambda a, t: a.complete(TODAY, t))
+    due = s.app.calendar.add_working_days(TODAY, 10)  # Fri 30 Jun 2023 + 10 working days
+    assert due == D(2023, 7, 14)
+    s.app.change_audit(
+        "AU-1",
+        lambda a, t: a.issue_action("1", "Sam Patel", "Update the chronology", due, TODAY, t),
+    )
+    s.catch_up()
+    board = s.read.drift(D(2023, 7, 31), clock="audit_actions")
+    assert [(r.episode, r.entry.occurrence, r.entry.due_on, r.lead_name) for r in board] == [
+        ("AU-1", 1, due, "Sam Patel")
+    ]
+    later = Services(s.database_url, clock=fixed(D(2023, 7, 31)))
+    try:
+        raised = [r for r in later.sweep() or [] if r.clock == "audit_actions"]
+        assert sorted((r.rung, r.fell_due_on) for r in raised) == [
+            ("due_soon", D(2023, 7, 11)), ("escalated", D(2023, 7, 28)), ("overdue", D(2023, 7, 17)),
+        ]  # fmt: skip
+        assert all(r.recipients[0] == "Sam Patel" for r in raised)
+        assert later.sweep() == []
+        later.app.change_audit("AU-1", lambda a, t: a.complete_action("1", D(2023, 7, 31), t))
+        later.catch_up()
+        assert later.read.drift(D(2023, 7, 31), clock="audit_actions") == []
+        assert not [a for a in later.read.alerts(D(2023, 7, 31)) if a["clock"] == "audit_actions"]
+    finally:
+        later.close()

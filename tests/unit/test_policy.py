@@ -24,6 +24,7 @@ def test_st_helens_preset_has_every_clock_of_the_domain_brief() -> None:
         "child_seen": "28 days",
         "gcp2": "30 days",
         "long_running": "6 months",
+        "audit_actions": "10 working days",
     }
     assert str(policy.rule(ClockName.ASSESSMENT).pre_birth_due) == "45 days"
 
