@@ -64,6 +64,7 @@ def test_projection_status_catch_up_and_rebuild(store_url: str, tmp_path: Path) 
         "timeline": True,
         "children": True,
         "outbox": False,
+        "audits": False,
     }
     caught = ok(store_url, "projections", "catch-up")
     assert "episodes   applied 15 event(s)" in caught
