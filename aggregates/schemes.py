@@ -287,3 +287,36 @@ def bnes_summary(ratings: Mapping[str, Rag]) -> dict[str, dict[str, int]]:
         area = summary.setdefault(BNES_STANDARDS[standard], {r.value: 0 for r in Rag})
         area[rag.value] += 1
     return summary
+
+
+# ---- themes a partnership board asks about ------------------------------------------------------
+
+THEMES: dict[str, dict[str, tuple[str, ...]]] = {
+    # theme: {scheme: item=value conditions that show it}
+    "child's voice missing": {
+        "st_helens": ("A12=0", "R4=0", "flag:childs_voice_absent"),
+        "darlington": ("voice_of_the_child=4",), "bnes": ("2f=red",),
+    },
+    "reviews late": {"st_helens": ("R6=0", "R6=1"), "darlington": ("review=4",), "bnes": ("3k=red", "3k=amber")},
+    "safeguarding not considered": {
+        "st_helens": ("A17=0", "R7=0", "flag:safeguarding_not_considered"), "bnes": ("2i=red",),
+    },
+    "plan not SMART": {"st_helens": ("R5=0",), "darlington": ("planning=4",), "bnes": ("3a=red",)},
+    "no management oversight": {"st_helens": ("A20=0",), "darlington": ("management_oversight=4",)},
+}  # fmt: skip
+
+
+def themes(scheme: str, scores: Mapping[str, object], flags: Mapping[str, bool]) -> list[str]:
+    """The board's themes an audit shows, from its scores and flags."""
+    found = []
+    for theme, by_scheme in THEMES.items():
+        for condition in by_scheme.get(scheme, ()):
+            if condition.startswith("flag:"):
+                hit = flags.get(condition[5:], False)
+            else:
+                item, value = condition.split("=")
+                hit = str(scores.get(item, "")).lower() == value
+            if hit:
+                found.append(theme)
+                break
+    return found

@@ -24,6 +24,7 @@ from aggregates.audit import Audit
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
+from aggregates.programme import AuditorRole, standings, weighted_sample
 from aggregates.schemes import Grade
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
@@ -34,6 +35,7 @@ from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.services import Services
 from ehqa.store import DEFAULT_DATABASE, StoreURLError
 from projections.queries import BoardRow
+from projections.reports import as_csv, grade_report, theme_report
 from projections.runner import follow
 from schedulers.delivery import JsonLinesSink, Sink, WebhookSink
 from schedulers.scheduler import run_every
@@ -888,6 +890,78 @@ def audit_show(
         typer.echo(f"{key:>15}: {'' if view[key] is None else view[key]}")
     for item, score in view["scores"].items():
         typer.echo(f"{item:>15}: {score['value']}  ({score['evidence']})")
+
+
+@audit_app.command("sample")
+def audit_sample(
+    ctx: typer.Context,
+    size: Annotated[int, typer.Option(min=1, help="How many episodes.")],
+    seed: Annotated[int, typer.Option(help="Same seed, same sample.")],
+    open_only: Annotated[bool, typer.Option("--open-only", help="Open episodes only.")] = False,
+    agency: Annotated[str | None, typer.Option(help="Episodes led by this agency.")] = None,
+) -> None:
+    """A reproducible random sample of episodes, weighted by how many agencies are involved."""
+    read = _views(ctx).read
+    for reference in weighted_sample(read.sample_candidates(open_only, agency), size, seed):
+        typer.echo(reference)
+
+
+@audit_app.command("programme")
+def audit_programme(
+    ctx: typer.Context,
+    auditors: Annotated[Path, typer.Option(help="TOML: [auditors] name = role.")],
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Who is behind their audit quota over a period (quotas per role, St Helens framework)."""
+    first, last = _date_option("--from", start), _date_option("--to", end)
+    if first is None or last is None or last < first:
+        fail("--from and --to give the period, first day first", code=2)
+    try:
+        listed = tomllib.loads(auditors.read_text()).get("auditors", {})
+        roles = {str(name): AuditorRole(str(role)) for name, role in listed.items()}
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as error:
+        fail(f"{auditors}: {error} (roles: {', '.join(r.value for r in AuditorRole)})", code=2)
+    done: dict[str, int] = {}
+    for audit in _views(ctx).read.audits():
+        if audit["completed_on"] and first.isoformat() <= audit["completed_on"] <= last.isoformat():
+            done[audit["auditor"]] = done.get(audit["auditor"], 0) + 1
+    months = max(1, round(((last - first).days + 1) / 30.44))
+    rows = [{"auditor": x.auditor, "role": x.role.value, "expected": x.expected, "completed": x.completed,
+             "behind": x.behind} for x in standings(roles, done, months)]  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        print_table(rows, ("auditor", "role", "expected", "completed", "behind"),
+                    ("auditor", "role", "expected", "completed", "behind"))  # fmt: skip
+
+
+@audit_app.command("report")
+def audit_report(
+    ctx: typer.Context,
+    by: Annotated[
+        str, typer.Option(help="scheme, agency, quarter or auditor; or themes.")
+    ] = "scheme",
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
+    """Grades of completed audits by scheme, agency, quarter or auditor; or the board's themes."""
+    audits = _views(ctx).read.audits()
+    try:
+        rows = theme_report(audits) if by == "themes" else grade_report(audits, by)
+    except ValueError as error:
+        fail(f"--by: {error}", code=2)
+    if output == "json":
+        typer.echo(json.dumps(rows, indent=2))
+    elif output == "csv":
+        typer.echo(as_csv(rows), nl=False)
+    elif rows:
+        cells = [
+            {k: ", ".join(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows
+        ]
+        print_table(cells, tuple(rows[0]), tuple(rows[0]))
+    else:
+        typer.echo("no completed audits")
 
 
 # ---- simulator ---------------------------------------------------------------------------------

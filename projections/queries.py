@@ -302,6 +302,43 @@ class ReadModels:
             })  # fmt: skip
         return found
 
+    # ---- audits ----------------------------------------------------------------------------
+
+    def sample_candidates(
+        self, open_only: bool = False, agency: str | None = None
+    ) -> list[tuple[str, int]]:
+        """Episodes that may be sampled for audit, each with how many agencies are involved."""
+        where, params = ["1 = 1"], []
+        if open_only:
+            where.append("closed_on IS NULL")
+        if agency:
+            where.append("lead_agency = ?")
+            params.append(agency)
+        rows = self.db.query(
+            f"SELECT reference, consent_agencies FROM ehqa_episodes WHERE {' AND '.join(where)}",
+            params,
+        )
+        return [(ref, len(json.loads(agencies))) for ref, agencies in rows]
+
+    def audits(self) -> list[dict[str, Any]]:
+        """Every audit with the agency leading its episode."""
+        rows = self.db.query(
+            "SELECT a.reference, a.episode, a.scheme, a.auditor, a.assigned_on, a.completed_on, a.grade,"
+            " a.scores, a.flags, a.concerns, e.lead_agency FROM ehqa_audits a"
+            " LEFT JOIN ehqa_episodes e ON e.reference = a.episode ORDER BY a.seq"
+        )
+        keys = ("audit", "episode", "scheme", "auditor", "assigned_on", "completed_on", "grade", "scores",
+                "flags", "concerns", "agency")  # fmt: skip
+        found = []
+        for row in rows:
+            audit = dict(zip(keys, row, strict=True))
+            audit["scores"], audit["flags"] = (
+                json.loads(audit["scores"]),
+                json.loads(audit["flags"]),
+            )
+            found.append(audit)
+        return found
+
     def references(self) -> list[str]:
         return [
             r[0] for r in self.db.query("SELECT reference FROM ehqa_episodes ORDER BY opened_seq")

@@ -69,3 +69,66 @@ def test_an_audit_from_assignment_to_actions(tmp_path: Path) -> None:
     )
     incomplete = ehqa(db, "audit", "complete", "AU-1", "--on", "2025-11-20")
     assert incomplete.returncode == 1 and "items not scored yet: A2" in incomplete.stderr
+
+
+def test_sampling_the_programme_and_the_reports(tmp_path: Path) -> None:
+    db = str(tmp_path / "p.db")
+    ok(
+        db,
+        "simulate",
+        "--episodes",
+        "120",
+        "--seed",
+        "2",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2025-06-30",
+    )
+    sample = ok(db, "audit", "sample", "--size", "6", "--seed", "11").split()
+    assert (
+        len(sample) == 6
+        and ok(db, "audit", "sample", "--size", "6", "--seed", "11").split() == sample
+    )
+    on = "2025-06-30"
+    grades = ["Outstanding", "Good", "Good", "Requires Improvement"]
+    for n, (episode, grade) in enumerate(zip(sample, grades, strict=False), start=1):
+        ok(db, "audit", "assign", f"AU-{n}", "--episode", episode, "--scheme", "what_makes_good",
+           "--auditor", "Kate Evans" if n < 4 else "Priya Shah", "--on", on)  # fmt: skip
+        for section in ("assessment", "initial_meeting", "review_meetings", "outcomes"):
+            ok(
+                db,
+                "audit",
+                "score",
+                f"AU-{n}",
+                section,
+                grade,
+                "--evidence",
+                "read the record",
+                "--on",
+                on,
+            )
+        ok(db, "audit", "complete", f"AU-{n}", "--on", on)
+    ok(db, "audit", "assign", "AU-9", "--episode", sample[4], "--scheme", "st_helens", "--auditor", "Omar Ali",
+       "--on", on)  # fmt: skip
+    by_scheme = json.loads(ok(db, "audit", "report", "--by", "scheme", "--format", "json"))
+    assert by_scheme == [{"scheme": "what_makes_good", "Outstanding": 1, "Good": 2, "Requires Improvement": 1,
+                          "Inadequate": 0, "total": 4}]  # fmt: skip
+    quarters = json.loads(ok(db, "audit", "report", "--by", "quarter", "--format", "json"))
+    assert [q["quarter"] for q in quarters] == ["2025-Q2"]
+    csv_text = ok(db, "audit", "report", "--by", "agency", "--format", "csv")
+    assert (
+        csv_text.splitlines()[0] == "agency,Outstanding,Good,Requires Improvement,Inadequate,total"
+    )
+    (tmp_path / "auditors.toml").write_text(
+        '[auditors]\n"Kate Evans" = "partnership_coordinator"\n"Priya Shah" = "team_manager"\n'
+        '"Omar Ali" = "service_manager"\n'
+    )
+    behind = json.loads(ok(db, "audit", "programme", "--auditors", str(tmp_path / "auditors.toml"),
+                           "--from", "2025-06-01", "--to", "2025-06-30", "--json"))  # fmt: skip
+    assert {(b["auditor"], b["completed"], b["behind"]) for b in behind} == {
+        ("Kate Evans", 3, 0), ("Priya Shah", 1, 1), ("Omar Ali", 0, 0.5),
+    }  # fmt: skip
+    assert behind[0]["auditor"] == "Priya Shah"
+    bad = ehqa(db, "audit", "report", "--by", "colour")
+    assert bad.returncode == 2 and "group by one of scheme, agency, quarter, auditor" in bad.stderr

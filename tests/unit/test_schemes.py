@@ -177,3 +177,17 @@ def test_grades_are_read_from_their_names() -> None:
     )
     with pytest.raises(InvalidCommandError, match="unknown grade 'great'"):
         Grade.parse("great")
+
+
+def test_the_themes_a_partnership_board_asks_for() -> None:
+    from aggregates.schemes import themes
+
+    assert themes("st_helens", {"A12": 0, "R6": 1}, {}) == ["child's voice missing", "reviews late"]
+    assert themes("st_helens", {"A12": 2}, {"safeguarding_not_considered": True}) == [
+        "safeguarding not considered"
+    ]
+    assert themes("bnes", {"3k": "amber"}, {}) == ["reviews late"]
+    assert themes("darlington", {"voice_of_the_child": 4, "planning": 2}, {}) == [
+        "child's voice missing"
+    ]
+    assert themes("what_makes_good", {"assessment": "Good"}, {}) == []
