@@ -14,12 +14,13 @@ import logging
 import os
 import threading
 import time
+import tomllib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from http import HTTPStatus
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from aggregates.access import (
     Decision,
     Principal,
+    Role,
     may_open,
     may_read,
     may_read_access_log,
@@ -40,6 +42,7 @@ from aggregates.alerts import episode_of_alert
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.episode import Origin
 from aggregates.errors import DomainError
+from aggregates.schemes import Grade, SchemeName
 from ehqa import commands as cmd
 from ehqa.application import EpisodeNotFoundError
 from ehqa.auth import (
@@ -50,8 +53,10 @@ from ehqa.auth import (
     TokenBook,
     Unauthenticated,
 )
+from ehqa.present import audit_json
 from ehqa.services import Services
 from projections.queries import BoardRow
+from projections.reports import grade_report, theme_report
 from schedulers.scheduler import run_every
 
 log = logging.getLogger("ehqa.api")
@@ -202,6 +207,7 @@ class Api:
         self.tokens = TokenBook(services.views)
         self.auth = Authenticator(self.tokens, verifier)
         self.access = AccessLog(services.views)
+        self.staff: dict[str, str] = {}  # worker -> line manager (EHQA_STAFF_FILE)
 
     def who(self, authorization: str | None) -> Principal:
         try:
@@ -450,6 +456,7 @@ def _routes(app: FastAPI, api: Api) -> None:
 
     for name, model in COMMANDS.items():
         _command_route(app, api, name, model)
+    _audit_routes(app, api)
 
     @app.get("/episodes/{reference}", response_model=EpisodeOut, tags=["queries"], responses=ERRORS)
     def get_episode(reference: str, authorization: Auth = None) -> Any:
@@ -575,6 +582,172 @@ def _routes(app: FastAPI, api: Api) -> None:
             return api.access.entries(None, limit)
 
 
+class AssignBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    episode: str = Field(min_length=1)
+    scheme: SchemeName
+    auditor: str | None = Field(default=None, description="Default: the caller.")
+    reason: str = ""
+    on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
+
+
+class ScoreBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: str = Field(min_length=1, max_length=40)
+    value: int | str
+    evidence: str = Field(min_length=1)
+    override_reason: str = ""
+    action: str = ""
+    on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
+
+
+class CompleteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grade: Literal["Outstanding", "Good", "Requires Improvement", "Inadequate"] | None = None
+    reason: str = ""
+    on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
+
+
+class ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(pattern=r"^[0-9]{1,4}$")
+    who: str = Field(min_length=1)
+    what: str = Field(min_length=1)
+    due_on: date | None = Field(
+        default=None, ge=FIRST_DAY, le=LAST_DAY, description="Default: 10 working days."
+    )
+    on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
+
+
+class ConcernBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1)
+    on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    audit: str
+    episode: str
+    scheme: str
+    auditor: str
+    grade: str | None
+
+
+AUDITING = {Role.AUDITOR, Role.COORDINATOR, Role.ADMIN}
+
+
+def _audit_routes(app: FastAPI, api: Api) -> None:
+    s = api.services
+
+    def may_audit(who: Principal, auditor: str | None = None) -> None:
+        if who.role not in AUDITING:
+            raise Refused(403, "Forbidden", f"a {who.role.value} does not audit")
+        if who.role is Role.AUDITOR and auditor not in (None, who.name):
+            raise Refused(
+                403, "Forbidden", f"an auditor works on their own audits, not {auditor}'s"
+            )
+
+    def change(who: Principal, reference: str, command: Callable[[Any, date], Any]) -> Any:
+        with api.lock:
+            may_audit(who, s.app.get_audit(reference).auditor)
+            audit = s.app.change_audit(reference, command)
+            s.catch_up()
+            return audit_json(audit)
+
+    @app.post(
+        "/audits", status_code=201, response_model=AuditOut, tags=["audits"], responses=ERRORS
+    )
+    def assign(body: AssignBody, authorization: Auth = None) -> Any:
+        """Assign an audit (refused for an auditor involved in the episode or managing its lead)."""
+        who = api.who(authorization)
+        auditor = body.auditor or who.name
+        may_audit(who, auditor)
+        with api.lock:
+            audit = s.assign_audit(body.reference, episode=body.episode, scheme=body.scheme.value,
+                                   auditor=auditor, reason=body.reason, on=body.on, managers=api.staff)  # fmt: skip
+            s.catch_up()
+            return audit_json(audit)
+
+    @app.get("/audits/{reference}", response_model=AuditOut, tags=["audits"], responses=ERRORS)
+    def get_audit(reference: str, authorization: Auth = None) -> Any:
+        """An audit: scores with evidence, grade, actions, discussion and concerns."""
+        check(may_see_authority(api.who(authorization)))
+        with api.lock:
+            return audit_json(s.app.get_audit(reference))
+
+    @app.get("/audits/{reference}/proposals", tags=["audits"], responses=ERRORS)
+    def proposals(reference: str, authorization: Auth = None) -> dict[str, Any]:
+        """What the record proves for A1, R6, R8 and the closure section, with the facts."""
+        check(may_see_authority(api.who(authorization)))
+        with api.lock:
+            found = s.app.proposals(s.app.get_audit(reference).episode)
+        return {k: {"score": p.score, "grade": p.grade and p.grade.label, "facts": list(p.facts)}
+                for k, p in found.items()}  # fmt: skip
+
+    @app.post(
+        "/audits/{reference}/scores", response_model=AuditOut, tags=["audits"], responses=ERRORS
+    )
+    def score(reference: str, body: ScoreBody, authorization: Auth = None) -> Any:
+        """Score an item, section, dimension or standard with its evidence (overriding a
+        proposal from the record needs a reason)."""
+        who = api.who(authorization)
+        with api.lock:
+            audit = s.app.get_audit(reference)
+            found = s.app.proposals(audit.episode) if audit.scheme is SchemeName.ST_HELENS else {}
+            proposal = found.get(body.item)
+            proposed = None if proposal is None else (
+                proposal.score if proposal.score is not None else proposal.grade and proposal.grade.label)  # fmt: skip
+        return change(who, reference, lambda a, t: a.score(
+            body.item, body.value, body.evidence, body.on, t, proposed=proposed,
+            override_reason=body.override_reason, action=body.action))  # fmt: skip
+
+    @app.post(
+        "/audits/{reference}/complete", response_model=AuditOut, tags=["audits"], responses=ERRORS
+    )
+    def complete(reference: str, body: CompleteBody, authorization: Auth = None) -> Any:
+        """Complete with the scheme's grade (or, where it allows, the auditor's, with a reason)."""
+        who = api.who(authorization)
+        grade = Grade.parse(body.grade) if body.grade else None
+        return change(who, reference, lambda a, t: a.complete(body.on, t, grade, body.reason))
+
+    @app.post(
+        "/audits/{reference}/actions", response_model=AuditOut, tags=["audits"], responses=ERRORS
+    )
+    def issue_action(reference: str, body: ActionBody, authorization: Auth = None) -> Any:
+        """Issue a SMART action; it runs on the audit_actions clock."""
+        who = api.who(authorization)
+        due = body.due_on or s.app.calendar.add_working_days(body.on, 10)
+        return change(
+            who,
+            reference,
+            lambda a, t: a.issue_action(body.number, body.who, body.what, due, body.on, t),
+        )
+
+    @app.post(
+        "/audits/{reference}/concerns", response_model=AuditOut, tags=["audits"], responses=ERRORS
+    )
+    def concern(reference: str, body: ConcernBody, authorization: Auth = None) -> Any:
+        """Raise a safeguarding concern found while auditing: delivered as an alert at once."""
+        who = api.who(authorization)
+        return change(
+            who, reference, lambda a, t: a.raise_safeguarding_concern(body.note, body.on, t)
+        )
+
+    @app.get("/audit-reports", tags=["audits"], responses=ERRORS)
+    def report(
+        authorization: Auth = None,
+        by: Literal["scheme", "agency", "quarter", "auditor", "themes"] = "scheme",
+    ) -> list[dict[str, Any]]:
+        """Grades of completed audits by scheme, agency, quarter or auditor; or the board's themes."""
+        check(may_see_authority(api.who(authorization)))
+        with api.lock:
+            s.catch_up()
+            audits = s.read.audits()
+        return theme_report(audits) if by == "themes" else grade_report(audits, by)
+
+
 def _command_route(app: FastAPI, api: Api, name: str, model: type[cmd._Command]) -> None:
     body_model = _body_model(model)
     s = api.services
@@ -660,5 +833,9 @@ def from_environment() -> FastAPI:
             issuer=os.environ["EHQA_OIDC_ISSUER"], audience=os.environ["EHQA_OIDC_AUDIENCE"],
             jwks_file=Path(os.environ["EHQA_OIDC_JWKS_FILE"]),
         ))  # fmt: skip
-    return create_app(services, verifier, background=os.environ.get("EHQA_BACKGROUND", "1") == "1",
+    app = create_app(services, verifier, background=os.environ.get("EHQA_BACKGROUND", "1") == "1",
                       sweep_interval=float(os.environ.get("EHQA_SWEEP_INTERVAL", "300")))  # fmt: skip
+    if os.environ.get("EHQA_STAFF_FILE"):
+        staff = tomllib.loads(Path(os.environ["EHQA_STAFF_FILE"]).read_text()).get("managers", {})
+        app.state.api.staff = {str(k): str(v) for k, v in staff.items()}
+    return app

@@ -20,7 +20,6 @@ from typing import Annotated, Any, NoReturn, TextIO
 import typer
 
 from aggregates.access import Role
-from aggregates.audit import Audit
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
@@ -32,6 +31,7 @@ from ehqa.auth import TokenBook
 from ehqa.clock import from_environment
 from ehqa.commands import LineError, parse_line
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
+from ehqa.present import audit_json
 from ehqa.services import Services
 from ehqa.store import DEFAULT_DATABASE, StoreURLError
 from projections.queries import BoardRow
@@ -685,25 +685,6 @@ def _staff(path: Path | None) -> dict[str, str]:
         fail(f"cannot read the staff list {path}: {error}", code=2)
 
 
-def _audit_json(audit: Audit) -> dict[str, Any]:
-    try:
-        proposed, _, why = audit.proposed_grade()
-    except DomainError as not_yet:  # not every item is scored yet
-        proposed, why = None, str(not_yet)
-    return {
-        "audit": audit.reference, "episode": audit.episode, "scheme": audit.scheme.value,
-        "auditor": audit.auditor, "reason": audit.reason, "assigned_on": audit.assigned_on.isoformat(),
-        "scores": {k: {**v, "on": v["on"].isoformat()} for k, v in audit.scores.items()},
-        "flags": audit.flags, "grade": audit.grade and audit.grade.label,
-        "proposed_grade": proposed and proposed.label, "why": why,
-        "completed_on": audit.completed_on and audit.completed_on.isoformat(),
-        "actions": {k: {kk: vv.isoformat() if isinstance(vv, date) else vv for kk, vv in v.items()}
-                    for k, v in audit.actions.items()},
-        "discussions": [{**d, "on": d["on"].isoformat()} for d in audit.discussions],
-        "concerns": [{**c, "on": c["on"].isoformat()} for c in audit.concerns],
-    }  # fmt: skip
-
-
 def _on(value: str | None) -> date:
     return _date_option("--on", value) or from_environment()()
 
@@ -872,7 +853,7 @@ def audit_show(
 ) -> None:
     """An audit: its scores, grade, actions and discussion."""
     with refusals():
-        view = _audit_json(_services(ctx).app.get_audit(reference))
+        view = audit_json(_services(ctx).app.get_audit(reference))
     if as_json:
         typer.echo(json.dumps(view, indent=2, default=str))
         return

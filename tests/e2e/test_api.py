@@ -292,3 +292,61 @@ def test_single_sign_on_tokens_are_verified_against_the_jwks_file(
         lp = token(ehqa_role="lead_professional", ehqa_agency="youth_service")
         assert http.get("/drift", headers={"Authorization": f"Bearer {lp}"}).status_code == 403
     services.close()
+
+
+def test_an_audit_over_http(client: Client) -> None:
+    consented_episode(client)
+    assign = {
+        "reference": "AU-1",
+        "episode": "EH-C",
+        "scheme": "what_makes_good",
+        "reason": "sample",
+        "on": "2025-11-20",
+    }
+    assert client.call("lp_in", "POST", "/audits", assign).status_code == 403
+    involved = client.call("admin", "POST", "/audits", {**assign, "auditor": "Jo Bright"})
+    assert (
+        involved.status_code == 409
+        and "Jo Bright has recorded on episode EH-C" in involved.json()["detail"]
+    )
+    recorded = client.call("admin", "POST", "/audits", {**assign, "auditor": "Ann Cole"})
+    client.call(
+        "pr_in", "POST", "/episodes/EH-C/see_child", {"on": "2025-10-01"}
+    )  # Ann Cole records on it
+    assert recorded.status_code == 201  # (assigned before she recorded)
+    again = client.call(
+        "admin", "POST", "/audits", {**assign, "reference": "AU-2", "auditor": "Ann Cole"}
+    )
+    assert again.status_code == 409 and "Ann Cole has recorded" in again.json()["detail"]
+    mine = client.call("auditor", "POST", "/audits", {**assign, "reference": "AU-3"})
+    assert mine.status_code == 201 and mine.json()["auditor"] == "Kate Evans"
+    for section, grade in (("assessment", "Good"), ("initial_meeting", "Good"), ("review_meetings", "Good"),
+                           ("outcomes", "Outstanding")):  # fmt: skip
+        body = {"item": section, "value": grade, "evidence": "read the record", "on": "2025-11-20"}
+        assert client.call("auditor", "POST", "/audits/AU-3/scores", body).status_code == 200
+    assert (
+        client.call("auditor", "POST", "/audits/AU-1/scores", body).status_code == 403
+    )  # not her audit
+    done = client.call("auditor", "POST", "/audits/AU-3/complete", {"on": "2025-11-20"})
+    assert done.status_code == 200 and done.json()["grade"] == "Good"
+    action = {
+        "number": "1",
+        "who": "Jo Bright",
+        "what": "Record the child's views",
+        "on": "2025-11-20",
+    }
+    assert (
+        client.call("auditor", "POST", "/audits/AU-3/actions", action).json()["actions"]["1"][
+            "due_on"
+        ]
+        == "2025-12-04"
+    )
+    report = client.call("coordinator", "GET", "/audit-reports?by=scheme").json()
+    assert report == [{"scheme": "what_makes_good", "Outstanding": 0, "Good": 1, "Requires Improvement": 0,
+                       "Inadequate": 0, "total": 1}]  # fmt: skip
+    assert (
+        client.call("inspector", "GET", "/audits/AU-3").json()["scores"]["outcomes"]["value"]
+        == "Outstanding"
+    )
+    proposals = client.call("coordinator", "GET", "/audits/AU-3/proposals").json()
+    assert proposals["A1"]["facts"][0] == "consent recorded 2025-09-02"
