@@ -320,3 +320,27 @@ def themes(scheme: str, scores: Mapping[str, object], flags: Mapping[str, bool])
                 found.append(theme)
                 break
     return found
+
+
+def section_grades(scheme: str, scores: Mapping[str, object]) -> dict[str, str]:
+    """The grade of each section (or dimension) an audit's scores give, where it is complete."""
+    if scheme == SchemeName.ST_HELENS:
+        found = {}
+        for name, items, bands in (
+            ("assessment", ASSESSMENT_ITEMS, ASSESSMENT_BANDS),
+            ("review", REVIEW_ITEMS, REVIEW_BANDS),
+        ):
+            if all(item.code in scores for item in items):
+                found[name] = band(sum(int(str(scores[item.code])) for item in items), bands).label
+        if "closure" in scores:
+            found["closure"] = str(scores["closure"])
+        return found
+    if scheme == SchemeName.WHAT_MAKES_GOOD:
+        return {k: str(v) for k, v in scores.items() if k in WHAT_MAKES_GOOD_SECTIONS}
+    if scheme == SchemeName.DARLINGTON:
+        return {
+            k: darlington_grade(int(str(v))).label
+            for k, v in scores.items()
+            if k in DARLINGTON_DIMENSIONS
+        }
+    return {}

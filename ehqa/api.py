@@ -626,6 +626,26 @@ class ConcernBody(BaseModel):
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
 
+class FlagBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["childs_voice_absent", "safeguarding_not_considered"]
+    value: bool = True
+    on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
+
+
+class OnBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
+
+
+class DiscussionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    worker: str = Field(min_length=1)
+    manager: str = Field(min_length=1)
+    notes: str = ""
+    on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
+
+
 class AuditOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     audit: str
@@ -735,12 +755,44 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
             who, reference, lambda a, t: a.raise_safeguarding_concern(body.note, body.on, t)
         )
 
+    @app.post(
+        "/audits/{reference}/flags", response_model=AuditOut, tags=["audits"], responses=ERRORS
+    )
+    def flag(reference: str, body: FlagBody, authorization: Auth = None) -> Any:
+        """St Helens' overrides: childs_voice_absent, safeguarding_not_considered."""
+        who = api.who(authorization)
+        return change(who, reference, lambda a, t: a.flag(body.name, body.value, body.on, t))
+
+    @app.post("/audits/{reference}/actions/{number}/complete", response_model=AuditOut, tags=["audits"],
+              responses=ERRORS)  # fmt: skip
+    def complete_action(
+        reference: str, number: str, body: OnBody, authorization: Auth = None
+    ) -> Any:
+        """Record an audit action completed (its clock stops, its alerts clear)."""
+        who = api.who(authorization)
+        return change(who, reference, lambda a, t: a.complete_action(number, body.on, t))
+
+    @app.post(
+        "/audits/{reference}/discussions",
+        response_model=AuditOut,
+        tags=["audits"],
+        responses=ERRORS,
+    )
+    def discuss(reference: str, body: DiscussionBody, authorization: Auth = None) -> Any:
+        """The discussion of the audit with the worker and their manager."""
+        who = api.who(authorization)
+        return change(
+            who,
+            reference,
+            lambda a, t: a.record_discussion(body.worker, body.manager, body.notes, body.on, t),
+        )
+
     @app.get("/audit-reports", tags=["audits"], responses=ERRORS)
     def report(
         authorization: Auth = None,
-        by: Literal["scheme", "agency", "quarter", "auditor", "themes"] = "scheme",
+        by: Literal["scheme", "agency", "quarter", "auditor", "section", "themes"] = "scheme",
     ) -> list[dict[str, Any]]:
-        """Grades of completed audits by scheme, agency, quarter or auditor; or the board's themes."""
+        """Grades of completed audits by scheme, agency, quarter, auditor or section; or the board's themes."""
         check(may_see_authority(api.who(authorization)))
         with api.lock:
             s.catch_up()

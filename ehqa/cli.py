@@ -922,11 +922,11 @@ def audit_programme(
 def audit_report(
     ctx: typer.Context,
     by: Annotated[
-        str, typer.Option(help="scheme, agency, quarter or auditor; or themes.")
+        str, typer.Option(help="scheme, agency, quarter, auditor or section; or themes.")
     ] = "scheme",
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
 ) -> None:
-    """Grades of completed audits by scheme, agency, quarter or auditor; or the board's themes."""
+    """Grades of completed audits by scheme, agency, quarter, auditor or section; or the board's themes."""
     audits = _views(ctx).read.audits()
     try:
         rows = theme_report(audits) if by == "themes" else grade_report(audits, by)

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from aggregates.schemes import Grade, themes
+from aggregates.schemes import Grade, section_grades, themes
 
-GROUPS = ("scheme", "agency", "quarter", "auditor")
+GROUPS = ("scheme", "agency", "quarter", "auditor", "section")
 GRADES = [g.label for g in sorted(Grade, reverse=True)]
 
 
@@ -27,6 +27,10 @@ def grade_report(audits: Sequence[dict[str, Any]], by: str) -> list[dict[str, An
     table: dict[str, Counter[str]] = {}
     for audit in audits:
         if not audit["grade"]:
+            continue
+        if by == "section":  # each section (or dimension) of each completed audit
+            for section, grade in section_grades(audit["scheme"], audit["scores"]).items():
+                table.setdefault(f"{audit['scheme']}: {section}", Counter())[grade] += 1
             continue
         key = quarter(audit["completed_on"]) if by == "quarter" else str(audit[by] or "unknown")
         table.setdefault(key, Counter())[audit["grade"]] += 1

@@ -348,5 +348,22 @@ def test_an_audit_over_http(client: Client) -> None:
         client.call("inspector", "GET", "/audits/AU-3").json()["scores"]["outcomes"]["value"]
         == "Outstanding"
     )
+    done_action = client.call(
+        "auditor", "POST", "/audits/AU-3/actions/1/complete", {"on": "2025-11-20"}
+    )
+    assert done_action.json()["actions"]["1"]["completed_on"] == "2025-11-20"
+    talk = {"worker": "Jo Bright", "manager": "Priya Shah", "notes": "agreed", "on": "2025-11-20"}
+    assert (
+        client.call("auditor", "POST", "/audits/AU-3/discussions", talk).json()["discussions"][0][
+            "worker"
+        ]
+        == "Jo Bright"
+    )
+    bad_flag = client.call(
+        "auditor", "POST", "/audits/AU-3/flags", {"name": "mood", "on": "2025-11-20"}
+    )
+    assert bad_flag.status_code == 422 and "name" in bad_flag.json()["detail"]
+    by_section = client.call("coordinator", "GET", "/audit-reports?by=section").json()
+    assert {r["section"] for r in by_section} >= {"what_makes_good: outcomes"}
     proposals = client.call("coordinator", "GET", "/audits/AU-3/proposals").json()
     assert proposals["A1"]["facts"][0] == "consent recorded 2025-09-02"

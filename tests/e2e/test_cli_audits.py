@@ -114,6 +114,13 @@ def test_sampling_the_programme_and_the_reports(tmp_path: Path) -> None:
     by_scheme = json.loads(ok(db, "audit", "report", "--by", "scheme", "--format", "json"))
     assert by_scheme == [{"scheme": "what_makes_good", "Outstanding": 1, "Good": 2, "Requires Improvement": 1,
                           "Inadequate": 0, "total": 4}]  # fmt: skip
+    sections = json.loads(ok(db, "audit", "report", "--by", "section", "--format", "json"))
+    outcomes = next(r for r in sections if r["section"] == "what_makes_good: outcomes")
+    assert (outcomes["Outstanding"], outcomes["Good"], outcomes["Requires Improvement"]) == (
+        1,
+        2,
+        1,
+    )
     quarters = json.loads(ok(db, "audit", "report", "--by", "quarter", "--format", "json"))
     assert [q["quarter"] for q in quarters] == ["2025-Q2"]
     csv_text = ok(db, "audit", "report", "--by", "agency", "--format", "csv")

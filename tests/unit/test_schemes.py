@@ -191,3 +191,15 @@ def test_the_themes_a_partnership_board_asks_for() -> None:
         "child's voice missing"
     ]
     assert themes("what_makes_good", {"assessment": "Good"}, {}) == []
+
+
+def test_section_grades_for_reports() -> None:
+    from aggregates.schemes import section_grades
+
+    st = section_grades("st_helens", {**scores_totalling(27, ASSESSMENT_ITEMS), "closure": "Good"})
+    assert st == {"assessment": "Good", "closure": "Good"}  # the review section is not complete
+    assert section_grades("darlington", {"impact": 1, "review": 4}) == {
+        "impact": "Outstanding",
+        "review": "Inadequate",
+    }
+    assert section_grades("bnes", {"1a": "red"}) == {}
