@@ -24,7 +24,15 @@ from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
 from aggregates.programme import AuditorRole, standings, weighted_sample
-from aggregates.schemes import Grade
+from aggregates.schemes import (
+    Grade,
+    SchemeName,
+    bnes_summary,
+    check_bnes,
+    darlington,
+    st_helens,
+    what_makes_good,
+)
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
 from ehqa.auth import TokenBook
@@ -943,6 +951,57 @@ def audit_report(
         print_table(cells, tuple(rows[0]), tuple(rows[0]))
     else:
         typer.echo("no completed audits")
+
+
+@app.command()
+def grade(
+    scheme: Annotated[str, typer.Argument(help="st_helens, what_makes_good, darlington or bnes.")],
+    file: Annotated[Path, typer.Argument(help='JSON: {"scores": {...}, "flags": {...}}.')],
+) -> None:
+    """Grade a set of scores by a scheme's rules, without recording an audit."""
+    try:
+        data = json.loads(file.read_text())
+        scores, flags = dict(data.get("scores", {})), dict(data.get("flags", {}))
+    except (OSError, ValueError, AttributeError) as error:
+        fail(f"{file}: {error}", code=2)
+    with refusals():
+        if scheme == SchemeName.ST_HELENS:
+            closure = scores.pop("closure", None)
+            result = st_helens(
+                {k: int(v) for k, v in scores.items()}, closure=closure and Grade.parse(closure),
+                assessment_audited=any(k.startswith("A") for k in scores),
+                review_audited=any(k.startswith("R") for k in scores),
+                childs_voice_absent=bool(flags.get("childs_voice_absent")),
+                safeguarding_not_considered=bool(flags.get("safeguarding_not_considered")),
+            )  # fmt: skip
+            for name in ("assessment", "review", "closure"):
+                section = getattr(result, name)
+                typer.echo(f"{name:<12} {section.label if section else '-'}")
+            typer.echo(
+                f"{'overall':<12} {result.overall.label}"
+                + "".join(f"\n  ({r})" for r in result.reasons)
+            )
+        elif scheme == SchemeName.WHAT_MAKES_GOOD:
+            found = what_makes_good({k: Grade.parse(str(v)) for k, v in scores.items()})
+            choice = " or ".join(g.label for g in found.options)
+            typer.echo(
+                f"overall      {found.proposed.label}"
+                + (f" (moderate: {choice})" if found.needs_moderation else "")
+            )
+            typer.echo(f"  ({found.reason})")
+        elif scheme == SchemeName.DARLINGTON:
+            typer.echo(
+                f"overall      {darlington({k: int(v) for k, v in scores.items()}).label} (the middle grade)"
+            )
+        elif scheme == SchemeName.BNES:
+            ratings = {
+                k: check_bnes(k, str(v), "(graded offline)", "(to agree)")
+                for k, v in scores.items()
+            }
+            for area, counts in bnes_summary(ratings).items():
+                typer.echo(f"{area:<24} " + ", ".join(f"{n} {rag}" for rag, n in counts.items()))
+        else:
+            fail(f"unknown scheme '{scheme}' ({', '.join(s.value for s in SchemeName)})", code=2)
 
 
 # ---- simulator ---------------------------------------------------------------------------------

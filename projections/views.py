@@ -27,6 +27,7 @@ from projections.labels import label_of
 Event = DomainEventProtocol[UUID]
 Batch = Sequence[tuple[int, Event]]
 BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+SAFEGUARDING = "safeguarding"  # the pseudo-clock of alerts raised by audits' safeguarding concerns
 
 
 class Projection(Protocol):
@@ -140,7 +141,7 @@ class EpisodesProjection:
     clears = [
         "DELETE FROM ehqa_episodes",
         f"DELETE FROM ehqa_clocks WHERE clock <> '{ClockName.AUDIT_ACTIONS.value}'",
-        f"DELETE FROM ehqa_alerts WHERE clock <> '{ClockName.AUDIT_ACTIONS.value}'",
+        f"DELETE FROM ehqa_alerts WHERE clock NOT IN ('{ClockName.AUDIT_ACTIONS.value}', '{SAFEGUARDING}')",
     ]
 
     def __init__(
@@ -296,7 +297,7 @@ class AuditsProjection:
         "DELETE FROM ehqa_audits",
         "DELETE FROM ehqa_audit_actions",
         f"DELETE FROM ehqa_clocks WHERE clock = '{ClockName.AUDIT_ACTIONS.value}'",
-        f"DELETE FROM ehqa_alerts WHERE clock = '{ClockName.AUDIT_ACTIONS.value}'",
+        f"DELETE FROM ehqa_alerts WHERE clock IN ('{ClockName.AUDIT_ACTIONS.value}', '{SAFEGUARDING}')",
     ]
 
     def __init__(self, load: Callable[[UUID, int], Audit], policy: Callable[[str], Policy],
@@ -319,7 +320,10 @@ class AuditsProjection:
         for table, key in (("ehqa_audits", "reference"), ("ehqa_audit_actions", "audit")):
             cur.execute(f"DELETE FROM {table} WHERE {key} = ?", (ref,))
         cur.execute("DELETE FROM ehqa_clocks WHERE reference = ? AND clock = ?", (ref, clock))
-        cur.execute("DELETE FROM ehqa_alerts WHERE reference = ? AND clock = ?", (ref, clock))
+        cur.execute(
+            "DELETE FROM ehqa_alerts WHERE reference = ? AND clock IN (?, ?)",
+            (ref, clock, SAFEGUARDING),
+        )
         cur.execute(
             "INSERT INTO ehqa_audits (reference, episode, scheme, auditor, reason, assigned_on, completed_on,"
             " grade, scores, flags, concerns, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -361,5 +365,15 @@ class AuditsProjection:
                  a["raised_on"].isoformat(), json.dumps(a["recipients"]),
                  _iso(audit.actions[a["number"]]["completed_on"]), audit.actions[a["number"]]["who"])
                 for ident, a in audit.alerts.items()
+            ],
+        )  # fmt: skip
+        cur.executemany(  # a safeguarding concern is an escalated alert from the moment it is raised
+            "INSERT INTO ehqa_alerts (alert_id, reference, clock, occurrence, rung, fell_due_on, raised_on,"
+            " recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name, lead_agency)"
+            " VALUES (?, ?, ?, ?, 'escalated', ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
+            [
+                (c["alert_id"], ref, SAFEGUARDING, n, c["on"].isoformat(), c["on"].isoformat(),
+                 json.dumps([escalation.coordinator, escalation.team_manager]))
+                for n, c in enumerate(audit.concerns, start=1)
             ],
         )  # fmt: skip

@@ -139,3 +139,23 @@ def test_sampling_the_programme_and_the_reports(tmp_path: Path) -> None:
     assert behind[0]["auditor"] == "Priya Shah"
     bad = ehqa(db, "audit", "report", "--by", "colour")
     assert bad.returncode == 2 and "group by one of scheme, agency, quarter, auditor" in bad.stderr
+
+
+def test_grade_a_set_of_scores_without_recording_an_audit(tmp_path: Path) -> None:
+    db = str(tmp_path / "g.db")
+    scores = (
+        {f"A{n}": 2 for n in range(1, 21)}
+        | {f"R{n}": 1 for n in range(1, 11)}
+        | {"closure": "Good"}
+    )
+    (tmp_path / "st.json").write_text(json.dumps({"scores": scores, "flags": {}}))
+    text = ok(db, "grade", "st_helens", str(tmp_path / "st.json"))
+    assert "assessment   Good" in text and "review       Requires Improvement" in text
+    assert "overall      Requires Improvement" in text and "review section" in text
+    (tmp_path / "wmg.json").write_text(json.dumps({"scores": {"assessment": "Outstanding", "initial_meeting": "Outstanding",
+                                                              "review_meetings": "Outstanding", "outcomes": "Inadequate"}}))  # fmt: skip
+    assert "Good (moderate: Good or Requires Improvement)" in ok(
+        db, "grade", "what_makes_good", str(tmp_path / "wmg.json")
+    )
+    bad = ehqa(db, "grade", "st_helens", str(tmp_path / "wmg.json"))
+    assert bad.returncode == 1 and "unknown St Helens item" in bad.stderr
