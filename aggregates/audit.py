@@ -19,6 +19,7 @@ from aggregates.schemes import (
     WHAT_MAKES_GOOD_SECTIONS,
     Grade,
     SchemeName,
+    as_number,
     check_bnes,
     check_score,
     darlington,
@@ -132,12 +133,13 @@ class Audit(Aggregate):
         if self.scheme is SchemeName.ST_HELENS:
             if item == "closure":
                 return Grade.parse(str(value)).label
-            check_score(item, int(value))
+            number = as_number(item, value)
+            check_score(item, number)
             if self.step_down and item.startswith("A"):
                 raise InvalidCommandError(
                     "the assessment section is not audited for a step-down from social care"
                 )
-            return int(value)
+            return number
         if self.scheme is SchemeName.WHAT_MAKES_GOOD:
             if item not in WHAT_MAKES_GOOD_SECTIONS:
                 raise InvalidCommandError(
@@ -149,8 +151,9 @@ class Audit(Aggregate):
                 raise InvalidCommandError(
                     f"unknown dimension '{item}' ({', '.join(DARLINGTON_DIMENSIONS)})"
                 )
-            darlington_grade(int(value))
-            return int(value)
+            number = as_number(item, value)
+            darlington_grade(number)
+            return number
         return check_bnes(item, str(value), evidence, action).value
 
     @event("ItemScored")

@@ -111,6 +111,15 @@ REVIEW_BANDS = (
 )
 
 
+def as_number(item: str, value: object) -> int:
+    """A score given as a whole number (or its digits), or a clear refusal naming the item."""
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+    ):
+        raise InvalidCommandError(f"{item}: {value!r} is not a whole-number score")
+    return int(value)
+
+
 def check_score(code: str, score: int) -> None:
     item = ITEMS.get(code)
     if item is None:

@@ -27,6 +27,7 @@ from aggregates.programme import AuditorRole, standings, weighted_sample
 from aggregates.schemes import (
     Grade,
     SchemeName,
+    as_number,
     bnes_summary,
     check_bnes,
     darlington,
@@ -968,7 +969,7 @@ def grade(
         if scheme == SchemeName.ST_HELENS:
             closure = scores.pop("closure", None)
             result = st_helens(
-                {k: int(v) for k, v in scores.items()}, closure=closure and Grade.parse(closure),
+                {k: as_number(k, v) for k, v in scores.items()}, closure=closure and Grade.parse(str(closure)),
                 assessment_audited=any(k.startswith("A") for k in scores),
                 review_audited=any(k.startswith("R") for k in scores),
                 childs_voice_absent=bool(flags.get("childs_voice_absent")),
@@ -991,7 +992,7 @@ def grade(
             typer.echo(f"  ({found.reason})")
         elif scheme == SchemeName.DARLINGTON:
             typer.echo(
-                f"overall      {darlington({k: int(v) for k, v in scores.items()}).label} (the middle grade)"
+                f"overall      {darlington({k: as_number(k, v) for k, v in scores.items()}).label} (the middle grade)"
             )
         elif scheme == SchemeName.BNES:
             ratings = {

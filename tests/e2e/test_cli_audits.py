@@ -158,4 +158,4 @@ def test_grade_a_set_of_scores_without_recording_an_audit(tmp_path: Path) -> Non
         db, "grade", "what_makes_good", str(tmp_path / "wmg.json")
     )
     bad = ehqa(db, "grade", "st_helens", str(tmp_path / "wmg.json"))
-    assert bad.returncode == 1 and "unknown St Helens item" in bad.stderr
+    assert bad.returncode == 1 and "is not a whole-number score" in bad.stderr
