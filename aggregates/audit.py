@@ -14,6 +14,7 @@ from aggregates.alerts import Rung, alert_id
 from aggregates.episode import NAMESPACE
 from aggregates.errors import DateError, DomainError, InvalidCommandError, LifecycleError
 from aggregates.policy import ClockName
+from aggregates.programme import AuditKind
 from aggregates.schemes import (
     DARLINGTON_DIMENSIONS,
     WHAT_MAKES_GOOD_SECTIONS,
@@ -57,6 +58,7 @@ class Audit(Aggregate):
         lead_managers: set[str],
         step_down: bool = False,
         policy: str = "st-helens",
+        kind: AuditKind = AuditKind.DETAILED,
     ) -> Audit:
         """Refuse an auditor who recorded anything on the episode or manages its lead professional."""
         if not auditor.strip():
@@ -73,11 +75,12 @@ class Audit(Aggregate):
                 "line managers do not audit their own team's cases"
             )
         return cls(reference=reference, episode=episode, scheme=scheme.value, auditor=auditor,
-                   reason=reason.strip() or "not given", step_down=step_down, policy=policy, on=on)  # fmt: skip
+                   reason=reason.strip() or "not given", step_down=step_down, policy=policy,
+                   kind=kind.value, on=on)  # fmt: skip
 
     @event("Assigned")
     def __init__(self, *, reference: str, episode: str, scheme: str, auditor: str, reason: str,
-                 step_down: bool, policy: str, on: date) -> None:  # fmt: skip
+                 step_down: bool, policy: str, kind: str, on: date) -> None:  # fmt: skip
         self.reference, self.episode, self.auditor, self.reason = (
             reference,
             episode,
@@ -87,6 +90,7 @@ class Audit(Aggregate):
         self.scheme = SchemeName(scheme)
         self.step_down = step_down
         self.policy = policy
+        self.kind = AuditKind(kind)
         self.alerts: dict[str, dict[str, Any]] = {}
         self.assigned_on = on
         self.scores: dict[str, dict[str, Any]] = {}

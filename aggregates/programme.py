@@ -1,4 +1,4 @@
-"""The audit programme: who audits how many records, and which records they audit.
+"""The audit programme: who audits how many records, of which kind, and which records.
 
 Quotas per role follow the St Helens framework; samples are random but reproducible (the same
 seed gives the same sample) and weighted by how many agencies are involved in an episode, so
@@ -21,17 +21,39 @@ class AuditorRole(StrEnum):
     SERVICE_MANAGER = "service_manager"
 
 
+class AuditKind(StrEnum):
+    DETAILED = "detailed"
+    BRIEF = "brief"
+    ONE_TO_ONE = "one_to_one"
+
+
 @dataclass(frozen=True)
 class Quota:
-    audits_per_month: float
-    note: str
+    per_month: float
+    per_worker: bool = False  # brief audits: so many for each worker in the manager's team
 
 
-QUOTAS = {
-    AuditorRole.PARTNERSHIP_COORDINATOR: Quota(2, "2 audits a month, plus 1 one-to-one"),
-    AuditorRole.TEAM_MANAGER: Quota(2, "2 detailed audits a month, plus 2 brief audits per worker"),
-    AuditorRole.SERVICE_MANAGER: Quota(0.5, "6 audits a year"),
+QUOTAS: dict[AuditorRole, dict[AuditKind, Quota]] = {
+    # partnership co-ordinators: 2 audits a month plus 1 one-to-one
+    AuditorRole.PARTNERSHIP_COORDINATOR: {
+        AuditKind.DETAILED: Quota(2),
+        AuditKind.ONE_TO_ONE: Quota(1),
+    },
+    # early help team managers: 2 detailed audits a month and 2 brief audits per worker a month
+    AuditorRole.TEAM_MANAGER: {
+        AuditKind.DETAILED: Quota(2),
+        AuditKind.BRIEF: Quota(2, per_worker=True),
+    },
+    # the service manager: 6 a year
+    AuditorRole.SERVICE_MANAGER: {AuditKind.DETAILED: Quota(0.5)},
 }
+
+
+@dataclass(frozen=True)
+class Auditor:
+    name: str
+    role: AuditorRole
+    workers: int = 0
 
 
 def weighted_sample(candidates: Sequence[tuple[str, int]], size: int, seed: int) -> list[str]:
@@ -51,6 +73,7 @@ def weighted_sample(candidates: Sequence[tuple[str, int]], size: int, seed: int)
 class Standing:
     auditor: str
     role: AuditorRole
+    kind: AuditKind
     expected: float
     completed: int
 
@@ -60,11 +83,20 @@ class Standing:
 
 
 def standings(
-    auditors: Mapping[str, AuditorRole], completed: Mapping[str, int], months: int
+    auditors: Sequence[Auditor], completed: Mapping[tuple[str, AuditKind], int], months: int
 ) -> list[Standing]:
-    """Each auditor against their quota over `months` months, the furthest behind first."""
-    found = [
-        Standing(name, role, QUOTAS[role].audits_per_month * months, completed.get(name, 0))
-        for name, role in auditors.items()
-    ]
-    return sorted(found, key=lambda s: (-s.behind, s.auditor))
+    """Each auditor against each of their quotas over `months` months, the furthest behind first."""
+    found = []
+    for auditor in auditors:
+        for kind, quota in QUOTAS[auditor.role].items():
+            expected = quota.per_month * months * (auditor.workers if quota.per_worker else 1)
+            found.append(
+                Standing(
+                    auditor.name,
+                    auditor.role,
+                    kind,
+                    expected,
+                    completed.get((auditor.name, kind), 0),
+                )
+            )
+    return sorted(found, key=lambda s: (-s.behind, s.auditor, s.kind.value))

@@ -589,6 +589,7 @@ class AssignBody(BaseModel):
     scheme: SchemeName
     auditor: str | None = Field(default=None, description="Default: the caller.")
     reason: str = ""
+    kind: Literal["detailed", "brief", "one_to_one"] = "detailed"
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
 
@@ -686,7 +687,8 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
         may_audit(who, auditor)
         with api.lock:
             audit = s.assign_audit(body.reference, episode=body.episode, scheme=body.scheme.value,
-                                   auditor=auditor, reason=body.reason, on=body.on, managers=api.staff)  # fmt: skip
+                                   auditor=auditor, reason=body.reason, on=body.on, managers=api.staff,
+                                   kind=body.kind)  # fmt: skip
             s.catch_up()
             return audit_json(audit)
 

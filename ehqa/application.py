@@ -18,6 +18,7 @@ from aggregates.clocks import ClockEntry, schedule
 from aggregates.episode import ChildRecord, Episode, Origin, child_record_id, episode_id
 from aggregates.errors import DomainError, InvalidCommandError
 from aggregates.policy import Policy
+from aggregates.programme import AuditKind
 from aggregates.proposals import Proposal, propose_a1, propose_closure, propose_r6, propose_r8
 from aggregates.schemes import SchemeName
 from ehqa.clock import Clock, london_today
@@ -47,6 +48,15 @@ class EpisodeExistsError(DomainError):
     def __init__(self, reference: str) -> None:
         super().__init__(f"episode {reference} already exists: choose another reference")
         self.reference = reference
+
+
+def audit_kind(kind: str) -> AuditKind:
+    try:
+        return AuditKind(kind)
+    except ValueError:
+        raise InvalidCommandError(
+            f"unknown kind of audit '{kind}' (detailed, brief, one_to_one)"
+        ) from None
 
 
 class AuditNotFoundError(EpisodeNotFoundError):
@@ -190,7 +200,7 @@ class EhqaApplication(Application[UUID]):
 
     def assign_audit(
         self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str, on: date,
-        recorded_by: set[str], lead_managers: set[str],
+        recorded_by: set[str], lead_managers: set[str], kind: str = "detailed",
     ) -> Audit:  # fmt: skip
         """Assign an audit; the auditor must not have led, recorded on, or managed the episode."""
         if any(True for _ in self.recorder.select_events(audit_id(reference), limit=1)):
@@ -208,7 +218,7 @@ class EhqaApplication(Application[UUID]):
         audit = Audit.assign(
             reference=reference, episode=episode, scheme=scheme_name, auditor=auditor, reason=reason,
             on=on, today=self.clock(), involved=set(found.lead_history) | recorded_by, lead_managers=lead_managers,
-            step_down=found.origin is Origin.STEP_DOWN, policy=found.policy,
+            step_down=found.origin is Origin.STEP_DOWN, policy=found.policy, kind=audit_kind(kind),
         )  # fmt: skip
         self.save(audit)
         return audit

@@ -23,7 +23,7 @@ from aggregates.access import Role
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
-from aggregates.programme import AuditorRole, standings, weighted_sample
+from aggregates.programme import AuditKind, Auditor, AuditorRole, standings, weighted_sample
 from aggregates.schemes import (
     Grade,
     SchemeName,
@@ -707,13 +707,14 @@ def audit_assign(
     auditor: Annotated[str, typer.Option(help="Who audits.")],
     reason: Annotated[str, typer.Option(help="Why the episode was sampled.")] = "",
     staff: Annotated[Path | None, typer.Option(help="Staff list (TOML, [managers]).")] = None,
+    kind: Annotated[str, typer.Option(help="detailed, brief or one_to_one.")] = "detailed",
     on: Annotated[str | None, typer.Option(help="Date (default today).")] = None,
 ) -> None:
     """Assign an audit (refused for an auditor involved in the episode or managing its lead)."""
     services = _services(ctx)
     with refusals():
         services.assign_audit(reference, episode=episode, scheme=scheme, auditor=auditor, reason=reason,
-                              on=_on(on), managers=_staff(staff))  # fmt: skip
+                              on=_on(on), managers=_staff(staff), kind=kind)  # fmt: skip
     typer.echo(f"assigned {reference}: {scheme} audit of {episode} by {auditor}")
 
 
@@ -899,7 +900,10 @@ def audit_sample(
 @audit_app.command("programme")
 def audit_programme(
     ctx: typer.Context,
-    auditors: Annotated[Path, typer.Option(help="TOML: [auditors] name = role.")],
+    auditors: Annotated[
+        Path,
+        typer.Option(help='TOML: [auditors] "Name" = "role", or [auditors."Name"] role, workers.'),
+    ],
     start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -910,21 +914,29 @@ def audit_programme(
         fail("--from and --to give the period, first day first", code=2)
     try:
         listed = tomllib.loads(auditors.read_text()).get("auditors", {})
-        roles = {str(name): AuditorRole(str(role)) for name, role in listed.items()}
+        people = [
+            Auditor(str(name), AuditorRole(str(entry)))
+            if not isinstance(entry, dict)
+            else Auditor(
+                str(name), AuditorRole(str(entry.get("role"))), int(entry.get("workers", 0))
+            )
+            for name, entry in listed.items()
+        ]
     except (OSError, tomllib.TOMLDecodeError, ValueError) as error:
         fail(f"{auditors}: {error} (roles: {', '.join(r.value for r in AuditorRole)})", code=2)
-    done: dict[str, int] = {}
+    done: dict[tuple[str, AuditKind], int] = {}
     for audit in _views(ctx).read.audits():
         if audit["completed_on"] and first.isoformat() <= audit["completed_on"] <= last.isoformat():
-            done[audit["auditor"]] = done.get(audit["auditor"], 0) + 1
+            key = (audit["auditor"], AuditKind(audit["kind"]))
+            done[key] = done.get(key, 0) + 1
     months = max(1, round(((last - first).days + 1) / 30.44))
-    rows = [{"auditor": x.auditor, "role": x.role.value, "expected": x.expected, "completed": x.completed,
-             "behind": x.behind} for x in standings(roles, done, months)]  # fmt: skip
+    rows = [{"auditor": x.auditor, "role": x.role.value, "kind": x.kind.value, "expected": x.expected,
+             "completed": x.completed, "behind": x.behind} for x in standings(people, done, months)]  # fmt: skip
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     else:
-        print_table(rows, ("auditor", "role", "expected", "completed", "behind"),
-                    ("auditor", "role", "expected", "completed", "behind"))  # fmt: skip
+        columns = ("auditor", "role", "kind", "expected", "completed", "behind")
+        print_table(rows, columns, columns)
 
 
 @audit_app.command("report")

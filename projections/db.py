@@ -122,6 +122,7 @@ SCHEMA = [
         episode TEXT NOT NULL,
         scheme TEXT NOT NULL,
         auditor TEXT NOT NULL,
+        kind TEXT NOT NULL,
         reason TEXT NOT NULL,
         assigned_on TEXT NOT NULL,
         completed_on TEXT,
@@ -150,7 +151,7 @@ SCHEMA = [
 ]
 
 # Views are disposable: when their tables change shape, they are dropped and rebuilt from the log.
-VIEW_SCHEMA_VERSION = 4
+VIEW_SCHEMA_VERSION = 5
 META = [
     "CREATE TABLE IF NOT EXISTS ehqa_view_schema (version INTEGER NOT NULL)",
 ]

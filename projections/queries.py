@@ -323,11 +323,11 @@ class ReadModels:
     def audits(self) -> list[dict[str, Any]]:
         """Every audit with the agency leading its episode."""
         rows = self.db.query(
-            "SELECT a.reference, a.episode, a.scheme, a.auditor, a.assigned_on, a.completed_on, a.grade,"
+            "SELECT a.reference, a.episode, a.scheme, a.auditor, a.kind, a.assigned_on, a.completed_on, a.grade,"
             " a.scores, a.flags, a.concerns, e.lead_agency FROM ehqa_audits a"
             " LEFT JOIN ehqa_episodes e ON e.reference = a.episode ORDER BY a.seq"
         )
-        keys = ("audit", "episode", "scheme", "auditor", "assigned_on", "completed_on", "grade", "scores",
+        keys = ("audit", "episode", "scheme", "auditor", "kind", "assigned_on", "completed_on", "grade", "scores",
                 "flags", "concerns", "agency")  # fmt: skip
         found = []
         for row in rows:

@@ -325,9 +325,10 @@ class AuditsProjection:
             (ref, clock, SAFEGUARDING),
         )
         cur.execute(
-            "INSERT INTO ehqa_audits (reference, episode, scheme, auditor, reason, assigned_on, completed_on,"
-            " grade, scores, flags, concerns, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ref, audit.episode, audit.scheme.value, audit.auditor, audit.reason, audit.assigned_on.isoformat(),
+            "INSERT INTO ehqa_audits (reference, episode, scheme, auditor, kind, reason, assigned_on, completed_on,"
+            " grade, scores, flags, concerns, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ref, audit.episode, audit.scheme.value, audit.auditor, audit.kind.value, audit.reason,
+             audit.assigned_on.isoformat(),
              _iso(audit.completed_on), audit.grade and audit.grade.label,
              json.dumps({k: v["value"] for k, v in audit.scores.items()}), json.dumps(audit.flags),
              len(audit.concerns), seq),

@@ -128,15 +128,16 @@ def test_sampling_the_programme_and_the_reports(tmp_path: Path) -> None:
         csv_text.splitlines()[0] == "agency,Outstanding,Good,Requires Improvement,Inadequate,total"
     )
     (tmp_path / "auditors.toml").write_text(
-        '[auditors]\n"Kate Evans" = "partnership_coordinator"\n"Priya Shah" = "team_manager"\n'
-        '"Omar Ali" = "service_manager"\n'
+        '[auditors]\n"Kate Evans" = "partnership_coordinator"\n"Omar Ali" = "service_manager"\n'
+        '[auditors."Priya Shah"]\nrole = "team_manager"\nworkers = 3\n'
     )
     behind = json.loads(ok(db, "audit", "programme", "--auditors", str(tmp_path / "auditors.toml"),
                            "--from", "2025-06-01", "--to", "2025-06-30", "--json"))  # fmt: skip
-    assert {(b["auditor"], b["completed"], b["behind"]) for b in behind} == {
-        ("Kate Evans", 3, 0), ("Priya Shah", 1, 1), ("Omar Ali", 0, 0.5),
+    assert {(b["auditor"], b["kind"], b["completed"], b["behind"]) for b in behind} == {
+        ("Kate Evans", "detailed", 3, 0), ("Kate Evans", "one_to_one", 0, 1),
+        ("Priya Shah", "detailed", 1, 1), ("Priya Shah", "brief", 0, 6), ("Omar Ali", "detailed", 0, 0.5),
     }  # fmt: skip
-    assert behind[0]["auditor"] == "Priya Shah"
+    assert (behind[0]["auditor"], behind[0]["kind"]) == ("Priya Shah", "brief")
     bad = ehqa(db, "audit", "report", "--by", "colour")
     assert bad.returncode == 2 and "group by one of scheme, agency, quarter, auditor" in bad.stderr
 

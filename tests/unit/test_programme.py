@@ -1,4 +1,6 @@
-from aggregates.programme import AuditorRole, standings, weighted_sample
+from aggregates.programme import AuditKind, Auditor, AuditorRole, standings, weighted_sample
+
+D, B, ONE = AuditKind.DETAILED, AuditKind.BRIEF, AuditKind.ONE_TO_ONE
 
 
 def test_the_same_seed_gives_the_same_sample() -> None:
@@ -15,12 +17,21 @@ def test_multi_agency_episodes_are_sampled_more_often() -> None:
     assert four > 2 * (len(picked) - four)
 
 
-def test_who_is_behind_their_quota() -> None:
-    found = standings(
-        {"Kate": AuditorRole.PARTNERSHIP_COORDINATOR, "Priya": AuditorRole.TEAM_MANAGER,
-         "Omar": AuditorRole.SERVICE_MANAGER},
-        {"Kate": 2, "Priya": 5}, months=3,
-    )  # fmt: skip
-    assert [(s.auditor, s.expected, s.completed, s.behind) for s in found] == [
-        ("Kate", 6, 2, 4), ("Omar", 1.5, 0, 1.5), ("Priya", 6, 5, 1),
-    ]  # fmt: skip
+def test_who_is_behind_each_quota() -> None:
+    auditors = [
+        Auditor("Kate", AuditorRole.PARTNERSHIP_COORDINATOR),
+        Auditor("Priya", AuditorRole.TEAM_MANAGER, workers=4),
+        Auditor("Omar", AuditorRole.SERVICE_MANAGER),
+    ]
+    done = {("Kate", D): 2, ("Kate", ONE): 3, ("Priya", D): 5, ("Priya", B): 20}
+    found = {
+        (s.auditor, s.kind): (s.expected, s.completed, s.behind)
+        for s in standings(auditors, done, months=3)
+    }
+    assert found == {
+        ("Kate", D): (6, 2, 4), ("Kate", ONE): (3, 3, 0),
+        ("Priya", D): (6, 5, 1), ("Priya", B): (24, 20, 4),  # 2 brief audits per worker a month
+        ("Omar", D): (1.5, 0, 1.5),  # 6 a year
+    }  # fmt: skip
+    first = standings(auditors, done, months=3)[0]
+    assert (first.auditor, first.behind) in {("Kate", 4), ("Priya", 4)}
