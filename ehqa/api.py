@@ -57,6 +57,7 @@ from ehqa.present import audit_json
 from ehqa.services import Services
 from projections.queries import BoardRow
 from projections.reports import grade_report, theme_report
+from projections.runner import follow
 from schedulers.scheduler import run_every
 
 log = logging.getLogger("ehqa.api")
@@ -844,27 +845,33 @@ def _command_route(app: FastAPI, api: Api, name: str, model: type[cmd._Command])
 def _start_background(
     database_url: str, stop: threading.Event, interval: float
 ) -> list[threading.Thread]:
-    """Beside the API: keep the views caught up, and wake the sweep (one sweeper per store)."""
-    worker = Services(database_url)
+    """Beside the API: keep the views caught up, and wake the sweep (one sweeper per store).
+    Each thread has its own Services: a database connection is never shared between threads."""
+    follower, sweeper = Services(database_url), Services(database_url)
 
     def follow_views() -> None:
-        from projections.runner import follow
-
-        follow(worker.app, worker.views, worker.projections, stop, poll_interval=1.0)
+        try:
+            follow(follower.app, follower.views, follower.projections, stop, poll_interval=1.0)
+        finally:
+            follower.close()
 
     def sweep() -> None:
         try:
-            raised = worker.sweep()
+            raised = sweeper.sweep()
             if raised:
                 log.info(json.dumps({"sweep": len(raised)}))
         except Exception:
             log.exception("sweep failed")
 
+    def sweep_every() -> None:
+        try:
+            run_every(sweep, interval, stop)
+        finally:
+            sweeper.close()
+
     threads = [
         threading.Thread(target=follow_views, daemon=True, name="ehqa-views"),
-        threading.Thread(
-            target=run_every, args=(sweep, interval, stop), daemon=True, name="ehqa-sweep"
-        ),
+        threading.Thread(target=sweep_every, daemon=True, name="ehqa-sweep"),
     ]
     for thread in threads:
         thread.start()

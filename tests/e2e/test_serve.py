@@ -45,6 +45,7 @@ def serving(db: str, tmp_path: Path, *extra: str) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "ehqa", "--db", db, "serve", "--port", str(port), *extra],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "EHQA_TODAY": "2025-11-20"},
+        start_new_session=True,  # its workers too can be stopped as one group
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -60,8 +61,14 @@ def serving(db: str, tmp_path: Path, *extra: str) -> Iterator[str]:
         yield base
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
+        try:
+            process.wait(timeout=30)
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
+            except ProcessLookupError:
+                pass
+            log.close()
 
 
 def call(base: str, token: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
