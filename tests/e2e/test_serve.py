@@ -3,6 +3,7 @@ document, and two workers on PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -64,10 +65,8 @@ def serving(db: str, tmp_path: Path, *extra: str) -> Iterator[str]:
         try:
             process.wait(timeout=30)
         finally:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
-            except ProcessLookupError:
-                pass
             log.close()
 
 
