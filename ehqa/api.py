@@ -717,11 +717,7 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
         proposal from the record needs a reason)."""
         who = api.who(authorization)
         with api.lock:
-            audit = s.app.get_audit(reference)
-            found = s.app.proposals(audit.episode) if audit.scheme is SchemeName.ST_HELENS else {}
-            proposal = found.get(body.item)
-            proposed = None if proposal is None else (
-                proposal.score if proposal.score is not None else proposal.grade and proposal.grade.label)  # fmt: skip
+            proposed = s.app.proposed_value(s.app.get_audit(reference), body.item)
         return change(who, reference, lambda a, t: a.score(
             body.item, body.value, body.evidence, body.on, t, proposed=proposed,
             override_reason=body.override_reason, action=body.action))  # fmt: skip
@@ -741,7 +737,8 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
     def issue_action(reference: str, body: ActionBody, authorization: Auth = None) -> Any:
         """Issue a SMART action; it runs on the audit_actions clock."""
         who = api.who(authorization)
-        due = body.due_on or s.app.calendar.add_working_days(body.on, 10)
+        with api.lock:
+            due = body.due_on or s.app.action_due(s.app.get_audit(reference), body.on)
         return change(
             who,
             reference,

@@ -17,7 +17,7 @@ from aggregates.calendar import WorkingCalendar, england_and_wales
 from aggregates.clocks import ClockEntry, schedule
 from aggregates.episode import ChildRecord, Episode, Origin, child_record_id, episode_id
 from aggregates.errors import DomainError, InvalidCommandError
-from aggregates.policy import Policy
+from aggregates.policy import ClockName, Policy
 from aggregates.programme import AuditKind
 from aggregates.proposals import Proposal, propose_a1, propose_closure, propose_r6, propose_r8
 from aggregates.schemes import SchemeName
@@ -251,6 +251,25 @@ class EhqaApplication(Application[UUID]):
             "R8": propose_r8(found.facts),
             "closure": propose_closure(found.facts, closed, found.closure_summary),
         }
+
+    def proposed_value(self, audit: Audit, item: str) -> Any:
+        """What the record proposes for an item of the audit (None where it proposes nothing)."""
+        if audit.scheme is not SchemeName.ST_HELENS:
+            return None
+        proposal = self.proposals(audit.episode).get(item)
+        if proposal is None:
+            return None
+        return (
+            proposal.score
+            if proposal.score is not None
+            else (proposal.grade and proposal.grade.label)
+        )
+
+    def action_due(self, audit: Audit, issued: date) -> date:
+        """An audit action's default due date: the audit_actions clock of the audit's policy."""
+        return self.policy(audit.policy).due_date(
+            ClockName.AUDIT_ACTIONS, issued, False, self.calendar
+        )
 
     # ---- queries ---------------------------------------------------------------------------
 

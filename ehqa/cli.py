@@ -760,13 +760,7 @@ def audit_score(
     """Score an item, a section, a dimension or a standard, with its evidence."""
     services = _services(ctx)
     with refusals():
-        audit = services.app.get_audit(reference)
-        proposals = (
-            services.app.proposals(audit.episode) if audit.scheme.value == "st_helens" else {}
-        )
-        proposal = proposals.get(item)
-        proposed = None if proposal is None else (proposal.score if proposal.score is not None else
-                                                   (proposal.grade and proposal.grade.label))  # fmt: skip
+        proposed = services.app.proposed_value(services.app.get_audit(reference), item)
         services.app.change_audit(reference, lambda a, t: a.score(
             item, value if not value.isdigit() else int(value), evidence, _on(on), t,
             proposed=proposed, override_reason=override_reason, action=action))  # fmt: skip
@@ -820,14 +814,16 @@ def audit_complete(
 def audit_action(
     ctx: typer.Context, reference: str, number: str,
     who: Annotated[str, typer.Option()], what: Annotated[str, typer.Option()],
-    due: Annotated[str | None, typer.Option(help="Due date (default: 10 working days).")] = None,
+    due: Annotated[str | None, typer.Option(help="Due date (default: the audit_actions clock).")] = None,
     on: Annotated[str | None, typer.Option()] = None,
 ) -> None:  # fmt: skip
     """Issue a SMART action: who does what by when."""
     services = _services(ctx)
     issued = _on(on)
-    due_on = _date_option("--due", due) or services.app.calendar.add_working_days(issued, 10)
     with refusals():
+        due_on = _date_option("--due", due) or services.app.action_due(
+            services.app.get_audit(reference), issued
+        )
         services.app.change_audit(
             reference, lambda a, t: a.issue_action(number, who, what, due_on, issued, t)
         )
