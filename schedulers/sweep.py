@@ -99,27 +99,25 @@ def _raise_for_audit(
     store: EpisodeStore, reference: str, actions: list[AlertDue], today: date
 ) -> list[Raised]:
     """Overdue audit actions climb the same ladder, to the action's owner and up."""
-    for _ in range(3):
-        audit = store.get_audit(reference)
-        escalation = store.policy(audit.policy).escalation
-        new = []
-        for due in actions:
-            number = str(due.occurrence)
-            owner = audit.actions[number]["who"]
-            for rung, fell_due_on in ladder(due.due_on, escalation, store.calendar).fell_due(today):
-                people = recipients(rung, owner, escalation)
-                if audit.raise_alert(number=number, rung=rung, fell_due_on=fell_due_on, recipients=people,
-                                     today=today):  # fmt: skip
-                    new.append(Raised(alert_id(reference, due.clock, due.occurrence, rung), reference,
-                                      due.clock.value, due.occurrence, rung.value, fell_due_on, people))  # fmt: skip
-        if not new:
-            return []
-        try:
-            store.save(audit)
-        except IntegrityError:
-            continue
-        return new
-    raise RuntimeError(f"audit {reference} kept changing during the sweep; try again")
+    return _retrying(store, f"audit {reference}", lambda: store.get_audit(reference),
+                     lambda audit: _raise_on_audit(store, audit, actions, today))  # fmt: skip
+
+
+def _raise_on_audit(
+    store: EpisodeStore, audit: Audit, actions: list[AlertDue], today: date
+) -> list[Raised]:
+    escalation = store.policy(audit.policy).escalation
+    new = []
+    for due in actions:
+        number = str(due.occurrence)
+        owner = audit.actions[number]["who"]
+        for rung, fell_due_on in ladder(due.due_on, escalation, store.calendar).fell_due(today):
+            people = recipients(rung, owner, escalation)
+            if audit.raise_alert(number=number, rung=rung, fell_due_on=fell_due_on, recipients=people,
+                                 today=today):  # fmt: skip
+                new.append(Raised(alert_id(audit.reference, due.clock, due.occurrence, rung), audit.reference,
+                                  due.clock.value, due.occurrence, rung.value, fell_due_on, people))  # fmt: skip
+    return new
 
 
 def _raise_on(
@@ -141,17 +139,25 @@ def _raise_on(
     return new
 
 
-def _raise_for(
-    store: EpisodeStore, reference: str, clocks: list[AlertDue], today: date, attempts: int = 3
+def _retrying(
+    store: EpisodeStore, what: str, load: Callable[[], Any], raise_on: Callable[[Any], list[Raised]]
 ) -> list[Raised]:
-    for _ in range(attempts):
-        episode = store.get_episode(reference)
-        new = _raise_on(store, episode, clocks, today)
+    """Load, raise, save; if someone else wrote meanwhile, read it again and re-check."""
+    for _ in range(3):
+        aggregate = load()
+        new = raise_on(aggregate)
         if not new:
             return []
         try:
-            store.save(episode)
+            store.save(aggregate)
         except IntegrityError:
-            continue  # someone else wrote to the episode meanwhile: read it again and re-check
+            continue
         return new
-    raise RuntimeError(f"episode {reference} kept changing during the sweep; try again")
+    raise RuntimeError(f"{what} kept changing during the sweep; try again")
+
+
+def _raise_for(
+    store: EpisodeStore, reference: str, clocks: list[AlertDue], today: date
+) -> list[Raised]:
+    return _retrying(store, f"episode {reference}", lambda: store.get_episode(reference),
+                     lambda episode: _raise_on(store, episode, clocks, today))  # fmt: skip
