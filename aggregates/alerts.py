@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 from aggregates.calendar import WorkingCalendar
 from aggregates.policy import ClockName, Escalation
@@ -50,10 +51,16 @@ class Ladder:
 
 
 def ladder(due_on: date, escalation: Escalation, calendar: WorkingCalendar) -> Ladder:
+    return _ladder(due_on, escalation.due_soon_working_days,
+                   escalation.escalate_after_working_days, calendar)  # fmt: skip
+
+
+@lru_cache(maxsize=65536)
+def _ladder(due_on: date, soon: int, escalate_after: int, calendar: WorkingCalendar) -> Ladder:
     return Ladder(
-        due_soon_on=calendar.working_days_before(due_on, escalation.due_soon_working_days),
+        due_soon_on=calendar.working_days_before(due_on, soon),
         overdue_on=calendar.add_working_days(due_on, 1),
-        escalated_on=calendar.add_working_days(due_on, escalation.escalate_after_working_days),
+        escalated_on=calendar.add_working_days(due_on, escalate_after),
     )
 
 

@@ -27,26 +27,36 @@ class WorkingCalendar:
         self._bank_holidays = holidays.country_holidays("GB", subdiv="ENG")
         self._first = FIRST_DAY.toordinal()
         self._totals: list[int] = []  # working days from _first up to and including each day
+        self._working = bytearray()  # 1 for each working day from _first on
         self.add_working_days = lru_cache(maxsize=65536)(self._add_working_days)
+        self.working_days_before = lru_cache(maxsize=65536)(self._working_days_before)
 
     def _is_working(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._bank_holidays
 
-    def _total(self, day: date) -> int:
-        """Working days from 1 Jan 2000 up to and including `day`."""
+    def _index(self, day: date) -> int:
+        """The day's place in the tables (grown a year at a time as later dates are asked for)."""
         index = day.toordinal() - self._first
+        if 0 <= index < len(self._totals):
+            return index
         if not FIRST_DAY <= day <= LAST_DAY:
             raise ValueError(f"dates before 2000 or after 2199 are not supported ({day})")
         while index >= len(self._totals):
             start = date.fromordinal(self._first + len(self._totals))
             running = self._totals[-1] if self._totals else 0
             for offset in range(366):
-                running += self._is_working(start + timedelta(days=offset))
+                working = self._is_working(start + timedelta(days=offset))
+                running += working
                 self._totals.append(running)
-        return self._totals[index]
+                self._working.append(working)
+        return index
+
+    def _total(self, day: date) -> int:
+        """Working days from 1 Jan 2000 up to and including `day`."""
+        return self._totals[self._index(day)]
 
     def is_working_day(self, day: date) -> bool:
-        return self._total(day) != self._total(day - ONE_DAY)
+        return bool(self._working[self._index(day)])
 
     def bank_holiday_name(self, day: date) -> str | None:
         name = self._bank_holidays.get(day)
@@ -62,7 +72,7 @@ class WorkingCalendar:
                 remaining -= 1
         return day
 
-    def working_days_before(self, end: date, count: int) -> date:
+    def _working_days_before(self, end: date, count: int) -> date:
         """The working day `count` working days before `end` (`end` itself when count is 0)."""
         day = end
         while count > 0:

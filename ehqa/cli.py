@@ -45,7 +45,7 @@ from ehqa.services import Services
 from ehqa.store import DEFAULT_DATABASE, StoreURLError
 from projections.queries import BoardRow
 from projections.reports import as_csv, grade_report, theme_report
-from projections.runner import follow
+from projections.runner import REBUILD_BATCH, follow
 from schedulers.delivery import JsonLinesSink, Sink, WebhookSink
 from schedulers.scheduler import run_every
 from schedulers.sweep import Raised
@@ -451,7 +451,7 @@ def projections_catch_up(ctx: typer.Context) -> None:
 def projections_rebuild(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="One view (default: all).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 1000,
+    batch_size: Annotated[int, typer.Option(min=1)] = REBUILD_BATCH,
 ) -> None:
     """Empty a view and replay every event into it, showing progress and events/s."""
     services = _services(ctx)

@@ -7,6 +7,7 @@ update and its tracking record commit together.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -162,6 +163,21 @@ VIEW_TABLES = [
 ]  # fmt: skip
 
 
+def secondary_indexes(tables: Sequence[str]) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of each index of `tables` beyond their primary keys.
+
+    A rebuild drops them and creates them again at the end: building an index once is far
+    cheaper than keeping it up to date row by row. (If a rebuild dies half-way, opening the
+    views again creates them, as it does on every start.)
+    """
+    found = []
+    for statement in SCHEMA:
+        match = re.match(r"CREATE INDEX IF NOT EXISTS (\w+) ON (\w+)", statement)
+        if match and match.group(2) in tables:
+            found.append((match.group(1), statement))
+    return found
+
+
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
@@ -256,6 +272,24 @@ class _PgCursor:
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
+
+    def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def insert_rows(
+    cur: Cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert many rows at once: by COPY on PostgreSQL (several times faster than INSERTs)."""
+    if not rows:
+        return
+    if isinstance(cur, _PgCursor):
+        cur.copy(table, columns, rows)
+    else:
+        marks = ", ".join("?" * len(columns))
+        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
 def _pg(sql: str) -> str:

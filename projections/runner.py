@@ -7,18 +7,26 @@ two processes catching up at once never apply a batch twice.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import Application
 
-from projections.db import Cursor, ViewDatabase
+from projections.db import Cursor, ViewDatabase, secondary_indexes
 from projections.views import Projection
 
 Progress = Callable[[int], None]
+PAGE = 1000  # notifications read from the log at a time
+CATCH_UP_BATCH = 1000
+# A rebuild writes in larger batches: a batch writes each episode's rows once, however many of
+# its events the batch holds, and in a live service's log an episode's events are spread out
+# among everyone else's.
+REBUILD_BATCH = 50_000
 
 
 @dataclass(frozen=True)
@@ -52,33 +60,71 @@ class Moved(Exception):
     """Another process advanced this view first; the batch is rolled back and read again."""
 
 
+class _Window:
+    """The events after `start` (at most `limit`), read from the log a page at a time as a
+    projection iterates them; remembers how many it gave and the last notification id."""
+
+    def __init__(self, app: Application[Any], topics: list[str], start: int, limit: int) -> None:
+        self._app, self._topics, self._start, self._limit = app, topics, start, limit
+        self.count, self.last = 0, start
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        while self.count < self._limit:
+            page = self._app.recorder.select_notifications(
+                start=self.last + 1, limit=min(PAGE, self._limit - self.count), topics=self._topics
+            )
+            if not page:
+                return
+            for notification in page:
+                yield notification.id, self._app.mapper.to_domain_event(notification)
+            self.count += len(page)
+            self.last = page[-1].id
+
+
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Replaying a batch allocates a great many small objects, most of which live on in the
+    projections' caches; none form reference cycles, so the cycle collector only re-walks them
+    again and again (it doubled the cost of a rebuild). It resumes when the batch is prepared."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def catch_up(
     app: Application[Any],
     db: ViewDatabase,
     projection: Projection,
-    batch_size: int = 1000,
+    batch_size: int = CATCH_UP_BATCH,
     progress: Progress | None = None,
 ) -> int:
-    """Apply every event after the view's position; return how many were applied."""
+    """Apply every event after the view's position; return how many were applied.
+
+    Each batch is prepared outside the transaction (decoded, replayed, its rows derived), then
+    written together with the move of the view's position.
+    """
     applied = 0
     while True:
         start = position(db, projection.name)
-        notifications = app.recorder.select_notifications(
-            start=start + 1, limit=batch_size, topics=projection.topics
-        )
-        if not notifications:
+        window = _Window(app, projection.topics, start, batch_size)
+        with _cycle_collection_paused():
+            prepared = projection.prepare(window)
+        if not window.count:
             return applied
-        batch = [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
         try:
             with db.transaction() as cur:
-                if not _advance(cur, projection.name, start, notifications[-1].id):
+                if not _advance(cur, projection.name, start, window.last):
                     raise Moved
-                projection.process(cur, batch)
+                projection.process(cur, prepared)
         except Moved:
             continue
-        applied += len(batch)
+        applied += window.count
         if progress:
-            progress(len(batch))
+            progress(window.count)
 
 
 def catch_up_all(app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]) -> int:
@@ -95,15 +141,21 @@ def rebuild(
     app: Application[Any],
     db: ViewDatabase,
     projection: Projection,
-    batch_size: int = 1000,
+    batch_size: int = REBUILD_BATCH,
     progress: Progress | None = None,
 ) -> int:
-    """Empty the view and replay every event into it."""
+    """Empty the view and replay every event into it (its indexes are built at the end)."""
+    indexes = secondary_indexes(projection.tables)
     with db.transaction() as cur:
+        for index, _ in indexes:
+            cur.execute(f"DROP INDEX IF EXISTS {index}")
         for statement in clears(projection):
             cur.execute(statement)
         cur.execute("DELETE FROM ehqa_tracking WHERE projection = ?", (projection.name,))
     applied = catch_up(app, db, projection, batch_size, progress)
+    with db.transaction() as cur:
+        for _, create in indexes:
+            cur.execute(create)
     db.analyze(projection.tables)
     return applied
 

@@ -1,14 +1,18 @@
 """The projections: each turns a batch of stored events into updates of its own tables.
 
-A projection is given the events after its tracking position, in notification order, and a
-cursor inside the transaction that will also move its tracking position; it never commits.
+A projection is given the events after its tracking position, in notification order. It first
+`prepare`s them (the work that needs no database: decoding, replaying, deriving rows) and then
+`process`es what it prepared with a cursor inside the transaction that also moves its tracking
+position; it never commits. Preparing outside the transaction keeps the store's write lock
+short, which matters on SQLite, where the views share the events' file.
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol, cast
 from uuid import UUID
@@ -21,11 +25,11 @@ from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import due_dates
 from aggregates.episode import ChildRecord, Episode
 from aggregates.policy import ClockName, Policy
-from projections.db import Cursor
+from projections.db import Cursor, insert_rows
 from projections.labels import label_of
 
 Event = DomainEventProtocol[UUID]
-Batch = Sequence[tuple[int, Event]]
+Batch = Iterable[tuple[int, Event]]  # (notification id, event), read lazily: iterate it once
 BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 SAFEGUARDING = "safeguarding"  # the pseudo-clock of alerts raised by audits' safeguarding concerns
 
@@ -35,7 +39,16 @@ class Projection(Protocol):
     topics: list[str]
     tables: list[str]
 
-    def process(self, cur: Cursor, batch: Batch) -> None: ...
+    def prepare(self, batch: Batch) -> Any: ...
+
+    def process(self, cur: Cursor, prepared: Any) -> None: ...
+
+
+class Unprepared:
+    """For projections whose work all needs the view's current rows: nothing to prepare."""
+
+    def prepare(self, batch: Batch) -> list[tuple[int, Event]]:
+        return list(batch)
 
 
 def topics_of(*classes: type) -> list[str]:
@@ -65,7 +78,7 @@ class TimelineProjection:
     topics = topics_of(Episode)
     tables = ["ehqa_timeline"]
 
-    def process(self, cur: Cursor, batch: Batch) -> None:
+    def prepare(self, batch: Batch) -> list[tuple[Any, ...]]:
         rows = []
         for _, event in batch:
             body = describe_event(event)
@@ -79,21 +92,21 @@ class TimelineProjection:
                     json.dumps(body),
                 )
             )
-        cur.executemany(
-            "INSERT INTO ehqa_timeline (episode_id, version, on_date, event, label, body)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        return rows
+
+    def process(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
+        insert_rows(cur, "ehqa_timeline",
+                    ("episode_id", "version", "on_date", "event", "label", "body"), rows)  # fmt: skip
 
 
-class ChildrenProjection:
+class ChildrenProjection(Unprepared):
     """Which episode is open for each child, and every episode each child has had."""
 
     name = "children"
     topics = topics_of(ChildRecord)
     tables = ["ehqa_children"]
 
-    def process(self, cur: Cursor, batch: Batch) -> None:
+    def process(self, cur: Cursor, batch: list[tuple[int, Event]]) -> None:
         """Apply the batch in memory to the rows it touches, then write each row once."""
         touched = sorted({event.originator_id.hex for _, event in batch})
         rows: dict[str, list[Any]] = {}
@@ -127,6 +140,31 @@ class ChildrenProjection:
         )
 
 
+EPISODE_COLUMNS = (
+    "reference", "child", "state", "lead_name", "lead_agency", "policy", "origin", "pre_birth",
+    "opened_on", "consent_agencies", "closed_on", "closed_reason", "closure_summary", "version",
+    "opened_seq",
+)  # fmt: skip
+CLOCK_COLUMNS = (
+    "reference", "clock", "occurrence", "started_on", "due_on", "stopped_on", "closed_on",
+    "exceptions", "lead_name", "lead_agency", "policy", "seq", "next_alert_on", "next_rung",
+)  # fmt: skip
+ALERT_COLUMNS = (
+    "alert_id", "reference", "clock", "occurrence", "rung", "fell_due_on", "raised_on",
+    "recipients", "acknowledged_by", "acknowledged_on", "cleared_on", "lead_name", "lead_agency",
+)  # fmt: skip
+
+
+@dataclass
+class EpisodeRows:
+    """What a batch changes in the episodes view: each touched episode's rows, derived once."""
+
+    new: list[tuple[Any, ...]] = field(default_factory=list)
+    changed: list[tuple[Any, ...]] = field(default_factory=list)
+    clocks: list[tuple[Any, ...]] = field(default_factory=list)
+    alerts: list[tuple[Any, ...]] = field(default_factory=list)
+
+
 class EpisodesProjection:
     """Each episode's summary and every occurrence of its clocks (the drift board).
 
@@ -157,18 +195,48 @@ class EpisodesProjection:
         self._cache: OrderedDict[UUID, Episode] = OrderedDict()
         self._cache_size = cache_size
 
-    def process(self, cur: Cursor, batch: Batch) -> None:
-        by_episode: dict[UUID, list[tuple[int, Event]]] = {}
-        for item in batch:
-            by_episode.setdefault(item[1].originator_id, []).append(item)
-        for episode_id, items in by_episode.items():
-            aggregate: Any = self._before(episode_id, items[0][1].originator_version)
-            for _, event in items:
-                aggregate = cast(Any, event).mutate(aggregate)
-            episode: Episode = aggregate
+    def prepare(self, batch: Batch) -> EpisodeRows:
+        """Replay the batch into the episodes it touches; then derive each one's rows once.
+
+        However many of an episode's events the batch holds, its rows are derived and written
+        once per batch, which is why a rebuild reads the log in large batches.
+        """
+        touched: dict[UUID, Any] = {}
+        opened: dict[UUID, int] = {}  # episodes the batch opens, with their first event's id
+        for seq, event in batch:
+            episode_id = event.originator_id
+            aggregate = touched.get(episode_id)
+            if aggregate is None:
+                aggregate = self._before(episode_id, event.originator_version)
+            touched[episode_id] = cast(Any, event).mutate(aggregate)
+            if event.originator_version == 1:
+                opened[episode_id] = seq
+        rows = EpisodeRows()
+        for episode_id, episode in touched.items():
             self._remember(episode)
-            first_seq = items[0][0] if items[0][1].originator_version == 1 else None
-            self._write(cur, episode, first_seq)
+            summary = self._summary(episode)
+            if episode_id in opened:
+                rows.new.append((*summary, opened[episode_id]))
+            else:
+                rows.changed.append((*summary[1:], episode.reference))
+            rows.clocks += self._clock_rows(episode)
+            rows.alerts += self._alert_rows(episode)
+        return rows
+
+    def process(self, cur: Cursor, rows: EpisodeRows) -> None:
+        changed = [(row[-1],) for row in rows.changed]
+        insert_rows(cur, "ehqa_episodes", EPISODE_COLUMNS, rows.new)
+        cur.executemany(
+            "UPDATE ehqa_episodes SET child = ?, state = ?, lead_name = ?, lead_agency = ?,"
+            " policy = ?, origin = ?, pre_birth = ?, opened_on = ?, consent_agencies = ?,"
+            " closed_on = ?, closed_reason = ?, closure_summary = ?, version = ?"
+            " WHERE reference = ?",
+            rows.changed,
+        )
+        cur.executemany("DELETE FROM ehqa_clocks WHERE reference = ?", changed)
+        cur.executemany("DELETE FROM ehqa_alerts WHERE reference = ?", changed)
+        insert_rows(cur, "ehqa_clocks", CLOCK_COLUMNS, rows.clocks)
+        insert_rows(cur, "ehqa_alerts", ALERT_COLUMNS, rows.alerts)
 
     def _before(self, episode_id: UUID, version: int) -> Episode | None:
         if version == 1:
@@ -184,9 +252,10 @@ class EpisodesProjection:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _write(self, cur: Cursor, episode: Episode, opened_seq: int | None) -> None:
+    @staticmethod
+    def _summary(episode: Episode) -> tuple[Any, ...]:
         lead = episode.lead or {}
-        summary = (
+        return (
             episode.reference,
             episode.child,
             episode.state.value,
@@ -202,42 +271,17 @@ class EpisodesProjection:
             episode.closure_summary,
             episode.version,
         )
-        if opened_seq is not None:
-            cur.execute(
-                "INSERT INTO ehqa_episodes (reference, child, state, lead_name, lead_agency, policy,"
-                " origin, pre_birth, opened_on, consent_agencies, closed_on, closed_reason,"
-                " closure_summary, version, opened_seq)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*summary, opened_seq),
-            )
-        else:
-            cur.execute(
-                "UPDATE ehqa_episodes SET child = ?, state = ?, lead_name = ?, lead_agency = ?,"
-                " policy = ?, origin = ?, pre_birth = ?, opened_on = ?, consent_agencies = ?,"
-                " closed_on = ?, closed_reason = ?, closure_summary = ?, version = ?"
-                " WHERE reference = ?",
-                (*summary[1:], episode.reference),
-            )
-            cur.execute("DELETE FROM ehqa_clocks WHERE reference = ?", (episode.reference,))
-            cur.execute("DELETE FROM ehqa_alerts WHERE reference = ?", (episode.reference,))
-        cur.executemany(
-            "INSERT INTO ehqa_clocks (reference, clock, occurrence, started_on, due_on, stopped_on,"
-            " closed_on, exceptions, lead_name, lead_agency, policy, seq, next_alert_on, next_rung)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self._clock_rows(episode),
-        )
-        cur.executemany(
-            "INSERT INTO ehqa_alerts (alert_id, reference, clock, occurrence, rung, fell_due_on,"
-            " raised_on, recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name,"
-            " lead_agency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (ident, episode.reference, a["clock"], a["occurrence"], a["rung"],
-                 a["fell_due_on"].isoformat(), a["raised_on"].isoformat(),
-                 json.dumps(a["recipients"]), a["acknowledged_by"], _iso(a["acknowledged_on"]),
-                 _iso(a["cleared_on"]), lead.get("name"), lead.get("agency"))
-                for ident, a in episode.alerts.items()
-            ],
-        )  # fmt: skip
+
+    @staticmethod
+    def _alert_rows(episode: Episode) -> list[tuple[Any, ...]]:
+        lead = episode.lead or {}
+        return [
+            (ident, episode.reference, a["clock"], a["occurrence"], a["rung"],
+             a["fell_due_on"].isoformat(), a["raised_on"].isoformat(),
+             json.dumps(a["recipients"]), a["acknowledged_by"], _iso(a["acknowledged_on"]),
+             _iso(a["cleared_on"]), lead.get("name"), lead.get("agency"))
+            for ident, a in episode.alerts.items()
+        ]  # fmt: skip
 
     def _clock_rows(self, episode: Episode) -> list[tuple[Any, ...]]:
         """Every clock occurrence, with the next alert rung still to raise while it runs."""
@@ -255,7 +299,8 @@ class EpisodesProjection:
             rows.append((
                 episode.reference, span.clock.value, span.occurrence, span.started_on.isoformat(),
                 due.isoformat(), _iso(span.stopped_on), _iso(span.closed_on),
-                json.dumps([(on.isoformat(), reason) for on, reason in span.exceptions]),
+                json.dumps([(on.isoformat(), reason) for on, reason in span.exceptions])
+                if span.exceptions else "[]",
                 lead.get("name"), lead.get("agency"), episode.policy, seq,
                 following and following[1].isoformat(), following and following[0].value,
             ))  # fmt: skip
@@ -270,7 +315,7 @@ class OutboxProjection:
               if t.endswith((".AlertRaised", ".SafeguardingConcernRaised"))]  # fmt: skip
     tables = ["ehqa_outbox"]
 
-    def process(self, cur: Cursor, batch: Batch) -> None:
+    def prepare(self, batch: Batch) -> list[tuple[Any, ...]]:
         rows = []
         for seq, event in batch:
             body = describe_event(event)
@@ -279,6 +324,9 @@ class OutboxProjection:
             message = label_of(body)
             rows.append((body["alert_id"], seq, json.dumps({**body, "episode": reference,
                                                              "message": message})))  # fmt: skip
+        return rows
+
+    def process(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany("INSERT INTO ehqa_outbox (alert_id, seq, body) VALUES (?, ?, ?)", rows)
 
 
@@ -286,7 +334,7 @@ def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
-class AuditsProjection:
+class AuditsProjection(Unprepared):
     """Each audit and its actions; open actions run on the audit_actions clock of the drift
     board (and climb the alert ladder) like any other clock."""
 
@@ -304,7 +352,7 @@ class AuditsProjection:
                  calendar: WorkingCalendar) -> None:  # fmt: skip
         self._load, self._policy, self._calendar = load, policy, calendar
 
-    def process(self, cur: Cursor, batch: Batch) -> None:
+    def process(self, cur: Cursor, batch: list[tuple[int, Event]]) -> None:
         by_audit: dict[UUID, list[tuple[int, Event]]] = {}
         for item in batch:
             by_audit.setdefault(item[1].originator_id, []).append(item)
