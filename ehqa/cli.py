@@ -1025,6 +1025,13 @@ def simulate(
         str | None, typer.Option(help="First referral date (default: 2 years ago).")
     ] = None,
     end: Annotated[str | None, typer.Option(help="Last date recorded (default: today).")] = None,
+    interleaved: Annotated[
+        bool,
+        typer.Option(
+            help="Save the events in business-date order across episodes, as a live service"
+            " records them (holds every history in memory first)."
+        ),
+    ] = False,
 ) -> None:
     """Write realistic simulated histories through the real commands."""
     services = _services(ctx)
@@ -1041,7 +1048,9 @@ def simulate(
             f"a simulation with seed {seed} is already in this store (e.g. {probe}): use another seed"
         )
     with _bar(episodes, "simulating") as advance, refusals():
-        report = simulation.simulate(services.app, episodes, seed, first, last, progress=advance)
+        report = simulation.simulate(
+            services.app, episodes, seed, first, last, progress=advance, interleaved=interleaved
+        )
     typer.echo(f"simulated {report.episodes} episodes, {report.events} events ({first} to {last})")
     for scenario, count in sorted(report.scenarios.items()):
         typer.echo(f"  {scenario:<18} {count}")

@@ -5,10 +5,15 @@ stepped down, pre-birth, consent withheld or withdrawn) with dates drawn from a 
 by the run's seed and the episode's number: the same seed gives the same data. Dates cross bank
 holidays as real ones do. Episodes are saved in batches (each with its child's record), so a
 large caseload is written quickly; every command still passes the lifecycle's guards.
+
+A live service's log interleaves everyone's episodes, each event recorded about when it
+happened. `interleaved=True` writes the log that way: every history is run first (so all are
+held in memory), then their events are saved in business-date order across episodes.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -200,6 +205,7 @@ def simulate(
     end: date,
     batch_size: int = 200,
     progress: Callable[[int], None] | None = None,
+    interleaved: bool = False,
 ) -> Report:
     """Write `episodes` simulated histories opened between `start` and `end`."""
     if end < start:
@@ -208,6 +214,7 @@ def simulate(
     people = leads(random.Random(seed))
     report = Report()
     pending: list[Any] = []
+    dated: list[list[tuple[date, Any]]] = []
     for number in range(episodes):
         rng = random.Random(f"{seed}:{number}")
         episode, record, refused, scenario = _history(app, rng, number, seed, start, today, people)
@@ -215,6 +222,11 @@ def simulate(
         report.episodes += 1
         report.events += episode.version
         report.scenarios[scenario] = report.scenarios.get(scenario, 0) + 1
+        if interleaved:  # (progress counts histories run; the saving follows at the end)
+            dated += _dated_events(episode, record)
+            if progress and (number + 1) % batch_size == 0:
+                progress(batch_size)
+            continue
         pending += [episode, record]
         if len(pending) >= 2 * batch_size:
             app.save(*pending)
@@ -225,7 +237,25 @@ def simulate(
         app.save(*pending)
         if progress:
             progress(len(pending) // 2)
+    if dated:
+        in_order = [event for _, event in heapq.merge(*dated, key=lambda item: item[0])]
+        for chunk in range(0, len(in_order), 10 * batch_size):
+            app.save(*in_order[chunk : chunk + 10 * batch_size])
+        if progress:
+            progress(episodes % batch_size)
     return report
+
+
+def _dated_events(episode: Episode, record: ChildRecord) -> list[list[tuple[date, Any]]]:
+    """Each aggregate's pending events keyed by when they would have been recorded: on their
+    business date, never before an earlier event of the same aggregate (the keys never fall)."""
+    keyed, latest = [], date.min
+    for event in episode.collect_events():
+        latest = max(latest, event.on)  # type: ignore[attr-defined]
+        keyed.append((latest, event))
+    opened_on = keyed[0][0]
+    child = record.collect_events()  # registered and opened with the episode, closed with it
+    return [keyed, [(opened_on if n < 2 else latest, event) for n, event in enumerate(child)]]
 
 
 def _history(app: EhqaApplication, rng: random.Random, number: int, seed: int, start: date,

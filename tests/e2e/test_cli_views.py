@@ -113,6 +113,10 @@ def test_simulate_is_reproducible_and_refuses_a_repeated_seed(tmp_path: Path) ->
     assert beyond.returncode == 2 and "outside 2000-01-01 to 2199-12-31" in beyond.stderr
     deadlines = json.loads(ok(first, "deadlines", "--json", "--as-at", "2025-12-31"))
     assert json.loads(ok(second, "deadlines", "--json", "--as-at", "2025-12-31")) == deadlines
+    live_order = str(tmp_path / "c.db")  # the same histories, saved as a live service records them
+    assert ok(live_order, *args, "--interleaved") == out
+    mixed = json.loads(ok(live_order, "deadlines", "--json", "--as-at", "2025-12-31"))
+    assert sorted(mixed, key=repr) == sorted(deadlines, key=repr)  # (listed in log order)
 
 
 def test_drift_pages_show_how_many_there_are(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 from datetime import date, timedelta
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
@@ -111,14 +113,37 @@ def test_caseloads_count_each_lead_professionals_open_episodes(services: Service
 def test_rebuild_from_zero_equals_incremental_catch_up_for_2000_episodes(
     services: Services,
 ) -> None:
-    for seed in (1, 2, 3, 4):  # four waves, catching up after each
-        simulate(services.app, 500, seed, START, SIM_TODAY)
+    for seed in (1, 2, 3, 4):  # four waves, catching up after each; two as a live log is written
+        simulate(services.app, 500, seed, START, SIM_TODAY, interleaved=seed % 2 == 0)
         services.catch_up()
     incremental = dump_views(services)
     assert len(incremental["ehqa_episodes"]) == 2000
     for projection in services.projections:
         services.rebuild(projection.name)
     assert dump_views(services) == incremental
+
+
+def test_an_interleaved_simulation_writes_the_same_histories_in_business_date_order(
+    services: Services, tmp_path: Path
+) -> None:
+    simulate(services.app, 150, 8, START, SIM_TODAY, interleaved=True)
+    apart = Services(str(tmp_path / "apart.db"), clock=fixed(SIM_TODAY))
+    try:
+        simulate(apart.app, 150, 8, START, SIM_TODAY)
+        for ref in references(8, 150):
+            mixed, alone = services.app.get_episode(ref), apart.app.get_episode(ref)
+            assert mixed.facts == alone.facts
+            assert (mixed.version, mixed.state) == (alone.version, alone.state)
+    finally:
+        apart.close()
+    log = services.app.recorder.select_notifications(
+        start=1, limit=10**6, topics=services.projection("episodes").topics
+    )
+    events = [services.app.mapper.to_domain_event(n) for n in log]
+    openings = [event.on for event in events if event.originator_version == 1]
+    assert openings == sorted(openings)  # (an episode's first event is recorded on its date)
+    switches = sum(a.originator_id != b.originator_id for a, b in pairwise(events))
+    assert switches > len(events) * 0.8  # episodes' events are mixed, not one history at a time
 
 
 def test_a_crash_in_the_middle_of_catch_up_then_a_restart_equals_a_clean_rebuild(
