@@ -23,10 +23,10 @@ from projections.views import Projection
 Progress = Callable[[int], None]
 PAGE = 1000  # notifications read from the log at a time
 CATCH_UP_BATCH = 1000
-# A rebuild writes in larger batches: a batch writes each episode's rows once, however many of
-# its events the batch holds, and in a live service's log an episode's events are spread out
-# among everyone else's.
-REBUILD_BATCH = 50_000
+# A rebuild writes in far larger batches: a batch writes each episode's rows once, however many
+# of its events it holds, and in a live service's log an episode's events are spread out among
+# everyone else's. Each projection ends a batch early when its own memory bound is reached.
+REBUILD_BATCH = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -62,27 +62,38 @@ class Moved(Exception):
 
 class _Window:
     """The events after `start` (at most `limit`), read from the log a page at a time as a
-    projection iterates them; remembers how many it gave and the last notification id."""
+    projection iterates them. It remembers how many the projection took and the id of the
+    last one: a projection may stop early, and the batch then ends there."""
 
-    def __init__(self, app: Application[Any], topics: list[str], start: int, limit: int) -> None:
-        self._app, self._topics, self._start, self._limit = app, topics, start, limit
-        self.count, self.last = 0, start
+    def __init__(self, app: Application[Any], topics: list[str], start: int, limit: int,
+                 progress: Progress | None) -> None:  # fmt: skip
+        self._app, self._topics, self._limit, self._progress = app, topics, limit, progress
+        self.count, self.last, self._reported = 0, start, 0
+
+    def report(self) -> None:
+        """Tell the progress bar how many events have been taken since it was last told."""
+        if self._progress and self.count > self._reported:
+            self._progress(self.count - self._reported)
+        self._reported = self.count
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
+        read_to = self.last
         while self.count < self._limit:
             page = self._app.recorder.select_notifications(
-                start=self.last + 1, limit=min(PAGE, self._limit - self.count), topics=self._topics
+                start=read_to + 1, limit=min(PAGE, self._limit - self.count), topics=self._topics
             )
             if not page:
                 return
+            read_to = page[-1].id
             for notification in page:
+                self.count += 1
+                self.last = notification.id
                 yield notification.id, self._app.mapper.to_domain_event(notification)
-            self.count += len(page)
-            self.last = page[-1].id
+            self.report()
 
 
 @contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
+def cycle_collection_paused() -> Iterator[None]:
     """Replaying a batch allocates a great many small objects, most of which live on in the
     projections' caches; none form reference cycles, so the cycle collector only re-walks them
     again and again (it doubled the cost of a rebuild). It resumes when the batch is prepared."""
@@ -110,9 +121,10 @@ def catch_up(
     applied = 0
     while True:
         start = position(db, projection.name)
-        window = _Window(app, projection.topics, start, batch_size)
-        with _cycle_collection_paused():
+        window = _Window(app, projection.topics, start, batch_size, progress)
+        with cycle_collection_paused():
             prepared = projection.prepare(window)
+        window.report()
         if not window.count:
             return applied
         try:
@@ -123,8 +135,6 @@ def catch_up(
         except Moved:
             continue
         applied += window.count
-        if progress:
-            progress(window.count)
 
 
 def catch_up_all(app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]) -> int:
@@ -216,12 +226,14 @@ def follow(
                 break
 
 
-def scan_rate(app: Application[Any], batch_size: int = 1000) -> tuple[int, float]:
-    """The raw notification-log scan: (notifications, seconds) to read the whole log."""
+def scan_rate(app: Application[Any], batch_size: int = PAGE) -> tuple[int, float]:
+    """The raw notification-log scan: (notifications, seconds) to read the whole log, a page at
+    a time and with the cycle collector paused, as catch-up reads it."""
     started, count, start = time.perf_counter(), 0, 1
-    while True:
-        page = app.recorder.select_notifications(start=start, limit=batch_size)
-        if not page:
-            return count, time.perf_counter() - started
-        count += len(page)
-        start = page[-1].id + 1
+    with cycle_collection_paused():
+        while True:
+            page = app.recorder.select_notifications(start=start, limit=batch_size)
+            if not page:
+                return count, time.perf_counter() - started
+            count += len(page)
+            start = page[-1].id + 1

@@ -3,8 +3,10 @@
 A projection is given the events after its tracking position, in notification order. It first
 `prepare`s them (the work that needs no database: decoding, replaying, deriving rows) and then
 `process`es what it prepared with a cursor inside the transaction that also moves its tracking
-position; it never commits. Preparing outside the transaction keeps the store's write lock
-short, which matters on SQLite, where the views share the events' file.
+position; it never commits. A projection may stop taking events before the batch's end (to bound
+its memory); the batch, and the move of its position, then end at the last event it took.
+Preparing outside the transaction keeps the store's write lock short, which matters on SQLite,
+where the views share the events' file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from typing import Any, Protocol, cast
 from uuid import UUID
 
@@ -32,6 +35,7 @@ Event = DomainEventProtocol[UUID]
 Batch = Iterable[tuple[int, Event]]  # (notification id, event), read lazily: iterate it once
 BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 SAFEGUARDING = "safeguarding"  # the pseudo-clock of alerts raised by audits' safeguarding concerns
+MOST_ROWS = 50_000  # events a projection holds in memory (as rows or events) for one batch
 
 
 class Projection(Protocol):
@@ -48,7 +52,7 @@ class Unprepared:
     """For projections whose work all needs the view's current rows: nothing to prepare."""
 
     def prepare(self, batch: Batch) -> list[tuple[int, Event]]:
-        return list(batch)
+        return list(islice(batch, MOST_ROWS))
 
 
 def topics_of(*classes: type) -> list[str]:
@@ -80,7 +84,7 @@ class TimelineProjection:
 
     def prepare(self, batch: Batch) -> list[tuple[Any, ...]]:
         rows = []
-        for _, event in batch:
+        for _, event in islice(batch, MOST_ROWS):
             body = describe_event(event)
             rows.append(
                 (
@@ -199,7 +203,8 @@ class EpisodesProjection:
         """Replay the batch into the episodes it touches; then derive each one's rows once.
 
         However many of an episode's events the batch holds, its rows are derived and written
-        once per batch, which is why a rebuild reads the log in large batches.
+        once per batch, which is why a rebuild reads the log in large batches. The batch ends
+        early once it has touched as many episodes as the cache holds.
         """
         touched: dict[UUID, Any] = {}
         opened: dict[UUID, int] = {}  # episodes the batch opens, with their first event's id
@@ -211,6 +216,8 @@ class EpisodesProjection:
             touched[episode_id] = cast(Any, event).mutate(aggregate)
             if event.originator_version == 1:
                 opened[episode_id] = seq
+            if len(touched) >= self._cache_size:
+                break
         rows = EpisodeRows()
         for episode_id, episode in touched.items():
             self._remember(episode)
@@ -317,7 +324,7 @@ class OutboxProjection:
 
     def prepare(self, batch: Batch) -> list[tuple[Any, ...]]:
         rows = []
-        for seq, event in batch:
+        for seq, event in islice(batch, MOST_ROWS):
             body = describe_event(event)
             # (an audit's alerts name the audit; its safeguarding concerns name the episode)
             reference = body.get("episode") or episode_of_alert(body["alert_id"])

@@ -18,7 +18,8 @@ from ehqa.clock import fixed
 from ehqa.services import Services
 from ehqa.simulate import references, simulate
 from projections import db as view_db
-from projections.runner import follow, position
+from projections.runner import follow, position, rebuild
+from projections.views import EpisodesProjection
 
 from ..conftest import SIM_TODAY, dump_views
 
@@ -144,6 +145,26 @@ def test_an_interleaved_simulation_writes_the_same_histories_in_business_date_or
     assert openings == sorted(openings)  # (an episode's first event is recorded on its date)
     switches = sum(a.originator_id != b.originator_id for a, b in pairwise(events))
     assert switches > len(events) * 0.8  # episodes' events are mixed, not one history at a time
+
+
+def test_a_batch_ended_early_by_the_projection_moves_the_position_only_that_far(
+    services: Services,
+) -> None:
+    simulate(services.app, 60, 12, START, SIM_TODAY, interleaved=True)
+    services.catch_up()
+    expected = dump_views(services)
+    app = services.app
+    small = EpisodesProjection(  # ends each batch once it has touched seven episodes
+        lambda ident, version: app.repository.get(ident, version=version),
+        app.policies.get, app.calendar, cache_size=7,
+    )  # fmt: skip
+    batches: list[int] = []
+    assert rebuild(app, services.views, small, progress=batches.append) == sum(batches)
+    assert len(batches) > 60 // 7
+    log = app.recorder.select_notifications(1, 10**6, topics=small.topics)
+    assert sum(batches) == len(log)
+    assert position(services.views, "episodes") == log[-1].id
+    assert dump_views(services) == expected
 
 
 def test_a_crash_in_the_middle_of_catch_up_then_a_restart_equals_a_clean_rebuild(
