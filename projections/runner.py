@@ -162,6 +162,9 @@ def rebuild(
         for statement in clears(projection):
             cur.execute(statement)
         cur.execute("DELETE FROM ehqa_tracking WHERE projection = ?", (projection.name,))
+    log_table = getattr(app.recorder, "events_table_name", None)
+    if log_table:  # (after a bulk import the planner's figures for the log are stale, and
+        db.analyze([log_table])  # PostgreSQL then reads each page of one topic by a full scan)
     applied = catch_up(app, db, projection, batch_size, progress)
     with db.transaction() as cur:
         for _, create in indexes:

@@ -134,10 +134,8 @@ class ChildrenProjection(Unprepared):
                 rows[record][2].append(event.reference)  # type: ignore[attr-defined]
             elif kind == "EpisodeClosed":
                 rows[record][1] = None
-        cur.executemany(
-            "INSERT INTO ehqa_children (record_id, child, open_episode, episodes) VALUES (?, ?, ?, ?)",
-            [(r, v[0], v[1], json.dumps(v[2])) for r, v in rows.items() if r in new],
-        )
+        insert_rows(cur, "ehqa_children", ("record_id", "child", "open_episode", "episodes"),
+                    [(r, v[0], v[1], json.dumps(v[2])) for r, v in rows.items() if r in new])  # fmt: skip
         cur.executemany(
             "UPDATE ehqa_children SET open_episode = ?, episodes = ? WHERE record_id = ?",
             [(v[1], json.dumps(v[2]), r) for r, v in rows.items() if r not in new],
