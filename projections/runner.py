@@ -23,6 +23,7 @@ from projections.views import Projection
 Progress = Callable[[int], None]
 PAGE = 1000  # notifications read from the log at a time
 CATCH_UP_BATCH = 1000
+FAR_BEHIND = 20_000  # a view further behind the log than this catches up in rebuild-sized batches
 # A rebuild writes in far larger batches: a batch writes each episode's rows once, however many
 # of its events it holds, and in a live service's log an episode's events are spread out among
 # everyone else's. Each projection ends a batch early when its own memory bound is reached.
@@ -110,14 +111,19 @@ def catch_up(
     app: Application[Any],
     db: ViewDatabase,
     projection: Projection,
-    batch_size: int = CATCH_UP_BATCH,
+    batch_size: int | None = None,
     progress: Progress | None = None,
 ) -> int:
     """Apply every event after the view's position; return how many were applied.
 
     Each batch is prepared outside the transaction (decoded, replayed, its rows derived), then
-    written together with the move of the view's position.
+    written together with the move of the view's position. Batches hold 1,000 events, keeping
+    each write short while a server follows the log; a view far behind (after a bulk import,
+    or a long stop) takes as many as the projection will hold, like a rebuild.
     """
+    if batch_size is None:
+        behind = (app.recorder.max_notification_id() or 0) - position(db, projection.name)
+        batch_size = REBUILD_BATCH if behind > FAR_BEHIND else CATCH_UP_BATCH
     applied = 0
     while True:
         start = position(db, projection.name)

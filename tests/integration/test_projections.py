@@ -18,6 +18,7 @@ from ehqa.clock import fixed
 from ehqa.services import Services
 from ehqa.simulate import references, simulate
 from projections import db as view_db
+from projections import runner
 from projections.runner import follow, position, rebuild
 from projections.views import EpisodesProjection
 
@@ -165,6 +166,26 @@ def test_a_batch_ended_early_by_the_projection_moves_the_position_only_that_far(
     assert sum(batches) == len(log)
     assert position(services.views, "episodes") == log[-1].id
     assert dump_views(services) == expected
+
+
+@pytest.mark.parametrize(("far_behind", "batches"), [(10**9, 3), (100, 1)])
+def test_a_view_far_behind_catches_up_in_rebuild_sized_batches(
+    services: Services, monkeypatch: pytest.MonkeyPatch, far_behind: int, batches: int
+) -> None:
+    simulate(services.app, 150, 13, START, SIM_TODAY, interleaved=True)
+    moves: list[int] = []
+    advance = runner._advance
+
+    def counted(cur: object, name: str, old: int, new: int) -> bool:
+        moves.append(new)
+        return advance(cur, name, old, new)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "_advance", counted)
+    monkeypatch.setattr(runner, "FAR_BEHIND", far_behind)
+    applied = services.catch_up_one("episodes")
+    assert 2000 < applied < 3000 and len(moves) == batches  # 1,000 a batch, or all at once
+    assert moves[-1] == services.app.recorder.select_notifications(
+        1, 10**6, topics=services.projection("episodes").topics)[-1].id  # fmt: skip
 
 
 def test_a_crash_in_the_middle_of_catch_up_then_a_restart_equals_a_clean_rebuild(
