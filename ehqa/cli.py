@@ -464,6 +464,8 @@ def projections_rebuild(
         started = time.perf_counter()
         with _bar(log, f"rebuilding {view}") as advance:
             applied = services.rebuild(view, batch_size=batch_size, progress=advance)
+            if advance:  # (the view's own last event may come before the end of the log)
+                advance(log)
         seconds = time.perf_counter() - started
         rate = applied / seconds if seconds else 0.0
         typer.echo(f"{view:<10} {applied} event(s) in {seconds:.2f}s ({rate:,.0f} events/s)")

@@ -20,7 +20,7 @@ from eventsourcing.application import Application
 from projections.db import Cursor, ViewDatabase, secondary_indexes
 from projections.views import Projection
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], None]  # told how many notifications further through the log
 PAGE = 1000  # notifications read from the log at a time
 CATCH_UP_BATCH = 1000
 FAR_BEHIND = 20_000  # a view further behind the log than this catches up in rebuild-sized batches
@@ -69,13 +69,14 @@ class _Window:
     def __init__(self, app: Application[Any], topics: list[str], start: int, limit: int,
                  progress: Progress | None) -> None:  # fmt: skip
         self._app, self._topics, self._limit, self._progress = app, topics, limit, progress
-        self.count, self.last, self._reported = 0, start, 0
+        self.count, self.last, self._reported = 0, start, start
 
     def report(self) -> None:
-        """Tell the progress bar how many events have been taken since it was last told."""
-        if self._progress and self.count > self._reported:
-            self._progress(self.count - self._reported)
-        self._reported = self.count
+        """Tell the progress bar how far through the log the batch has come since it was last
+        told (in notifications: a view reads only its own topics, but the bar is the log)."""
+        if self._progress and self.last > self._reported:
+            self._progress(self.last - self._reported)
+        self._reported = self.last
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         read_to = self.last

@@ -149,7 +149,7 @@ def test_an_interleaved_simulation_writes_the_same_histories_in_business_date_or
 
 
 def test_a_batch_ended_early_by_the_projection_moves_the_position_only_that_far(
-    services: Services,
+    services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     simulate(services.app, 60, 12, START, SIM_TODAY, interleaved=True)
     services.catch_up()
@@ -159,20 +159,18 @@ def test_a_batch_ended_early_by_the_projection_moves_the_position_only_that_far(
         lambda ident, version: app.repository.get(ident, version=version),
         app.policies.get, app.calendar, cache_size=7,
     )  # fmt: skip
-    batches: list[int] = []
-    assert rebuild(app, services.views, small, progress=batches.append) == sum(batches)
-    assert len(batches) > 60 // 7
+    moves, steps = count_moves(monkeypatch), []
+    applied = rebuild(app, services.views, small, progress=steps.append)
     log = app.recorder.select_notifications(1, 10**6, topics=small.topics)
-    assert sum(batches) == len(log)
-    assert position(services.views, "episodes") == log[-1].id
+    assert applied == len(log)
+    assert len(moves) > 60 // 7 and moves == sorted(moves)  # many batches, each further on
+    assert moves[-1] == position(services.views, "episodes") == log[-1].id
+    assert sum(steps) == log[-1].id  # the progress bar follows the position through the log
     assert dump_views(services) == expected
 
 
-@pytest.mark.parametrize(("far_behind", "batches"), [(10**9, 3), (100, 1)])
-def test_a_view_far_behind_catches_up_in_rebuild_sized_batches(
-    services: Services, monkeypatch: pytest.MonkeyPatch, far_behind: int, batches: int
-) -> None:
-    simulate(services.app, 150, 13, START, SIM_TODAY, interleaved=True)
+def count_moves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record each committed move of a view's position (one per batch)."""
     moves: list[int] = []
     advance = runner._advance
 
@@ -181,6 +179,15 @@ def test_a_view_far_behind_catches_up_in_rebuild_sized_batches(
         return advance(cur, name, old, new)  # type: ignore[arg-type]
 
     monkeypatch.setattr(runner, "_advance", counted)
+    return moves
+
+
+@pytest.mark.parametrize(("far_behind", "batches"), [(10**9, 3), (100, 1)])
+def test_a_view_far_behind_catches_up_in_rebuild_sized_batches(
+    services: Services, monkeypatch: pytest.MonkeyPatch, far_behind: int, batches: int
+) -> None:
+    simulate(services.app, 150, 13, START, SIM_TODAY, interleaved=True)
+    moves = count_moves(monkeypatch)
     monkeypatch.setattr(runner, "FAR_BEHIND", far_behind)
     applied = services.catch_up_one("episodes")
     assert 2000 < applied < 3000 and len(moves) == batches  # 1,000 a batch, or all at once
