@@ -28,7 +28,7 @@ from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import due_dates
 from aggregates.episode import ChildRecord, Episode
 from aggregates.policy import ClockName, Policy
-from projections.db import Cursor, insert_rows
+from projections.db import Cursor
 from projections.labels import label_of
 
 Event = DomainEventProtocol[UUID]
@@ -99,8 +99,8 @@ class TimelineProjection:
         return rows
 
     def process(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
-        insert_rows(cur, "ehqa_timeline",
-                    ("episode_id", "version", "on_date", "event", "label", "body"), rows)  # fmt: skip
+        columns = ("episode_id", "version", "on_date", "event", "label", "body")
+        cur.insert_rows("ehqa_timeline", columns, rows)
 
 
 class ChildrenProjection(Unprepared):
@@ -134,8 +134,8 @@ class ChildrenProjection(Unprepared):
                 rows[record][2].append(event.reference)  # type: ignore[attr-defined]
             elif kind == "EpisodeClosed":
                 rows[record][1] = None
-        insert_rows(cur, "ehqa_children", ("record_id", "child", "open_episode", "episodes"),
-                    [(r, v[0], v[1], json.dumps(v[2])) for r, v in rows.items() if r in new])  # fmt: skip
+        cur.insert_rows("ehqa_children", ("record_id", "child", "open_episode", "episodes"),
+                        [(r, v[0], v[1], json.dumps(v[2])) for r, v in rows.items() if r in new])  # fmt: skip
         cur.executemany(
             "UPDATE ehqa_children SET open_episode = ?, episodes = ? WHERE record_id = ?",
             [(v[1], json.dumps(v[2]), r) for r, v in rows.items() if r not in new],
@@ -230,7 +230,7 @@ class EpisodesProjection:
 
     def process(self, cur: Cursor, rows: EpisodeRows) -> None:
         changed = [(row[-1],) for row in rows.changed]
-        insert_rows(cur, "ehqa_episodes", EPISODE_COLUMNS, rows.new)
+        cur.insert_rows("ehqa_episodes", EPISODE_COLUMNS, rows.new)
         cur.executemany(
             "UPDATE ehqa_episodes SET child = ?, state = ?, lead_name = ?, lead_agency = ?,"
             " policy = ?, origin = ?, pre_birth = ?, opened_on = ?, consent_agencies = ?,"
@@ -240,8 +240,8 @@ class EpisodesProjection:
         )
         cur.executemany("DELETE FROM ehqa_clocks WHERE reference = ?", changed)
         cur.executemany("DELETE FROM ehqa_alerts WHERE reference = ?", changed)
-        insert_rows(cur, "ehqa_clocks", CLOCK_COLUMNS, rows.clocks)
-        insert_rows(cur, "ehqa_alerts", ALERT_COLUMNS, rows.alerts)
+        cur.insert_rows("ehqa_clocks", CLOCK_COLUMNS, rows.clocks)
+        cur.insert_rows("ehqa_alerts", ALERT_COLUMNS, rows.alerts)
 
     def _before(self, episode_id: UUID, version: int) -> Episode | None:
         if version == 1:
