@@ -122,12 +122,14 @@ def catch_up(
     each write short while a server follows the log; a view far behind (after a bulk import,
     or a long stop) takes as many as the projection will hold, like a rebuild.
     """
-    if batch_size is None:
-        behind = (app.recorder.max_notification_id() or 0) - position(db, projection.name)
-        batch_size = REBUILD_BATCH if behind > FAR_BEHIND else CATCH_UP_BATCH
     applied = 0
     while True:
         start = position(db, projection.name)
+        if batch_size is None:  # (decided once, from the first position read)
+            head = app.recorder.max_notification_id() or 0
+            if head <= start:
+                return applied  # nothing recorded since: no need to read the log
+            batch_size = REBUILD_BATCH if head - start > FAR_BEHIND else CATCH_UP_BATCH
         window = _Window(app, projection.topics, start, batch_size, progress)
         with cycle_collection_paused():
             prepared = projection.prepare(window)
