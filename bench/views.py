@@ -21,17 +21,18 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
+from eventsourcing.persistence import Notification
 
 from aggregates.clocks import Status
 from ehqa.clock import fixed
 from ehqa.services import Services
 from ehqa.simulate import references, simulate
-from projections.runner import CATCH_UP_BATCH, PAGE, cycle_collection_paused, scan_rate
+from projections.runner import CATCH_UP_BATCH, scan_rate
 
 TODAY = date(2026, 11, 20)
 
@@ -89,17 +90,15 @@ def decode_rate(services: Services, replay: bool) -> tuple[int, float]:
     aggregate, writing nothing): what any projection of domain events must do at least."""
     app, episode_topics = services.app, set(services.projection("episodes").topics)
     aggregates: dict[object, object] = {}
-    started, count, start = time.perf_counter(), 0, 1
-    with cycle_collection_paused():
-        while page := app.recorder.select_notifications(start=start, limit=PAGE):
-            for notification in page:
-                event = app.mapper.to_domain_event(notification)
-                if replay and notification.topic in episode_topics:
-                    key = event.originator_id
-                    aggregates[key] = event.mutate(aggregates.get(key))  # type: ignore[attr-defined]
-            count += len(page)
-            start = page[-1].id + 1
-    return count, time.perf_counter() - started
+
+    def decode(page: Sequence[Notification]) -> None:
+        for notification in page:
+            event = app.mapper.to_domain_event(notification)
+            if replay and notification.topic in episode_topics:
+                key = event.originator_id
+                aggregates[key] = event.mutate(aggregates.get(key))  # type: ignore[attr-defined]
+
+    return scan_rate(app, decode)
 
 
 def rebuilds(services: Services) -> None:

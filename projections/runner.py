@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 
 from projections.db import Cursor, ViewDatabase, secondary_indexes
 from projections.views import Projection
@@ -238,14 +239,17 @@ def follow(
                 break
 
 
-def scan_rate(app: Application[Any], batch_size: int = PAGE) -> tuple[int, float]:
+def scan_rate(
+    app: Application[Any], each_page: Callable[[Sequence[Notification]], None] | None = None
+) -> tuple[int, float]:
     """The raw notification-log scan: (notifications, seconds) to read the whole log, a page at
-    a time and with the cycle collector paused, as catch-up reads it."""
+    a time and with the cycle collector paused, as catch-up reads it (`each_page` is given
+    every page, to time what a projection must do beyond reading)."""
     started, count, start = time.perf_counter(), 0, 1
     with cycle_collection_paused():
-        while True:
-            page = app.recorder.select_notifications(start=start, limit=batch_size)
-            if not page:
-                return count, time.perf_counter() - started
+        while page := app.recorder.select_notifications(start=start, limit=PAGE):
+            if each_page:
+                each_page(page)
             count += len(page)
             start = page[-1].id + 1
+    return count, time.perf_counter() - started
