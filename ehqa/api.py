@@ -15,8 +15,8 @@ import os
 import threading
 import time
 import tomllib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date
 from http import HTTPStatus
 from pathlib import Path
@@ -223,6 +223,17 @@ class Api:
         if view is None:
             raise Refused(404, "Not Found", f"no episode {reference}")
         return view
+
+    @contextmanager
+    def authority_read(self, authorization: str | None, what: str) -> Iterator[None]:
+        """An authority-wide query: refused to agency roles; answered from current views, under
+        the lock, and recorded in the access log."""
+        who = self.who(authorization)
+        check(may_see_authority(who))
+        with self.lock:
+            self.services.catch_up()
+            self.access.record(who, what)
+            yield
 
     def readable(self, who: Principal, reference: str, action: str) -> dict[str, Any]:
         view = self.episode_view(reference)
@@ -512,11 +523,7 @@ def _routes(app: FastAPI, api: Api) -> None:
     def deadlines(authorization: Auth = None, as_at: AsAt = None,
                   limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> Any:  # fmt: skip
         """Every clock of every episode, as at a date (authority-wide roles)."""
-        who = api.who(authorization)
-        check(may_see_authority(who))
-        with api.lock:
-            s.catch_up()
-            api.access.record(who, "deadlines")
+        with api.authority_read(authorization, "deadlines"):
             return [_clock_json(r) for r in s.read.deadlines(None, as_at or s.app.clock())[:limit]]
 
     @app.get("/drift", response_model=list[ClockOut], tags=["queries"], responses=ERRORS)
@@ -525,11 +532,7 @@ def _routes(app: FastAPI, api: Api) -> None:
               due_within: Annotated[int | None, Query(ge=0, le=260)] = None,
               limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Any:  # fmt: skip
         """The drift board: overdue clocks worst first, or those due in the next N working days."""
-        who = api.who(authorization)
-        check(may_see_authority(who))
-        with api.lock:
-            s.catch_up()
-            api.access.record(who, "drift board")
+        with api.authority_read(authorization, "drift board"):
             rows = s.read.drift(as_at or s.app.clock(), agency=agency, lead=lead, policy=policy,
                                 clock=clock, due_within=due_within, limit=limit)  # fmt: skip
             return [_clock_json(r, board=True) for r in rows]
@@ -537,11 +540,7 @@ def _routes(app: FastAPI, api: Api) -> None:
     @app.get("/caseloads", response_model=list[CaseloadOut], tags=["queries"], responses=ERRORS)
     def caseloads(authorization: Auth = None, as_at: AsAt = None, by_agency: bool = False) -> Any:
         """Open episodes per lead professional (or agency) with their worst clock."""
-        who = api.who(authorization)
-        check(may_see_authority(who))
-        with api.lock:
-            s.catch_up()
-            api.access.record(who, "caseloads")
+        with api.authority_read(authorization, "caseloads"):
             when = as_at or s.app.clock()
             return s.read.agency_loads(when) if by_agency else s.read.caseloads(when)
 
