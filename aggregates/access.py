@@ -28,9 +28,13 @@ AGENCY_ROLES = {Role.LEAD_PROFESSIONAL, Role.PRACTITIONER}
 
 @dataclass(frozen=True)
 class Principal:
+    """Who is calling. `subject` is the stable identity (an API token's id, or an OIDC issuer
+    and `sub`); `name` is only for display: two people may share one."""
+
     name: str
     role: Role
     agency: str | None = None
+    subject: str = ""
 
 
 @dataclass(frozen=True)
