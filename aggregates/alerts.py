@@ -19,6 +19,15 @@ class Rung(StrEnum):
 
 LEAD_PROFESSIONAL = "lead professional"
 
+# Who each rung is addressed to, by role: the lead professional is the episode's lead (by
+# stable subject); the co-ordinator and team manager are the policy's escalation contacts.
+ROLES_BY_RUNG: dict[Rung, tuple[str, ...]] = {
+    Rung.DUE_SOON: ("lead_professional",),
+    Rung.OVERDUE: ("lead_professional", "coordinator"),
+    Rung.ESCALATED: ("lead_professional", "coordinator", "team_manager"),
+}
+ALERT_ROLES = ("lead_professional", "coordinator", "team_manager")
+
 
 def alert_id(reference: str, clock: ClockName | str, occurrence: int, rung: Rung | str) -> str:
     """The alert's stable identity: one episode's clock occurrence at one rung."""

@@ -52,11 +52,16 @@ def child_record_id(child: str) -> UUID:
     return uuid5(NAMESPACE, f"child:{child}")
 
 
-def _lead(name: str, agency: str) -> dict[str, str]:
+def _lead(name: str, agency: str, subject: str | None = None) -> dict[str, str]:
+    """The lead professional: a display name, an agency and, where known, the stable subject
+    (the person's identity at sign-in) that alerts are addressed to."""
     name, agency = name.strip(), agency.strip()
     if not name or not agency:
         raise InvalidCommandError("a lead professional needs a name and an agency")
-    return {"name": name, "agency": agency}
+    lead = {"name": name, "agency": agency}
+    if subject:
+        lead["subject"] = subject
+    return lead
 
 
 class Episode(Aggregate):
@@ -79,6 +84,7 @@ class Episode(Aggregate):
         on: date,
         today: date,
         policy: str,
+        lead_subject: str | None = None,
         origin: Origin = Origin.REFERRAL,
         pre_birth: bool = False,
         recent_social_care_assessment: bool = False,
@@ -100,7 +106,7 @@ class Episode(Aggregate):
         return cls(
             reference=reference,
             child=child,
-            lead=_lead(lead_name, lead_agency),
+            lead=_lead(lead_name, lead_agency, lead_subject),
             origin=origin.value,
             pre_birth=pre_birth,
             recent_social_care_assessment=recent_social_care_assessment,
@@ -331,9 +337,11 @@ class Episode(Aggregate):
     def _child_seen(self, on: date) -> None:
         self._remember("ChildSeen", on)
 
-    def change_lead(self, lead_name: str, lead_agency: str, on: date, today: date) -> None:
+    def change_lead(
+        self, lead_name: str, lead_agency: str, on: date, today: date, subject: str | None = None
+    ) -> None:
         self._move("change_lead")
-        lead = _lead(lead_name, lead_agency)
+        lead = _lead(lead_name, lead_agency, subject)
         if lead == self.lead:
             raise InvalidCommandError(
                 f"{lead_name} ({lead_agency}) is already the lead professional"

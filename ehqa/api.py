@@ -8,13 +8,13 @@ lifecycle rule or a version conflict). Nothing is recorded on any error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import threading
 import time
 import tomllib
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date
@@ -38,10 +38,10 @@ from aggregates.access import (
     may_record,
     may_see_authority,
 )
-from aggregates.alerts import episode_of_alert
+from aggregates.alerts import ALERT_ROLES, episode_of_alert
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.episode import Origin
-from aggregates.errors import DomainError
+from aggregates.errors import ChildAlreadyOpenError, DomainError
 from aggregates.schemes import Grade, SchemeName
 from ehqa import commands as cmd
 from ehqa.application import EpisodeNotFoundError
@@ -53,6 +53,7 @@ from ehqa.auth import (
     TokenBook,
     Unauthenticated,
 )
+from ehqa.idempotency import IdempotencyKeys, KeyReused, StillRunning
 from ehqa.present import audit_json
 from ehqa.services import Services
 from projections.queries import BoardRow
@@ -72,11 +73,13 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
+    request_id: str | None = None
 
 
 class Lead(BaseModel):
     name: str
     agency: str
+    subject: str | None = None
 
 
 class EpisodeOut(BaseModel):
@@ -152,6 +155,7 @@ class AlertOut(BaseModel):
 
 class AccessOut(BaseModel):
     at: str
+    subject: str | None
     who: str
     role: str
     agency: str | None
@@ -182,8 +186,11 @@ class Refused(Exception):
 def problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = Problem(title=title, status=status, detail=detail).model_dump()
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    """A refusal as problem+json (its request id is in the X-Request-ID header)."""
+    body = Problem(title=title, status=status, detail=detail)
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM, headers=headers
+    )
 
 
 def check(decision: Decision) -> None:
@@ -208,6 +215,7 @@ class Api:
         self.tokens = TokenBook(services.views)
         self.auth = Authenticator(self.tokens, verifier)
         self.access = AccessLog(services.views)
+        self.keys = IdempotencyKeys(services.views)
         self.staff: dict[str, str] = {}  # worker -> line manager (EHQA_STAFF_FILE)
 
     def who(self, authorization: str | None) -> Principal:
@@ -235,11 +243,23 @@ class Api:
             self.access.record(who, what)
             yield
 
-    def readable(self, who: Principal, reference: str, action: str) -> dict[str, Any]:
+    def visible(self, who: Principal, reference: str) -> dict[str, Any]:
+        """The episode, if the caller may read it. A caller who may not gets the same 404 as
+        for an episode that does not exist: a refusal must not tell them it exists."""
         view = self.episode_view(reference)
-        lead = (view["lead"] or {}).get("agency")
-        check(may_read(who, lead, view["consent_agencies"]))
+        if not may_read(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]).allowed:
+            raise Refused(404, "Not Found", f"no episode {reference}")
+        return view
+
+    def readable(self, who: Principal, reference: str, action: str) -> dict[str, Any]:
+        view = self.visible(who, reference)
         self.access.record(who, action, reference)
+        return view
+
+    def writable(self, who: Principal, reference: str) -> dict[str, Any]:
+        """The episode, if the caller may record on it (404 if they may not even read it)."""
+        view = self.visible(who, reference)
+        check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
         return view
 
 
@@ -279,7 +299,8 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem(error.status_code, HTTPStatus(error.status_code).phrase, str(error.detail))
+        title = HTTPStatus(error.status_code).phrase
+        return problem(error.status_code, title, str(error.detail))
 
     @app.exception_handler(RequestValidationError)
     async def malformed(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -298,13 +319,30 @@ def _errors(app: FastAPI) -> None:
 def _middleware(app: FastAPI) -> None:
     @app.middleware("http")
     async def structured_log(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        """One JSON line per request, with a request id that the response carries (header
+        X-Request-ID; and `request_id` in a server error's problem body). A server error is
+        logged with its cause and answered as problem+json, never as a bare traceback."""
         started = time.perf_counter()
-        response: Response = await call_next(request)
-        log.info(json.dumps({
-            "method": request.method, "path": request.url.path, "status": response.status_code,
-            "ms": round((time.perf_counter() - started) * 1000, 2),
-        }))  # fmt: skip
+        request_id = uuid.uuid4().hex
+        request.state.request_id = request_id
+        line: dict[str, Any] = {"request_id": request_id, "method": request.method,
+                                "path": request.url.path}  # fmt: skip
+        try:
+            response: Response = await call_next(request)
+        except Exception as error:
+            line |= {"status": 500, "error": f"{type(error).__name__}: {error}"[:2000]}
+            log.error(json.dumps(line | {"ms": _ms(started)}), exc_info=error)
+            body = Problem(title="Internal Server Error", status=500, request_id=request_id,
+                           detail="the server failed; quote the request id when reporting it")  # fmt: skip
+            response = JSONResponse(body.model_dump(), status_code=500, media_type=PROBLEM)
+        else:
+            log.info(json.dumps(line | {"status": response.status_code, "ms": _ms(started)}))
+        response.headers["X-Request-ID"] = request_id
         return response
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer <token>")]
@@ -312,10 +350,23 @@ AsAt = Annotated[
     date | None,
     Query(ge=FIRST_DAY, le=LAST_DAY, description="Status as at this date (default: today)."),
 ]
+AlertsFor = Annotated[
+    str | None,
+    Query(alias="for", max_length=300, description="A person's subject (e.g. token:..., or an"
+          " OIDC issuer#sub), or a role: " + ", ".join(ALERT_ROLES) + "."),
+]  # fmt: skip
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Retries with the same key record once."),
 ]
+
+
+def _may_read_episode(api: Api, who: Principal, reference: str) -> bool:
+    try:
+        api.visible(who, reference)
+    except Refused:
+        return False
+    return True
 
 
 def _clock_json(row: BoardRow, board: bool = False) -> dict[str, Any]:
@@ -367,65 +418,63 @@ class OpenBody(BaseModel):
 
 def _idempotent(api: Api, who: Principal, key: str | None, request: str,
                 run: Callable[[], tuple[int, Any]]) -> JSONResponse:  # fmt: skip
-    """Run a command once per (caller, Idempotency-Key); a retry gets the first answer back."""
+    """Run a command once per (caller's subject, Idempotency-Key); a retry gets the first
+    answer back. Refusals are answers too (a retry of a refused command is refused alike)."""
     if key is None:
         status, body = run()
         return JSONResponse(body, status_code=status)
-    fingerprint = hashlib.sha256(request.encode()).hexdigest()
-    with api.lock, api.services.views.transaction() as cur:
-        cur.execute("SELECT request, status, body FROM ehqa_idempotency WHERE principal = ? AND key = ?",
-                    (who.name, key))  # fmt: skip
-        row = cur.fetchone()
-        if row is None:
-            cur.execute("INSERT INTO ehqa_idempotency (principal, key, request) VALUES (?, ?, ?)",
-                        (who.name, key, fingerprint))  # fmt: skip
-    if row is not None:
-        if row[0] != fingerprint:
-            raise Refused(
-                422,
-                "Unprocessable Content",
-                f"Idempotency-Key {key!r} was used for another request",
-            )
-        if row[1] is None:
-            raise Refused(
-                409, "Conflict", f"a request with Idempotency-Key {key!r} is still being handled"
-            )
-        media = PROBLEM if row[1] >= 400 else "application/json"
-        return JSONResponse(json.loads(row[2]), status_code=row[1], media_type=media)
+    try:
+        with api.lock:
+            earlier = api.keys.claim(who.subject, key, request)
+    except KeyReused:
+        raise Refused(422, "Unprocessable Content",
+                      f"Idempotency-Key {key!r} was used for another request") from None  # fmt: skip
+    except StillRunning:
+        raise Refused(409, "Conflict", f"a request with Idempotency-Key {key!r} is still being"
+                      " handled; retry in a few seconds") from None  # fmt: skip
+    if earlier is not None:
+        media = PROBLEM if earlier.status >= 400 else "application/json"
+        return JSONResponse(earlier.body, status_code=earlier.status, media_type=media)
     try:
         status, body = run()
     except Exception as error:
         status, body = _refusal(error)
-        if status is None:
-            _forget(api, who, key)
-            raise
-        _remember(api, who, key, status, body)
+        with api.lock:
+            if status is None:
+                api.keys.release(who.subject, key)
+            else:
+                api.keys.answer(who.subject, key, status, body)
         raise
-    _remember(api, who, key, status, body)
+    with api.lock:
+        api.keys.answer(who.subject, key, status, body)
     return JSONResponse(body, status_code=status)
+
+
+def _child_open(api: Api, who: Principal, error: ChildAlreadyOpenError) -> Exception:
+    """The child already has an open episode: named to a caller who may read it, not named to
+    one who may not (that would tell them it exists, and who holds it)."""
+    try:
+        api.visible(who, error.episode)
+    except Refused:
+        return Refused(409, "Conflict", f"child {error.child} cannot have a new episode opened"
+                       " by your agency now; ask the Early Help co-ordinator")  # fmt: skip
+    return error
 
 
 def _refusal(error: Exception) -> tuple[Any, Any]:
     if isinstance(error, Refused):
         return error.status, Problem(
             title=error.title, status=error.status, detail=error.detail
-        ).model_dump()
+        ).model_dump(exclude_none=True)
     if isinstance(error, EpisodeNotFoundError):
-        return 404, Problem(title="Not Found", status=404, detail=str(error)).model_dump()
+        return 404, Problem(title="Not Found", status=404, detail=str(error)).model_dump(
+            exclude_none=True
+        )
     if isinstance(error, DomainError):
-        return 409, Problem(title="Conflict", status=409, detail=str(error)).model_dump()
+        return 409, Problem(title="Conflict", status=409, detail=str(error)).model_dump(
+            exclude_none=True
+        )
     return None, None
-
-
-def _remember(api: Api, who: Principal, key: str, status: int, body: Any) -> None:
-    with api.lock, api.services.views.transaction() as cur:
-        cur.execute("UPDATE ehqa_idempotency SET status = ?, body = ? WHERE principal = ? AND key = ?",
-                    (status, json.dumps(body, default=str), who.name, key))  # fmt: skip
-
-
-def _forget(api: Api, who: Principal, key: str) -> None:
-    with api.lock, api.services.views.transaction() as cur:
-        cur.execute("DELETE FROM ehqa_idempotency WHERE principal = ? AND key = ?", (who.name, key))
 
 
 def _routes(app: FastAPI, api: Api) -> None:
@@ -453,14 +502,21 @@ def _routes(app: FastAPI, api: Api) -> None:
     def open_episode(
         body: OpenBody, authorization: Auth = None, idempotency_key: IdempotencyKey = None
     ) -> Any:
-        """Open an episode (a referral, or a step-down from social care)."""
+        """Open an episode (a referral, or a step-down from social care). A lead professional
+        who opens an episode for their own agency leads it, unless `lead.subject` names another
+        person; alerts for the lead go to that subject."""
         who = api.who(authorization)
         data = body.model_dump(mode="json")
         check(may_open(who, data["lead"]["agency"]))
+        if data["lead"].get("subject") is None and who.role is Role.LEAD_PROFESSIONAL:
+            data["lead"]["subject"] = who.subject
 
         def run() -> tuple[int, Any]:
             with api.lock:
-                cmd.Open(cmd="open", **data).apply(s.app)
+                try:
+                    cmd.Open(cmd="open", **data).apply(s.app)
+                except ChildAlreadyOpenError as error:
+                    raise _child_open(api, who, error) from None
                 api.access.record(who, "record open", data["episode"])
                 return 201, json.loads(json.dumps(api.episode_view(data["episode"]), default=str))
 
@@ -517,6 +573,7 @@ def _routes(app: FastAPI, api: Api) -> None:
         check(may_read_access_log(who))
         with api.lock:
             api.episode_view(reference)
+            api.access.record(who, "episode access log", reference)
             return api.access.entries(reference, limit)
 
     @app.get("/deadlines", response_model=list[ClockOut], tags=["queries"], responses=ERRORS)
@@ -545,15 +602,25 @@ def _routes(app: FastAPI, api: Api) -> None:
             return s.read.agency_loads(when) if by_agency else s.read.caseloads(when)
 
     @app.get("/alerts", response_model=list[AlertOut], tags=["alerts"], responses=ERRORS)
-    def alerts(authorization: Auth = None, as_at: AsAt = None,
-               person: Annotated[str | None, Query(alias="for")] = None, all: bool = False) -> Any:  # fmt: skip
-        """Open alerts; agency roles see only the alerts sent to them."""
+    def alerts(authorization: Auth = None, as_at: AsAt = None, to: AlertsFor = None,
+               all: bool = False) -> Any:  # fmt: skip
+        """Open alerts. A lead professional or practitioner sees only the alerts addressed to
+        them (by their sign-in subject) on episodes they may read; authority-wide roles see all,
+        or with `for`, those addressed to one subject or one role."""
         who = api.who(authorization)
-        if not may_see_authority(who).allowed:
-            person = who.name
         with api.lock:
             s.catch_up()
-            return s.read.alerts(as_at or s.app.clock(), person, include_cleared=all)
+            when = as_at or s.app.clock()
+            if may_see_authority(who).allowed:
+                role = to if to in ALERT_ROLES else None
+                found = s.read.alerts(when, None if role else to, role, include_cleared=all)
+            else:
+                if to not in (None, who.subject):
+                    raise Refused(403, "Forbidden", f"a {who.role.value} sees their own alerts")
+                found = [a for a in s.read.alerts(when, who.subject, include_cleared=all)
+                         if _may_read_episode(api, who, a["episode"])]  # fmt: skip
+            api.access.record(who, "alerts")
+            return found
 
     @app.post(
         "/alerts/{ident:path}/ack", response_model=AlertOut, tags=["alerts"], responses=ERRORS
@@ -563,9 +630,9 @@ def _routes(app: FastAPI, api: Api) -> None:
         who = api.who(authorization)
         reference = episode_of_alert(ident)
         with api.lock:
-            view = api.episode_view(reference)
-            check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
+            api.writable(who, reference)
             s.app.acknowledge_alert(ident, who.name)
+            api.access.record(who, f"acknowledge alert {ident}", reference)
             s.catch_up()
             return next(
                 a for a in s.read.alerts(s.app.clock(), include_cleared=True) if a["id"] == ident
@@ -579,6 +646,7 @@ def _routes(app: FastAPI, api: Api) -> None:
         who = api.who(authorization)
         check(may_read_access_log(who))
         with api.lock:
+            api.access.record(who, "access log")
             return api.access.entries(None, limit)
 
 
@@ -670,12 +738,20 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
                 403, "Forbidden", f"an auditor works on their own audits, not {auditor}'s"
             )
 
-    def change(who: Principal, reference: str, command: Callable[[Any, date], Any]) -> Any:
+    def change(who: Principal, reference: str, command: Callable[[Any, date], Any],
+               what: str) -> Any:  # fmt: skip
         with api.lock:
             may_audit(who, s.app.get_audit(reference).auditor)
             audit = s.app.change_audit(reference, command)
+            api.access.record(who, f"audit {what} {reference}", audit.episode)
             s.catch_up()
             return audit_json(audit)
+
+    def read_audit(who: Principal, reference: str, what: str) -> Any:
+        check(may_see_authority(who))
+        audit = s.app.get_audit(reference)
+        api.access.record(who, f"audit {what} {reference}", audit.episode)
+        return audit
 
     @app.post(
         "/audits", status_code=201, response_model=AuditOut, tags=["audits"], responses=ERRORS
@@ -689,22 +765,23 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
             audit = s.assign_audit(body.reference, episode=body.episode, scheme=body.scheme.value,
                                    auditor=auditor, reason=body.reason, on=body.on, managers=api.staff,
                                    kind=body.kind)  # fmt: skip
+            api.access.record(who, f"audit assign {body.reference}", body.episode)
             s.catch_up()
             return audit_json(audit)
 
     @app.get("/audits/{reference}", response_model=AuditOut, tags=["audits"], responses=ERRORS)
     def get_audit(reference: str, authorization: Auth = None) -> Any:
         """An audit: scores with evidence, grade, actions, discussion and concerns."""
-        check(may_see_authority(api.who(authorization)))
+        who = api.who(authorization)
         with api.lock:
-            return audit_json(s.app.get_audit(reference))
+            return audit_json(read_audit(who, reference, "read"))
 
     @app.get("/audits/{reference}/proposals", tags=["audits"], responses=ERRORS)
     def proposals(reference: str, authorization: Auth = None) -> dict[str, Any]:
         """What the record proves for A1, R6, R8 and the closure section, with the facts."""
-        check(may_see_authority(api.who(authorization)))
+        who = api.who(authorization)
         with api.lock:
-            found = s.app.proposals(s.app.get_audit(reference).episode)
+            found = s.app.proposals(read_audit(who, reference, "proposals").episode)
         return {k: {"score": p.score, "grade": p.grade and p.grade.label, "facts": list(p.facts)}
                 for k, p in found.items()}  # fmt: skip
 
@@ -719,7 +796,7 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
             proposed = s.app.proposed_value(s.app.get_audit(reference), body.item)
         return change(who, reference, lambda a, t: a.score(
             body.item, body.value, body.evidence, body.on, t, proposed=proposed,
-            override_reason=body.override_reason, action=body.action))  # fmt: skip
+            override_reason=body.override_reason, action=body.action), f"score {body.item}")  # fmt: skip
 
     @app.post(
         "/audits/{reference}/complete", response_model=AuditOut, tags=["audits"], responses=ERRORS
@@ -728,7 +805,9 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
         """Complete with the scheme's grade (or, where it allows, the auditor's, with a reason)."""
         who = api.who(authorization)
         grade = Grade.parse(body.grade) if body.grade else None
-        return change(who, reference, lambda a, t: a.complete(body.on, t, grade, body.reason))
+        return change(
+            who, reference, lambda a, t: a.complete(body.on, t, grade, body.reason), "complete"
+        )
 
     @app.post(
         "/audits/{reference}/actions", response_model=AuditOut, tags=["audits"], responses=ERRORS
@@ -742,6 +821,7 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
             who,
             reference,
             lambda a, t: a.issue_action(body.number, body.who, body.what, due, body.on, t),
+            f"action {body.number}",
         )
 
     @app.post(
@@ -751,7 +831,10 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
         """Raise a safeguarding concern found while auditing: delivered as an alert at once."""
         who = api.who(authorization)
         return change(
-            who, reference, lambda a, t: a.raise_safeguarding_concern(body.note, body.on, t)
+            who,
+            reference,
+            lambda a, t: a.raise_safeguarding_concern(body.note, body.on, t),
+            "concern",
         )
 
     @app.post(
@@ -760,7 +843,9 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
     def flag(reference: str, body: FlagBody, authorization: Auth = None) -> Any:
         """St Helens' overrides: childs_voice_absent, safeguarding_not_considered."""
         who = api.who(authorization)
-        return change(who, reference, lambda a, t: a.flag(body.name, body.value, body.on, t))
+        return change(
+            who, reference, lambda a, t: a.flag(body.name, body.value, body.on, t), "flag"
+        )
 
     @app.post("/audits/{reference}/actions/{number}/complete", response_model=AuditOut, tags=["audits"],
               responses=ERRORS)  # fmt: skip
@@ -769,7 +854,12 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
     ) -> Any:
         """Record an audit action completed (its clock stops, its alerts clear)."""
         who = api.who(authorization)
-        return change(who, reference, lambda a, t: a.complete_action(number, body.on, t))
+        return change(
+            who,
+            reference,
+            lambda a, t: a.complete_action(number, body.on, t),
+            f"action {number} completed",
+        )
 
     @app.post(
         "/audits/{reference}/discussions",
@@ -784,6 +874,7 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
             who,
             reference,
             lambda a, t: a.record_discussion(body.worker, body.manager, body.notes, body.on, t),
+            "discussion",
         )
 
     @app.get("/audit-reports", tags=["audits"], responses=ERRORS)
@@ -792,10 +883,12 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
         by: Literal["scheme", "agency", "quarter", "auditor", "section", "themes"] = "scheme",
     ) -> list[dict[str, Any]]:
         """Grades of completed audits by scheme, agency, quarter, auditor or section; or the board's themes."""
-        check(may_see_authority(api.who(authorization)))
+        who = api.who(authorization)
+        check(may_see_authority(who))
         with api.lock:
             s.catch_up()
             audits = s.read.audits()
+            api.access.record(who, f"audit report by {by}")
         return theme_report(audits) if by == "themes" else grade_report(audits, by)
 
 
@@ -812,8 +905,7 @@ def _command_route(app: FastAPI, api: Api, name: str, model: type[cmd._Command])
 
         def run() -> tuple[int, Any]:
             with api.lock:
-                view = api.episode_view(reference)
-                check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
+                api.writable(who, reference)
                 command.apply(s.app)
                 api.access.record(who, f"record {name}", reference)
                 return 200, json.loads(json.dumps(api.episode_view(reference), default=str))

@@ -127,6 +127,7 @@ class EhqaApplication(Application[UUID]):
         pre_birth: bool = False,
         recent_social_care_assessment: bool = False,
         policy: str | None = None,
+        lead_subject: str | None = None,
     ) -> Episode:
         policy_name = policy or self.default_policy
         self.policies.get(policy_name)
@@ -137,6 +138,7 @@ class EhqaApplication(Application[UUID]):
             child=child,
             lead_name=lead_name,
             lead_agency=lead_agency,
+            lead_subject=lead_subject,
             on=on,
             today=self.clock(),
             policy=policy_name,

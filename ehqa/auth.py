@@ -31,18 +31,13 @@ SERVICE_TABLES = [
         role TEXT NOT NULL,
         agency TEXT,
         action TEXT NOT NULL,
-        episode TEXT
+        episode TEXT,
+        subject TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS ehqa_access_log_episode ON ehqa_access_log (episode, at)",
-    """CREATE TABLE IF NOT EXISTS ehqa_idempotency (
-        principal TEXT NOT NULL,
-        key TEXT NOT NULL,
-        request TEXT NOT NULL,
-        status INTEGER,
-        body TEXT,
-        PRIMARY KEY (principal, key)
-    )""",
 ]
+# Columns added since the first release: a store made by it gains them on start-up.
+SERVICE_COLUMNS = {"ehqa_access_log": {"subject": "TEXT"}}
 
 
 class Unauthenticated(Exception):
@@ -81,7 +76,7 @@ class TokenBook:
         if not rows:
             raise Unauthenticated("unknown or revoked token")
         name, role, agency = rows[0]
-        return Principal(name, Role(role), agency)
+        return Principal(name, Role(role), agency, subject="token:" + _hash(token)[:16])
 
 
 @dataclass(frozen=True)
@@ -124,7 +119,8 @@ class JwtVerifier:
             ) from None
         name = str(claims.get(self.settings.name_claim) or claims.get("sub"))
         agency = claims.get(self.settings.agency_claim)
-        return Principal(name, role, str(agency) if agency else None)
+        subject = f"{claims.get('iss')}#{claims.get('sub')}"
+        return Principal(name, role, str(agency) if agency else None, subject=subject)
 
 
 class Authenticator:
@@ -148,16 +144,17 @@ class AccessLog:
     def record(self, who: Principal, action: str, episode: str | None = None) -> None:
         with self.db.transaction() as cur:
             cur.execute(
-                "INSERT INTO ehqa_access_log (at, who, role, agency, action, episode) VALUES (?, ?, ?, ?, ?, ?)",
-                (_now(), who.name, who.role.value, who.agency, action, episode),
+                "INSERT INTO ehqa_access_log (at, who, role, agency, action, episode, subject)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_now(), who.name, who.role.value, who.agency, action, episode, who.subject),
             )
 
     def entries(self, episode: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         where, params = ("WHERE episode = ?", [episode]) if episode else ("", [])
         rows = self.db.query(
-            f"SELECT at, who, role, agency, action, episode FROM ehqa_access_log {where}"
+            f"SELECT at, subject, who, role, agency, action, episode FROM ehqa_access_log {where}"
             f" ORDER BY at DESC LIMIT {int(limit)}",
             params,
         )
-        keys = ("at", "who", "role", "agency", "action", "episode")
+        keys = ("at", "subject", "who", "role", "agency", "action", "episode")
         return [dict(zip(keys, row, strict=True)) for row in rows]

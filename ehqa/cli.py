@@ -20,6 +20,7 @@ from typing import Annotated, Any, NoReturn, TextIO
 import typer
 
 from aggregates.access import Role
+from aggregates.alerts import ALERT_ROLES
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
@@ -533,7 +534,15 @@ app.add_typer(alerts_app, name="alerts")
 def alerts_list(
     ctx: typer.Context,
     as_at: Annotated[str | None, typer.Option("--as-at", help="Open as at YYYY-MM-DD.")] = None,
-    person: Annotated[str | None, typer.Option("--for", help="Only alerts to this person.")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Only alerts addressed to this subject"
+            " (a lead professional's sign-in subject) or role (lead_professional,"
+            " coordinator, team_manager).",
+        ),
+    ] = None,
     include_cleared: Annotated[bool, typer.Option("--all", help="Cleared ones too.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -541,7 +550,8 @@ def alerts_list(
     if ctx.invoked_subcommand is not None:
         return
     when = _date_option("--as-at", as_at) or from_environment()()
-    found = _views(ctx).read.alerts(when, person, include_cleared)
+    role = to if to in ALERT_ROLES else None
+    found = _views(ctx).read.alerts(when, None if role else to, role, include_cleared)
     if as_json:
         typer.echo(json.dumps(found, indent=2))
     elif found:

@@ -21,6 +21,11 @@ class Lead(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
     agency: str = Field(min_length=1)
+    subject: str | None = Field(
+        default=None,
+        description="The lead professional's stable identity (their sign-in subject), to"
+        " which their alerts are addressed; a display name is never used for that.",
+    )
 
 
 class _Command(BaseModel):
@@ -50,6 +55,7 @@ class Open(_Command):
             child=self.child,
             lead_name=self.lead.name,
             lead_agency=self.lead.agency,
+            lead_subject=self.lead.subject,
             on=self.on,
             origin=self.origin.value,
             pre_birth=self.pre_birth,
@@ -87,7 +93,9 @@ class ChangeLead(_Command):
     lead: Lead
 
     def run(self, episode: Episode, today: date) -> None:
-        episode.change_lead(self.lead.name, self.lead.agency, self.on, today)
+        episode.change_lead(
+            self.lead.name, self.lead.agency, self.on, today, subject=self.lead.subject
+        )
 
 
 class RecordException(_Command):

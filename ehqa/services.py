@@ -11,7 +11,7 @@ from uuid import UUID
 from aggregates.audit import Audit
 from aggregates.episode import Episode
 from ehqa.application import EhqaApplication
-from ehqa.auth import SERVICE_TABLES
+from ehqa.auth import SERVICE_COLUMNS, SERVICE_TABLES
 from ehqa.clock import Clock, from_environment
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import postgres_conninfo, store_env
@@ -76,6 +76,8 @@ class Services:
         self.read = ReadModels(self.views, self.app.calendar)
         self.sweep_lock = sweep_lock(env)
         self.views.ensure(SERVICE_TABLES)
+        for table, columns in SERVICE_COLUMNS.items():
+            self.views.ensure_columns(table, columns)
 
     def _load_audit(self, audit_id: UUID, version: int) -> Audit:
         audit: Audit = self.app.repository.get(audit_id, version=version)

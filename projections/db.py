@@ -26,6 +26,7 @@ SCHEMA = [
         state TEXT NOT NULL,
         lead_name TEXT,
         lead_agency TEXT,
+        lead_subject TEXT,
         policy TEXT NOT NULL,
         origin TEXT NOT NULL,
         pre_birth INTEGER NOT NULL,
@@ -100,7 +101,8 @@ SCHEMA = [
         acknowledged_on TEXT,
         cleared_on TEXT,
         lead_name TEXT,
-        lead_agency TEXT
+        lead_agency TEXT,
+        lead_subject TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS ehqa_alerts_open ON ehqa_alerts (raised_on) WHERE cleared_on IS NULL",
     "CREATE INDEX IF NOT EXISTS ehqa_alerts_episode ON ehqa_alerts (reference)",
@@ -152,7 +154,7 @@ SCHEMA = [
 ]
 
 # Views are disposable: when their tables change shape, they are dropped and rebuilt from the log.
-VIEW_SCHEMA_VERSION = 5
+VIEW_SCHEMA_VERSION = 6
 META = [
     "CREATE TABLE IF NOT EXISTS ehqa_view_schema (version INTEGER NOT NULL)",
 ]
@@ -195,6 +197,7 @@ class Cursor(Protocol):
 class ViewDatabase(Protocol):
     def transaction(self) -> Any: ...
     def ensure(self, statements: Sequence[str]) -> None: ...
+    def ensure_columns(self, table: str, columns: dict[str, str]) -> None: ...
     def analyze(self, tables: Sequence[str]) -> None: ...
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def close(self) -> None: ...
@@ -247,6 +250,15 @@ class SQLiteViews:
         with self.transaction() as cur:
             for statement in statements:
                 cur.execute(statement)
+
+    def ensure_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Add columns a table made by an earlier release lacks (kept tables are never dropped)."""
+        with self.transaction() as cur:
+            cur.execute(f"PRAGMA table_info({table})")
+            have = {row[1] for row in cur.fetchall()}
+            for name, kind in columns.items():
+                if name not in have:
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh the planner's statistics (after a rebuild the tables look nothing like before)."""
@@ -343,6 +355,13 @@ class PostgresViews:
             cur.execute("SELECT pg_advisory_xact_lock(?)", (0x65687162,))
             for statement in statements:
                 cur.execute(statement)
+
+    def ensure_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Add columns a table made by an earlier release lacks (kept tables are never dropped)."""
+        with self.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(?)", (0x65687162,))
+            for name, kind in columns.items():
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
 
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh the planner's statistics (after a rebuild the tables look nothing like before)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from aggregates.alerts import ROLES_BY_RUNG
 from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import ClockEntry, Span, entry
 from aggregates.episode import child_record_id, episode_id
@@ -52,20 +53,21 @@ class ReadModels:
 
     def episode(self, reference: str) -> dict[str, Any] | None:
         rows = self.db.query(
-            "SELECT reference, child, state, lead_name, lead_agency, policy, origin, pre_birth,"
-            " opened_on, consent_agencies, closed_on, closed_reason, closure_summary, version"
-            " FROM ehqa_episodes WHERE reference = ?",
+            "SELECT reference, child, state, lead_name, lead_agency, lead_subject, policy, origin,"
+            " pre_birth, opened_on, consent_agencies, closed_on, closed_reason, closure_summary,"
+            " version FROM ehqa_episodes WHERE reference = ?",
             (reference,),
         )
         if not rows:
             return None
-        (ref, child, state, lead_name, lead_agency, policy, origin, pre_birth, opened_on,
-         agencies, closed_on, closed_reason, summary, version) = rows[0]  # fmt: skip
+        (ref, child, state, lead_name, lead_agency, lead_subject, policy, origin, pre_birth,
+         opened_on, agencies, closed_on, closed_reason, summary, version) = rows[0]  # fmt: skip
+        lead = {"name": lead_name, "agency": lead_agency, "subject": lead_subject}
         return {
             "episode": ref,
             "child": child,
             "state": state,
-            "lead": {"name": lead_name, "agency": lead_agency} if lead_name else None,
+            "lead": lead if lead_name else None,
             "policy": policy,
             "origin": origin,
             "pre_birth": bool(pre_birth),
@@ -275,25 +277,37 @@ class ReadModels:
         return [AlertDue(r[0], ClockName(r[1]), r[2], date.fromisoformat(r[3]), r[4]) for r in rows]
 
     def alerts(
-        self, as_at: date, person: str | None = None, include_cleared: bool = False
+        self,
+        as_at: date,
+        subject: str | None = None,
+        role: str | None = None,
+        include_cleared: bool = False,
     ) -> list[dict[str, Any]]:
-        """Alerts raised by `as_at` (open ones unless `include_cleared`), newest rung first."""
-        where = "raised_on <= ?"
+        """Alerts raised by `as_at` (open ones unless `include_cleared`), oldest first: all of
+        them, those addressed to one lead professional by their stable `subject`, or those a
+        `role` is told of (see aggregates.alerts.ROLES_BY_RUNG). Never matched by name."""
+        where, params = ["raised_on <= ?"], [as_at.isoformat()]
         if not include_cleared:
-            where += " AND (cleared_on IS NULL OR cleared_on > ?)"
+            where.append("(cleared_on IS NULL OR cleared_on > ?)")
+            params.append(as_at.isoformat())
+        if subject is not None:
+            where.append("lead_subject = ?")
+            params.append(subject)
+        if role is not None:
+            rungs = [rung.value for rung, roles in ROLES_BY_RUNG.items() if role in roles]
+            where.append(f"rung IN ({', '.join('?' for _ in rungs) or 'NULL'})")
+            params += rungs
         rows = self.db.query(
             "SELECT alert_id, reference, clock, occurrence, rung, fell_due_on, raised_on,"
             " recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name, lead_agency"
-            f" FROM ehqa_alerts WHERE {where} ORDER BY fell_due_on, alert_id",
-            (as_at.isoformat(),) if include_cleared else (as_at.isoformat(), as_at.isoformat()),
+            f" FROM ehqa_alerts WHERE {' AND '.join(where)} ORDER BY fell_due_on, alert_id",
+            params,
         )
         found = []
         for row in rows:
             (ident, ref, clock, occurrence, rung, fell, raised, recipients, ack_by, ack_on,
              cleared, lead_name, lead_agency) = row  # fmt: skip
             people = json.loads(recipients)
-            if person is not None and person not in people:
-                continue
             found.append({
                 "id": ident, "episode": ref, "clock": clock, "occurrence": occurrence,
                 "rung": rung, "fell_due_on": fell, "raised_on": raised, "recipients": people,

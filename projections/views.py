@@ -143,7 +143,7 @@ class ChildrenProjection(Unprepared):
 
 
 EPISODE_COLUMNS = (
-    "reference", "child", "state", "lead_name", "lead_agency", "policy", "origin", "pre_birth",
+    "reference", "child", "state", "lead_name", "lead_agency", "lead_subject", "policy", "origin", "pre_birth",
     "opened_on", "consent_agencies", "closed_on", "closed_reason", "closure_summary", "version",
     "opened_seq",
 )  # fmt: skip
@@ -154,6 +154,7 @@ CLOCK_COLUMNS = (
 ALERT_COLUMNS = (
     "alert_id", "reference", "clock", "occurrence", "rung", "fell_due_on", "raised_on",
     "recipients", "acknowledged_by", "acknowledged_on", "cleared_on", "lead_name", "lead_agency",
+    "lead_subject",
 )  # fmt: skip
 
 
@@ -233,7 +234,7 @@ class EpisodesProjection:
         cur.insert_rows("ehqa_episodes", EPISODE_COLUMNS, rows.new)
         cur.executemany(
             "UPDATE ehqa_episodes SET child = ?, state = ?, lead_name = ?, lead_agency = ?,"
-            " policy = ?, origin = ?, pre_birth = ?, opened_on = ?, consent_agencies = ?,"
+            " lead_subject = ?, policy = ?, origin = ?, pre_birth = ?, opened_on = ?, consent_agencies = ?,"
             " closed_on = ?, closed_reason = ?, closure_summary = ?, version = ?"
             " WHERE reference = ?",
             rows.changed,
@@ -266,6 +267,7 @@ class EpisodesProjection:
             episode.state.value,
             lead.get("name"),
             lead.get("agency"),
+            lead.get("subject"),
             episode.policy,
             episode.origin.value,
             int(episode.pre_birth),
@@ -284,7 +286,7 @@ class EpisodesProjection:
             (ident, episode.reference, a["clock"], a["occurrence"], a["rung"],
              a["fell_due_on"].isoformat(), a["raised_on"].isoformat(),
              json.dumps(a["recipients"]), a["acknowledged_by"], _iso(a["acknowledged_on"]),
-             _iso(a["cleared_on"]), lead.get("name"), lead.get("agency"))
+             _iso(a["cleared_on"]), lead.get("name"), lead.get("agency"), lead.get("subject"))
             for ident, a in episode.alerts.items()
         ]  # fmt: skip
 
@@ -412,8 +414,8 @@ class AuditsProjection(Unprepared):
             )  # fmt: skip
         cur.executemany(
             "INSERT INTO ehqa_alerts (alert_id, reference, clock, occurrence, rung, fell_due_on, raised_on,"
-            " recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name, lead_agency)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL)",
+            " recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name, lead_agency, lead_subject)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL, NULL)",
             [
                 (ident, ref, clock, int(a["number"]), a["rung"], a["fell_due_on"].isoformat(),
                  a["raised_on"].isoformat(), json.dumps(a["recipients"]),
@@ -423,8 +425,8 @@ class AuditsProjection(Unprepared):
         )  # fmt: skip
         cur.executemany(  # a safeguarding concern is an escalated alert from the moment it is raised
             "INSERT INTO ehqa_alerts (alert_id, reference, clock, occurrence, rung, fell_due_on, raised_on,"
-            " recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name, lead_agency)"
-            " VALUES (?, ?, ?, ?, 'escalated', ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
+            " recipients, acknowledged_by, acknowledged_on, cleared_on, lead_name, lead_agency, lead_subject)"
+            " VALUES (?, ?, ?, ?, 'escalated', ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL)",
             [
                 (c["alert_id"], ref, SAFEGUARDING, n, c["on"].isoformat(), c["on"].isoformat(),
                  json.dumps([escalation.coordinator, escalation.team_manager]))

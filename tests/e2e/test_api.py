@@ -67,13 +67,14 @@ def consented_episode(c: Client, ref: str = "EH-C") -> None:
 
 
 # Expected status for each caller, endpoint kind, on an episode consented for primary_school
-# and health_visiting (led by primary_school).
+# and health_visiting (led by primary_school). An agency outside the consent gets 404, as for
+# an episode that does not exist: it must not learn that the episode exists.
 WHO = ["lp_in", "lp_out", "pr_in", "pr_out", "coordinator", "auditor", "inspector", "admin", None]
 TABLE = {
-    "read episode": [200, 403, 200, 403, 200, 200, 200, 200, 401],
-    "read timeline": [200, 403, 200, 403, 200, 200, 200, 200, 401],
-    "read deadlines": [200, 403, 200, 403, 200, 200, 200, 200, 401],
-    "record a step": [200, 403, 200, 403, 200, 403, 403, 200, 401],
+    "read episode": [200, 404, 200, 404, 200, 200, 200, 200, 401],
+    "read timeline": [200, 404, 200, 404, 200, 200, 200, 200, 401],
+    "read deadlines": [200, 404, 200, 404, 200, 200, 200, 200, 401],
+    "record a step": [200, 404, 200, 404, 200, 403, 403, 200, 401],
     "open an episode": [201, 403, 403, 403, 201, 403, 403, 201, 401],
     "drift board": [403, 403, 403, 403, 200, 200, 200, 200, 401],
     "caseloads": [403, 403, 403, 403, 200, 200, 200, 200, 401],
@@ -131,13 +132,12 @@ def test_before_consent_only_the_referring_agency_sees_the_episode(client: Clien
     }
     assert client.call("lp_in", "POST", "/episodes", body).status_code == 201
     assert client.call("lp_in", "GET", "/episodes/EH-R").status_code == 200
-    assert client.call("pr_in", "GET", "/episodes/EH-R").status_code == 403
-    assert client.call("lp_out", "GET", "/episodes/EH-R").status_code == 403
+    assert client.call("pr_in", "GET", "/episodes/EH-R").status_code == 404
+    assert client.call("lp_out", "GET", "/episodes/EH-R").status_code == 404
     refused = client.call("pr_in", "POST", "/episodes/EH-R/see_child", {"on": "2025-09-02"})
-    assert (
-        refused.status_code == 403
-        and "not named in the family's consent" in refused.json()["detail"]
-    )
+    unknown = client.call("pr_in", "POST", "/episodes/EH-X/see_child", {"on": "2025-09-02"})
+    assert refused.status_code == unknown.status_code == 404
+    assert refused.json()["detail"] == "no episode EH-R" and "primary_school" not in refused.text
     assert client.call("admin", "GET", "/episodes/EH-R").json()["version"] == 1
 
 

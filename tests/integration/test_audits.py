@@ -182,9 +182,7 @@ def test_a_safeguarding_concern_is_delivered_at_once(s: Services, tmp_path: Path
     assert (
         "AU-1/safeguarding/1" in line and "Bruising noted" in line and '"episode": "EH-1"' in line
     )
-    shown = [
-        a for a in s.read.alerts(TODAY, "Partnership co-ordinator") if a["clock"] == "safeguarding"
-    ]
+    shown = [a for a in s.read.alerts(TODAY, role="coordinator") if a["clock"] == "safeguarding"]
     assert [(a["id"], a["rung"], a["raised_on"]) for a in shown] == [
         ("AU-1/safeguarding/1", "escalated", "2023-06-30")
     ]

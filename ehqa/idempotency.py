@@ -1,0 +1,122 @@
+"""Idempotency keys: a command sent again with the same key (by the same caller) is recorded once.
+
+A key belongs to the caller's stable subject, never to a display name, so a namesake can neither
+replay nor block another person's key. Claiming a key is one atomic insert (racing duplicates
+find it taken and wait for the first answer, never a unique-key error). A claim is a lease: if
+the worker that held it died before it answered, a retry after the lease takes the key over and
+runs the request. Whether the first attempt had already recorded its events is decided by the
+store itself: the events of a keyed command are saved with a tracking record named after the key
+(see EhqaApplication.save_once), so the second attempt can never record them twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from projections.db import ViewDatabase
+
+TABLE = """CREATE TABLE IF NOT EXISTS ehqa_idempotency (
+    principal TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status INTEGER,
+    body TEXT,
+    started_at TEXT,
+    PRIMARY KEY (principal, key)
+)"""
+LEASE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+
+
+class KeyReused(Exception):
+    """The key was used for a different request."""
+
+
+class StillRunning(Exception):
+    """Another attempt with this key holds its lease."""
+
+
+def fingerprint(request: str) -> str:
+    return hashlib.sha256(request.encode()).hexdigest()
+
+
+def tracking_name(subject: str) -> str:
+    """The tracking 'application' under which a caller's keyed commands are recorded."""
+    return "idempotency:" + hashlib.sha256(subject.encode()).hexdigest()[:32]
+
+
+def tracking_id(key: str) -> int:
+    """A key as the positive 63-bit number a tracking record holds."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") >> 1
+
+
+class IdempotencyKeys:
+    def __init__(self, db: ViewDatabase, lease: timedelta = LEASE) -> None:
+        self.db = db
+        self.lease = lease
+        db.ensure([TABLE])
+        db.ensure_columns("ehqa_idempotency", {"started_at": "TEXT"})
+
+    def claim(self, subject: str, key: str, request: str) -> Answer | None:
+        """None: the caller holds the key now and must run the request, then `answer`. An
+        Answer: the first attempt's, to send again. Raises KeyReused or StillRunning."""
+        digest, now = fingerprint(request), datetime.now(UTC)
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO ehqa_idempotency (principal, key, request, started_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (principal, key) DO NOTHING",
+                (subject, key, digest, now.isoformat()),
+            )
+            if cur.rowcount == 1:
+                return None
+            cur.execute(
+                "SELECT request, status, body, started_at FROM ehqa_idempotency"
+                " WHERE principal = ? AND key = ?",
+                (subject, key),
+            )
+            row = cur.fetchone()
+        assert row is not None  # rows are never deleted while a request may use them
+        request_digest, status, body, started_at = row
+        if request_digest != digest:
+            raise KeyReused(key)
+        if status is not None:
+            return Answer(status, json.loads(body))
+        if started_at and datetime.fromisoformat(started_at) > now - self.lease:
+            raise StillRunning(key)
+        self._take_over(subject, key, started_at, now)
+        return None
+
+    def _take_over(self, subject: str, key: str, started_at: str | None, now: datetime) -> None:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE ehqa_idempotency SET started_at = ? WHERE principal = ? AND key = ?"
+                " AND status IS NULL AND (started_at = ? OR started_at IS NULL)",
+                (now.isoformat(), subject, key, started_at),
+            )
+            if cur.rowcount != 1:  # another retry took it over first
+                raise StillRunning(key)
+
+    def answer(self, subject: str, key: str, status: int, body: Any) -> None:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE ehqa_idempotency SET status = ?, body = ? WHERE principal = ? AND key = ?",
+                (status, json.dumps(body, default=str), subject, key),
+            )
+
+    def release(self, subject: str, key: str) -> None:
+        """The attempt failed without an answer worth keeping (a server error): a retry may
+        run at once."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "DELETE FROM ehqa_idempotency WHERE principal = ? AND key = ? AND status IS NULL",
+                (subject, key),
+            )
