@@ -84,7 +84,10 @@ def test_namesakes_in_different_agencies_see_nothing_of_each_other(
     other_alert = youth[0]["id"]
     assert call("jo_school", "POST", f"/alerts/{other_alert}/ack").status_code == 404
     for path in ("/episodes/EH-Y", "/episodes/EH-Y/timeline", "/episodes/EH-Y/deadlines"):
-        hidden, missing = call("jo_school", "GET", path), call("jo_school", "GET", path.replace("EH-Y", "EH-Q"))
+        hidden, missing = (
+            call("jo_school", "GET", path),
+            call("jo_school", "GET", path.replace("EH-Y", "EH-Q")),
+        )
         assert hidden.status_code == missing.status_code == 404
         assert hidden.json()["detail"] == "no episode EH-Y"
         assert "youth_service" not in hidden.text
@@ -96,7 +99,9 @@ def test_a_namesake_cannot_replay_another_persons_idempotency_key(call: Caller) 
     first = call("jo_school", "POST", "/episodes/EH-S/see_child", {"on": "2025-10-01"}, **key)
     assert first.status_code == 200
     replay = call("jo_youth", "POST", "/episodes/EH-S/see_child", {"on": "2025-10-01"}, **key)
-    assert replay.status_code == 404 and "EH-S" not in json.dumps(replay.json()).replace("no episode EH-S", "")
+    assert replay.status_code == 404 and "EH-S" not in json.dumps(replay.json()).replace(
+        "no episode EH-S", ""
+    )
     assert "child" not in replay.json()
     log = call("inspector", "GET", "/episodes/EH-S/access-log").json()
     assert all(entry["agency"] != "youth_service" for entry in log)
@@ -122,13 +127,19 @@ def test_a_key_left_pending_by_a_killed_worker_can_be_retried(call: Caller, stor
     request = json.dumps(["see_child", "EH-S", body])
     # A worker claimed the key and died before it recorded anything.
     assert api.keys.claim(subject, "k-dead", request) is None
-    held = call("jo_school", "POST", "/episodes/EH-S/see_child", body, **{"Idempotency-Key": "k-dead"})
+    held = call(
+        "jo_school", "POST", "/episodes/EH-S/see_child", body, **{"Idempotency-Key": "k-dead"}
+    )
     assert held.status_code == 409 and "still being handled" in held.json()["detail"]
     with api.services.views.transaction() as cur:  # ... and its lease has run out
         old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
         cur.execute("UPDATE ehqa_idempotency SET started_at = ? WHERE key = ?", (old, "k-dead"))
-    retried = call("jo_school", "POST", "/episodes/EH-S/see_child", body, **{"Idempotency-Key": "k-dead"})
-    again = call("jo_school", "POST", "/episodes/EH-S/see_child", body, **{"Idempotency-Key": "k-dead"})
+    retried = call(
+        "jo_school", "POST", "/episodes/EH-S/see_child", body, **{"Idempotency-Key": "k-dead"}
+    )
+    again = call(
+        "jo_school", "POST", "/episodes/EH-S/see_child", body, **{"Idempotency-Key": "k-dead"}
+    )
     assert retried.status_code == again.status_code == 200 and retried.json() == again.json()
     assert call("coordinator", "GET", "/episodes/EH-S").json()["version"] == 3
 
