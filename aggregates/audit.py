@@ -59,13 +59,15 @@ class Audit(Aggregate):
         step_down: bool = False,
         policy: str = "st-helens",
         kind: AuditKind = AuditKind.DETAILED,
+        auditor_subject: str | None = None,
     ) -> Audit:
-        """Refuse an auditor who recorded anything on the episode or manages its lead professional."""
+        """Refuse an auditor who recorded anything on the episode or manages its lead professional
+        (`involved` and `lead_managers` hold names and subjects: a match on either refuses)."""
         if not auditor.strip():
             raise InvalidCommandError("an audit needs an auditor")
         if on > today:
             raise DateError(f"the date {on} is in the future (today is {today})")
-        if auditor in involved:
+        if auditor in involved or (auditor_subject and auditor_subject in involved):
             raise IndependenceError(
                 f"{auditor} has recorded on episode {episode}: an auditor must have had no involvement in it"
             )
@@ -76,17 +78,20 @@ class Audit(Aggregate):
             )
         return cls(reference=reference, episode=episode, scheme=scheme.value, auditor=auditor,
                    reason=reason.strip() or "not given", step_down=step_down, policy=policy,
-                   kind=kind.value, on=on)  # fmt: skip
+                   kind=kind.value, on=on, auditor_subject=auditor_subject)  # fmt: skip
 
     @event("Assigned")
     def __init__(self, *, reference: str, episode: str, scheme: str, auditor: str, reason: str,
-                 step_down: bool, policy: str, kind: str, on: date) -> None:  # fmt: skip
+                 step_down: bool, policy: str, kind: str, on: date,
+                 auditor_subject: str | None = None) -> None:  # fmt: skip
         self.reference, self.episode, self.auditor, self.reason = (
             reference,
             episode,
             auditor,
             reason,
         )
+        # The auditor's stable identity: only they (or a co-ordinator) work on the audit.
+        self.auditor_subject = auditor_subject
         self.scheme = SchemeName(scheme)
         self.step_down = step_down
         self.policy = policy

@@ -656,6 +656,12 @@ class AssignBody(BaseModel):
     episode: str = Field(min_length=1)
     scheme: SchemeName
     auditor: str | None = Field(default=None, description="Default: the caller.")
+    auditor_subject: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The auditor's sign-in subject (default: the caller's, when `auditor` is"
+        " not given). Only that subject may work on the audit as an auditor.",
+    )
     reason: str = ""
     kind: Literal["detailed", "brief", "one_to_one"] = "detailed"
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
@@ -730,18 +736,22 @@ AUDITING = {Role.AUDITOR, Role.COORDINATOR, Role.ADMIN}
 def _audit_routes(app: FastAPI, api: Api) -> None:
     s = api.services
 
-    def may_audit(who: Principal, auditor: str | None = None) -> None:
+    def may_audit(who: Principal) -> None:
         if who.role not in AUDITING:
             raise Refused(403, "Forbidden", f"a {who.role.value} does not audit")
-        if who.role is Role.AUDITOR and auditor not in (None, who.name):
+
+    def may_work_on(who: Principal, audit: Any) -> None:
+        """An auditor works on the audits assigned to their subject (never matched by name)."""
+        may_audit(who)
+        if who.role is Role.AUDITOR and audit.auditor_subject != who.subject:
             raise Refused(
-                403, "Forbidden", f"an auditor works on their own audits, not {auditor}'s"
+                403, "Forbidden", f"an auditor works on their own audits, not {audit.auditor}'s"
             )
 
     def change(who: Principal, reference: str, command: Callable[[Any, date], Any],
                what: str) -> Any:  # fmt: skip
         with api.lock:
-            may_audit(who, s.app.get_audit(reference).auditor)
+            may_work_on(who, s.app.get_audit(reference))
             audit = s.app.change_audit(reference, command)
             api.access.record(who, f"audit {what} {reference}", audit.episode)
             s.catch_up()
@@ -759,12 +769,16 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
     def assign(body: AssignBody, authorization: Auth = None) -> Any:
         """Assign an audit (refused for an auditor involved in the episode or managing its lead)."""
         who = api.who(authorization)
+        may_audit(who)
+        mine = body.auditor is None and body.auditor_subject in (None, who.subject)
+        if who.role is Role.AUDITOR and not mine:
+            raise Refused(403, "Forbidden", "an auditor assigns audits to themselves")
         auditor = body.auditor or who.name
-        may_audit(who, auditor)
+        subject = who.subject if mine else body.auditor_subject
         with api.lock:
             audit = s.assign_audit(body.reference, episode=body.episode, scheme=body.scheme.value,
                                    auditor=auditor, reason=body.reason, on=body.on, managers=api.staff,
-                                   kind=body.kind)  # fmt: skip
+                                   kind=body.kind, auditor_subject=subject)  # fmt: skip
             api.access.record(who, f"audit assign {body.reference}", body.episode)
             s.catch_up()
             return audit_json(audit)

@@ -203,6 +203,7 @@ class EhqaApplication(Application[UUID]):
     def assign_audit(
         self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str, on: date,
         recorded_by: set[str], lead_managers: set[str], kind: str = "detailed",
+        auditor_subject: str | None = None,
     ) -> Audit:  # fmt: skip
         """Assign an audit; the auditor must not have led, recorded on, or managed the episode."""
         if any(True for _ in self.recorder.select_events(audit_id(reference), limit=1)):
@@ -212,6 +213,7 @@ class EhqaApplication(Application[UUID]):
                 f"{reference} is an episode's reference: give the audit its own"
             )
         found = self.get_episode(episode)
+        leads = set(found.lead_history) | {s for s in [(found.lead or {}).get("subject")] if s}
         try:
             scheme_name = SchemeName(scheme)
         except ValueError:
@@ -219,8 +221,9 @@ class EhqaApplication(Application[UUID]):
             raise InvalidCommandError(f"unknown scheme '{scheme}' ({known})") from None
         audit = Audit.assign(
             reference=reference, episode=episode, scheme=scheme_name, auditor=auditor, reason=reason,
-            on=on, today=self.clock(), involved=set(found.lead_history) | recorded_by, lead_managers=lead_managers,
+            on=on, today=self.clock(), involved=leads | recorded_by, lead_managers=lead_managers,
             step_down=found.origin is Origin.STEP_DOWN, policy=found.policy, kind=audit_kind(kind),
+            auditor_subject=auditor_subject,
         )  # fmt: skip
         self.save(audit)
         return audit

@@ -26,6 +26,8 @@ PEOPLE = {
     "fake_coordinator": ("Partnership co-ordinator", Role.PRACTITIONER, "camhs"),
     "coordinator": ("Partnership co-ordinator", Role.COORDINATOR, None),
     "inspector": ("An Inspector", Role.INSPECTOR, None),
+    "kate": ("Kate Evans", Role.AUDITOR, None),
+    "kate_too": ("Kate Evans", Role.AUDITOR, None),
 }
 
 
@@ -218,3 +220,15 @@ def test_reads_and_writes_of_alerts_audits_and_reports_are_in_the_access_log(
     assert (jo, f"acknowledge alert {mine[0]['id']}") in actions
     assert (coordinator, "audit report by scheme") in actions
     assert all(e["subject"] for e in entries)
+
+
+def test_an_auditor_cannot_work_on_a_namesakes_audit(call: Caller) -> None:
+    open_episode(call, "jo_school", "EH-S", "primary_school")
+    assign = {"reference": "AU-1", "episode": "EH-S", "scheme": "what_makes_good",
+              "reason": "sample", "on": "2025-11-20"}  # fmt: skip
+    assert call("kate", "POST", "/audits", assign).status_code == 201
+    score = {"item": "assessment", "value": "Good", "evidence": "read it", "on": "2025-11-20"}
+    assert call("kate_too", "POST", "/audits/AU-1/scores", score).status_code == 403
+    assert call("kate", "POST", "/audits/AU-1/scores", score).status_code == 200
+    for_her = {**assign, "reference": "AU-2", "auditor": "Kate Evans"}
+    assert call("kate_too", "POST", "/audits", for_her).status_code == 403
