@@ -162,6 +162,7 @@ class AccessOut(BaseModel):
 class Health(BaseModel):
     status: str
     views: dict[str, int] = Field(default_factory=dict)
+    dead_letters: dict[str, int] = Field(default_factory=dict)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -438,14 +439,17 @@ def _routes(app: FastAPI, api: Api) -> None:
 
     @app.get("/ready", response_model=Health, tags=["service"], responses={503: ERRORS[409]})
     def ready() -> Any:
-        """Readiness: the store answers and the views are caught up."""
+        """Readiness: the store answers and the views are caught up. Events a view could not
+        apply and skipped are counted in `dead_letters` (they do not make it unready)."""
         try:
             with api.lock:
                 s.catch_up()
-                views = {v.name: v.position for v in s.status()}
+                found = s.status()
         except Exception as error:  # the store is unreachable
             return problem(503, "Service Unavailable", f"the store does not answer: {error}")
-        return {"status": "ready", "views": views}
+        views = {v.name: v.position for v in found}
+        return {"status": "ready", "views": views,
+                "dead_letters": {v.name: v.dead_letters for v in found}}  # fmt: skip
 
     @app.post(
         "/episodes", status_code=201, response_model=EpisodeOut, tags=["commands"], responses=ERRORS
