@@ -186,6 +186,8 @@ def _hex(ident: UUID | str) -> str:
 
 def _bury(cur: Cursor, name: str, failures: Sequence[Failure]) -> None:
     """Dead-letter events for a view (in the transaction that moves its position past them)."""
+    if not failures:
+        return
     recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
     cur.executemany(
         "INSERT INTO ehqa_dead_letters (projection, notification_id, originator_id,"
