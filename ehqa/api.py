@@ -168,6 +168,10 @@ class Health(BaseModel):
     views: dict[str, int] = Field(default_factory=dict)
 
 
+class Ready(Health):
+    dead_letters: dict[str, int] = Field(default_factory=dict)  # events each view skipped
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM: {"schema": Problem.model_json_schema()}}}
     for code in (400, 401, 403, 404, 409, 422)
@@ -485,16 +489,19 @@ def _routes(app: FastAPI, api: Api) -> None:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/ready", response_model=Health, tags=["service"], responses={503: ERRORS[409]})
+    @app.get("/ready", response_model=Ready, tags=["service"], responses={503: ERRORS[409]})
     def ready() -> Any:
-        """Readiness: the store answers and the views are caught up."""
+        """Readiness: the store answers and the views are caught up. Events a view could not
+        apply and skipped are counted in `dead_letters` (they do not make it unready)."""
         try:
             with api.lock:
                 s.catch_up()
-                views = {v.name: v.position for v in s.status()}
+                found = s.status()
         except Exception as error:  # the store is unreachable
             return problem(503, "Service Unavailable", f"the store does not answer: {error}")
-        return {"status": "ready", "views": views}
+        views = {v.name: v.position for v in found}
+        return {"status": "ready", "views": views,
+                "dead_letters": {v.name: v.dead_letters for v in found}}  # fmt: skip
 
     @app.post(
         "/episodes", status_code=201, response_model=EpisodeOut, tags=["commands"], responses=ERRORS

@@ -427,15 +427,40 @@ app.add_typer(projections_app, name="projections")
 def projections_status(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
-    """Each view's position against the event log."""
+    """Each view's position against the event log, and how many events it dead-lettered."""
     found = [s.__dict__ for s in _services(ctx).status()]
     if as_json:
         typer.echo(json.dumps(found, indent=2))
         return
     for row in found:
         state = "behind" if row["pending"] else "up to date"
+        dead = f"  {row['dead_letters']} dead-lettered" if row["dead_letters"] else ""
         typer.echo(
-            f"{row['name']:<10} at {row['position']:>9} of {row['log_position']:>9}  {state}"
+            f"{row['name']:<10} at {row['position']:>9} of {row['log_position']:>9}  {state}{dead}"
+        )
+
+
+@projections_app.command("dead-letters")
+def projections_dead_letters(
+    ctx: typer.Context,
+    view: Annotated[str | None, typer.Option("--view", help="One view (default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The events each view could not decode or apply, and skipped (see docs/views.md)."""
+    try:
+        found = [d.__dict__ for d in _services(ctx).dead_letters(view)]
+    except KeyError as error:
+        fail(str(error.args[0]), code=2)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        typer.echo("no dead letters")
+    for row in found:
+        version = "" if row["originator_version"] is None else f" v{row['originator_version']}"
+        typer.echo(
+            f"{row['view']:<10} #{row['notification_id']} {row['originator_id']}{version}"
+            f" {row['topic']}: {row['reason']}"
         )
 
 

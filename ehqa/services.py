@@ -17,7 +17,15 @@ from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import postgres_conninfo, store_env
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
 from projections.queries import ReadModels
-from projections.runner import ViewStatus, catch_up, catch_up_all, rebuild, status
+from projections.runner import (
+    DeadLetter,
+    ViewStatus,
+    catch_up,
+    catch_up_all,
+    dead_letters,
+    rebuild,
+    status,
+)
 from projections.views import (
     AuditsProjection,
     ChildrenProjection,
@@ -105,6 +113,10 @@ class Services:
 
     def status(self) -> list[ViewStatus]:
         return status(self.app, self.views, self.projections)
+
+    def dead_letters(self, view: str | None = None) -> list[DeadLetter]:
+        """The events each view (or one) could not apply and skipped."""
+        return dead_letters(self.views, view and self.projection(view).name)
 
     def sweep(self, today: date | None = None) -> list[Raised] | None:
         """One sweep as at `today` (default: the clock); None if another sweeper holds the lock."""

@@ -20,6 +20,17 @@ SCHEMA = [
         projection TEXT PRIMARY KEY,
         position BIGINT NOT NULL
     )""",
+    # Events a view could not decode or apply, and skipped (one row per view and event).
+    """CREATE TABLE IF NOT EXISTS ehqa_dead_letters (
+        projection TEXT NOT NULL,
+        notification_id BIGINT NOT NULL,
+        originator_id TEXT,
+        originator_version INTEGER,
+        topic TEXT,
+        reason TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (projection, notification_id)
+    )""",
     """CREATE TABLE IF NOT EXISTS ehqa_episodes (
         reference TEXT PRIMARY KEY,
         child TEXT NOT NULL,
@@ -210,7 +221,7 @@ def _prepare(cur: Cursor) -> None:
     cur.execute("SELECT version FROM ehqa_view_schema")
     row = cur.fetchone()
     if row is None or row[0] != VIEW_SCHEMA_VERSION:
-        for table in (*VIEW_TABLES, "ehqa_tracking"):  # (deliveries are kept: not a view)
+        for table in (*VIEW_TABLES, "ehqa_tracking", "ehqa_dead_letters"):  # (deliveries are kept)
             cur.execute(f"DROP TABLE IF EXISTS {table}")
         cur.execute("DELETE FROM ehqa_view_schema")
         cur.execute("INSERT INTO ehqa_view_schema (version) VALUES (?)", (VIEW_SCHEMA_VERSION,))

@@ -3,18 +3,27 @@
 A batch of events and the move of its projection's tracking position commit in one
 transaction, and the move is a compare-and-set: a crash loses only the uncommitted batch, and
 two processes catching up at once never apply a batch twice.
+
+An event a view cannot decode or apply is dead-lettered for that view (`ehqa_dead_letters`) and
+skipped, in the same transaction as the batch's rows and the move of the position: one bad
+event never stops a view, and none is dead-lettered twice or lost.
 """
 
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
+import eventsourcing.persistence
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
@@ -31,12 +40,29 @@ FAR_BEHIND = 20_000  # a view further behind the log than this catches up in reb
 REBUILD_BATCH = 1_000_000
 
 
+REASON_LENGTH = 500  # characters of a dead letter's reason kept
+
+
 @dataclass(frozen=True)
 class ViewStatus:
     name: str
     position: int
     log_position: int
     pending: bool
+    dead_letters: int = 0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a view could not decode or apply, and skipped."""
+
+    view: str
+    notification_id: int
+    originator_id: str | None
+    originator_version: int | None
+    topic: str | None
+    reason: str
+    recorded_at: str
 
 
 def position(db: ViewDatabase, name: str) -> int:
@@ -62,15 +88,54 @@ class Moved(Exception):
     """Another process advanced this view first; the batch is rolled back and read again."""
 
 
+# Failures of the store itself, not of an event: they are raised, never dead-lettered.
+TRANSIENT = (
+    psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError,
+    sqlite3.InterfaceError, eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
+)  # fmt: skip
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return f"\\x{code:02x}"
+    if 0xD800 <= code < 0xE000:  # (a lone surrogate cannot be encoded as UTF-8)
+        return f"\\u{code:04x}"
+    return char
+
+
+def storable(text: str, length: int = REASON_LENGTH) -> str:
+    """`text` with control characters (NUL above all, which PostgreSQL text cannot hold) and lone
+    surrogates escaped, cut to `length` characters."""
+    escaped = "".join(map(_escape, text))
+    return escaped if len(escaped) <= length else escaped[: length - 1] + "\u2026"
+
+
+def describe_failure(error: BaseException) -> str:
+    return storable(f"{type(error).__name__}: {error}")
+
+
+Failure = tuple[Notification, BaseException]  # an event that cannot be applied, and why
+
+
 class _Window:
-    """The events after `start` (at most `limit`), read from the log a page at a time as a
-    projection iterates them. It remembers how many the projection took and the id of the
-    last one: a projection may stop early, and the batch then ends there."""
+    """The events after `start` (at most `limit`, none after `stop`), read from the log a page
+    at a time as a projection iterates them. It remembers how many the projection took and the
+    id of the last one: a projection may stop early, and the batch then ends there. An event
+    that cannot be decoded is not given to the projection but kept in `dead`."""
 
     def __init__(self, app: Application[Any], topics: list[str], start: int, limit: int,
-                 progress: Progress | None) -> None:  # fmt: skip
+                 progress: Progress | None, stop: int | None = None) -> None:  # fmt: skip
         self._app, self._topics, self._limit, self._progress = app, topics, limit, progress
+        self._stop = stop
         self.count, self.last, self._reported = 0, start, start
+        self.dead: list[Failure] = []
+        self.notification: Notification | None = None  # the last one taken
+
+    @property
+    def applied(self) -> int:
+        return self.count - len(self.dead)
 
     def report(self) -> None:
         """Tell the progress bar how far through the log the batch has come since it was last
@@ -83,15 +148,21 @@ class _Window:
         read_to = self.last
         while self.count < self._limit:
             page = self._app.recorder.select_notifications(
-                start=read_to + 1, limit=min(PAGE, self._limit - self.count), topics=self._topics
-            )
+                start=read_to + 1, limit=min(PAGE, self._limit - self.count), topics=self._topics,
+                stop=self._stop,
+            )  # fmt: skip
             if not page:
                 return
             read_to = page[-1].id
             for notification in page:
                 self.count += 1
-                self.last = notification.id
-                yield notification.id, self._app.mapper.to_domain_event(notification)
+                self.last, self.notification = notification.id, notification
+                try:
+                    event = self._app.mapper.to_domain_event(notification)
+                except Exception as error:
+                    self.dead.append((notification, error))
+                    continue
+                yield notification.id, event
             self.report()
 
 
@@ -109,6 +180,85 @@ def cycle_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _hex(ident: UUID | str) -> str:
+    return ident.hex if isinstance(ident, UUID) else storable(str(ident))
+
+
+def _bury(cur: Cursor, name: str, failures: Sequence[Failure]) -> None:
+    """Dead-letter events for a view (in the transaction that moves its position past them)."""
+    if not failures:
+        return
+    recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
+    cur.executemany(
+        "INSERT INTO ehqa_dead_letters (projection, notification_id, originator_id,"
+        " originator_version, topic, reason, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (name, n.id, _hex(n.originator_id), n.originator_version, storable(n.topic),
+             describe_failure(error), recorded_at)
+            for n, error in failures
+        ],
+    )  # fmt: skip
+
+
+def _batch(
+    app: Application[Any],
+    db: ViewDatabase,
+    projection: Projection,
+    start: int,
+    limit: int,
+    progress: Progress | None = None,
+    stop: int | None = None,
+) -> tuple[_Window, Exception | None]:
+    """Prepare the events after `start`, then write them and move the position past them in
+    one transaction. Returns the window taken and, if the batch could not be prepared or
+    written (and nothing was), why. Raises Moved, and failures of the store itself."""
+    window = _Window(app, projection.topics, start, limit, progress, stop)
+    try:
+        with cycle_collection_paused():
+            prepared = projection.prepare(window)
+        window.report()
+        if window.count:
+            with db.transaction() as cur:
+                if not _advance(cur, projection.name, start, window.last):
+                    raise Moved
+                _bury(cur, projection.name, window.dead)
+                projection.process(cur, prepared)
+    except Exception as error:
+        if isinstance(error, (Moved, *TRANSIENT)):
+            raise
+        window.report()
+        return window, error
+    return window, None
+
+
+def _isolate(
+    app: Application[Any], db: ViewDatabase, projection: Projection, start: int, stop: int,
+    size: int,
+) -> int:  # fmt: skip
+    """Apply again the events after `start` up to `stop`, a batch of which failed: in batches of
+    1,000 (when the failed batch was larger), and a batch that fails again event by event. An
+    event that fails alone is dead-lettered, and the position moved past it; the others of the
+    batch are applied. Returns how many were applied."""
+    size = 1 if size <= CATCH_UP_BATCH else CATCH_UP_BATCH
+    applied, at = 0, start
+    while at < stop:
+        window, failure = _batch(app, db, projection, at, size, stop=stop)
+        if not window.count:
+            break
+        if failure is None:
+            applied += window.applied
+        elif size > 1:
+            applied += _isolate(app, db, projection, at, window.last, size)
+        else:
+            assert window.notification is not None
+            with db.transaction() as cur:
+                if not _advance(cur, projection.name, at, window.last):
+                    raise Moved
+                _bury(cur, projection.name, window.dead or [(window.notification, failure)])
+        at = window.last
+    return applied
+
+
 def catch_up(
     app: Application[Any],
     db: ViewDatabase,
@@ -122,6 +272,10 @@ def catch_up(
     written together with the move of the view's position. Batches hold 1,000 events, keeping
     each write short while a server follows the log; a view far behind (after a bulk import,
     or a long stop) takes as many as the projection will hold, like a rebuild.
+
+    An event that cannot be decoded is dead-lettered with its batch. A batch that cannot be
+    prepared or written is done again in smaller batches, then event by event, to find the
+    events that cannot be applied; each is dead-lettered and skipped, the others applied.
     """
     applied = 0
     while True:
@@ -131,20 +285,18 @@ def catch_up(
             if head <= start:
                 return applied  # nothing recorded since: no need to read the log
             batch_size = REBUILD_BATCH if head - start > FAR_BEHIND else CATCH_UP_BATCH
-        window = _Window(app, projection.topics, start, batch_size, progress)
-        with cycle_collection_paused():
-            prepared = projection.prepare(window)
-        window.report()
-        if not window.count:
-            return applied
         try:
-            with db.transaction() as cur:
-                if not _advance(cur, projection.name, start, window.last):
-                    raise Moved
-                projection.process(cur, prepared)
+            window, failure = _batch(app, db, projection, start, batch_size, progress)
+            if failure is not None:
+                if not window.count:  # (failed before taking an event: not the events' fault)
+                    raise failure
+                applied += _isolate(app, db, projection, start, window.last, batch_size)
+                continue
         except Moved:
             continue
-        applied += window.count
+        if not window.count:
+            return applied
+        applied += window.applied
 
 
 def catch_up_all(app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]) -> int:
@@ -172,6 +324,7 @@ def rebuild(
         for statement in clears(projection):
             cur.execute(statement)
         cur.execute("DELETE FROM ehqa_tracking WHERE projection = ?", (projection.name,))
+        cur.execute("DELETE FROM ehqa_dead_letters WHERE projection = ?", (projection.name,))
     log_table = getattr(app.recorder, "events_table_name", None)
     if log_table:  # (after a bulk import the planner's figures for the log are stale, and
         db.analyze([log_table])  # PostgreSQL then reads each page of one topic by a full scan)
@@ -187,14 +340,33 @@ def status(
     app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]
 ) -> list[ViewStatus]:
     log_position = app.recorder.max_notification_id() or 0
+    dead = dict(db.query("SELECT projection, COUNT(*) FROM ehqa_dead_letters GROUP BY projection"))
     found = []
     for projection in projections:
         at = position(db, projection.name)
         pending = bool(
             app.recorder.select_notifications(start=at + 1, limit=1, topics=projection.topics)
         )
-        found.append(ViewStatus(projection.name, at, log_position, pending))
+        found.append(
+            ViewStatus(
+                projection.name, at, log_position, pending, int(dead.get(projection.name, 0))
+            )
+        )
     return found
+
+
+def dead_letters(db: ViewDatabase, view: str | None = None) -> list[DeadLetter]:
+    """The events each view (or one) skipped, in log order."""
+    sql = (
+        "SELECT projection, notification_id, originator_id, originator_version, topic, reason,"
+        " recorded_at FROM ehqa_dead_letters"
+    )
+    rows = (
+        db.query(sql + " WHERE projection = ? ORDER BY notification_id", (view,))
+        if view
+        else db.query(sql + " ORDER BY projection, notification_id")
+    )
+    return [DeadLetter(*row) for row in rows]
 
 
 def follow(

@@ -212,7 +212,11 @@ class EpisodesProjection:
             aggregate = touched.get(episode_id)
             if aggregate is None:
                 aggregate = self._before(episode_id, event.originator_version)
-            touched[episode_id] = cast(Any, event).mutate(aggregate)
+            try:
+                touched[episode_id] = cast(Any, event).mutate(aggregate)
+            except Exception:
+                self._cache.pop(episode_id, None)  # (it may be half-changed; the batch is retried)
+                raise
             if event.originator_version == 1:
                 opened[episode_id] = seq
             if len(touched) >= self._cache_size:
