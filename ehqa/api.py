@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aggregates.access import (
@@ -630,7 +630,7 @@ class ConcernBody(BaseModel):
 class FlagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Literal["childs_voice_absent", "safeguarding_not_considered"]
-    value: bool = True
+    value: StrictBool = True
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
 

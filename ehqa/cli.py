@@ -30,6 +30,7 @@ from aggregates.schemes import (
     as_number,
     bnes_summary,
     check_bnes,
+    check_flags,
     darlington,
     st_helens,
     what_makes_good,
@@ -969,21 +970,30 @@ def grade(
     scheme: Annotated[str, typer.Argument(help="st_helens, what_makes_good, darlington or bnes.")],
     file: Annotated[Path, typer.Argument(help='JSON: {"scores": {...}, "flags": {...}}.')],
 ) -> None:
-    """Grade a set of scores by a scheme's rules, without recording an audit."""
+    """Grade a set of scores by a scheme's rules, without recording an audit. Unknown items,
+    sections, dimensions, standards and flags are refused; flags are JSON true or false."""
+    if scheme not in tuple(SchemeName):
+        fail(f"unknown scheme '{scheme}' ({', '.join(s.value for s in SchemeName)})", code=2)
     try:
         data = json.loads(file.read_text())
+        if not isinstance(data, dict):
+            fail(f'{file}: not a JSON object ({{"scores": {{...}}, "flags": {{...}}}})', code=2)
+        extra = sorted(set(data) - {"scores", "flags"})
+        if extra:
+            fail(f"{file}: unknown key '{extra[0]}' (known: scores, flags)", code=2)
         scores, flags = dict(data.get("scores", {})), dict(data.get("flags", {}))
-    except (OSError, ValueError, AttributeError) as error:
+    except (OSError, ValueError, AttributeError, TypeError) as error:
         fail(f"{file}: {error}", code=2)
     with refusals():
+        flags = check_flags(scheme, flags)
         if scheme == SchemeName.ST_HELENS:
             closure = scores.pop("closure", None)
             result = st_helens(
                 {k: as_number(k, v) for k, v in scores.items()}, closure=closure and Grade.parse(str(closure)),
                 assessment_audited=any(k.startswith("A") for k in scores),
                 review_audited=any(k.startswith("R") for k in scores),
-                childs_voice_absent=bool(flags.get("childs_voice_absent")),
-                safeguarding_not_considered=bool(flags.get("safeguarding_not_considered")),
+                childs_voice_absent=flags.get("childs_voice_absent", False),
+                safeguarding_not_considered=flags.get("safeguarding_not_considered", False),
             )  # fmt: skip
             for name in ("assessment", "review", "closure"):
                 section = getattr(result, name)
@@ -1011,8 +1021,6 @@ def grade(
             }
             for area, counts in bnes_summary(ratings).items():
                 typer.echo(f"{area:<24} " + ", ".join(f"{n} {rag}" for rag, n in counts.items()))
-        else:
-            fail(f"unknown scheme '{scheme}' ({', '.join(s.value for s in SchemeName)})", code=2)
 
 
 # ---- simulator ---------------------------------------------------------------------------------
