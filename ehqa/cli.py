@@ -40,6 +40,7 @@ from ehqa import simulate as simulation
 from ehqa.auth import TokenBook
 from ehqa.clock import from_environment
 from ehqa.commands import LineError, parse_line
+from ehqa.filters import UnknownValueError, check_filters
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.present import audit_json
 from ehqa.services import Services
@@ -178,11 +179,20 @@ def episode(
     ctx: typer.Context,
     reference: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_at: Annotated[
+        str | None, typer.Option("--as-at", help="Where it stood on YYYY-MM-DD.")
+    ] = None,
 ) -> None:
-    """Where one episode stands."""
-    view = _views(ctx).read.episode(reference)
+    """Where one episode stands (or, with --as-at, stood on a business date)."""
+    day = _date_option("--as-at", as_at)
+    services = _views(ctx)
+    view = services.read.episode(reference)
     if view is None:
         fail(f"no episode {reference}")
+    if day is not None:
+        view = services.episode_as_at(reference, day)
+        if view is None:
+            fail(f"episode {reference} was not yet opened on {day}")
     if as_json:
         typer.echo(json.dumps(view, indent=2))
         return
@@ -360,6 +370,14 @@ def _board_json(row: BoardRow) -> dict[str, Any]:
             "policy": row.policy}  # fmt: skip
 
 
+def _known(services: Services, **values: str | None) -> None:
+    """A filter value that matches nothing is a usage error naming the values there are."""
+    try:
+        check_filters(services, **values)
+    except UnknownValueError as error:
+        fail(error.detail(f"--{error.parameter}"), code=2)
+
+
 @app.command()
 def drift(
     ctx: typer.Context,
@@ -377,7 +395,9 @@ def drift(
 ) -> None:
     """The drift board: overdue clocks (worst first), or those falling due soon."""
     when = _date_option("--as-at", as_at) or from_environment()()
-    read = _views(ctx).read
+    services = _views(ctx)
+    _known(services, agency=agency, lead=lead, policy=policy, clock=clock)
+    read = services.read
     filters: dict[str, Any] = {"agency": agency, "lead": lead, "policy": policy, "clock": clock,
                                "due_within": due_within}  # fmt: skip
     found = [_board_json(row) for row in read.drift(when, limit=limit, **filters)]
@@ -542,7 +562,9 @@ def alerts_list(
     if ctx.invoked_subcommand is not None:
         return
     when = _date_option("--as-at", as_at) or from_environment()()
-    found = _views(ctx).read.alerts(when, person, include_cleared)
+    services = _views(ctx)
+    _known(services, **{"for": person})
+    found = services.read.alerts(when, person, include_cleared)
     if as_json:
         typer.echo(json.dumps(found, indent=2))
     elif found:
@@ -891,7 +913,9 @@ def audit_sample(
     agency: Annotated[str | None, typer.Option(help="Episodes led by this agency.")] = None,
 ) -> None:
     """A reproducible random sample of episodes, weighted by how many agencies are involved."""
-    read = _views(ctx).read
+    services = _views(ctx)
+    _known(services, agency=agency)
+    read = services.read
     for reference in weighted_sample(read.sample_candidates(open_only, agency), size, seed):
         typer.echo(reference)
 
