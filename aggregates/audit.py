@@ -22,10 +22,12 @@ from aggregates.schemes import (
     SchemeName,
     as_number,
     check_bnes,
+    check_flag,
     check_score,
     darlington,
     darlington_grade,
     st_helens,
+    unknown,
     what_makes_good,
 )
 
@@ -150,18 +152,12 @@ class Audit(Aggregate):
                 )
             return number
         if self.scheme is SchemeName.WHAT_MAKES_GOOD:
-            if item not in WHAT_MAKES_GOOD_SECTIONS:
-                raise InvalidCommandError(
-                    f"unknown section '{item}' ({', '.join(WHAT_MAKES_GOOD_SECTIONS)})"
-                )
+            unknown([item], WHAT_MAKES_GOOD_SECTIONS, "section")
             return Grade.parse(str(value)).label
         if self.scheme is SchemeName.DARLINGTON:
-            if item not in DARLINGTON_DIMENSIONS:
-                raise InvalidCommandError(
-                    f"unknown dimension '{item}' ({', '.join(DARLINGTON_DIMENSIONS)})"
-                )
+            unknown([item], DARLINGTON_DIMENSIONS, "dimension")
             number = as_number(item, value)
-            darlington_grade(number)
+            darlington_grade(number, item)
             return number
         return check_bnes(item, str(value), evidence, action).value
 
@@ -173,10 +169,7 @@ class Audit(Aggregate):
 
     def flag(self, name: str, value: bool, on: date, today: date) -> None:
         """St Helens' overrides: `childs_voice_absent`, `safeguarding_not_considered`."""
-        if name not in ("childs_voice_absent", "safeguarding_not_considered"):
-            raise InvalidCommandError(
-                f"unknown flag '{name}' (childs_voice_absent, safeguarding_not_considered)"
-            )
+        check_flag(self.scheme, name, value)
         self._open("set a flag", on, today)
         self._flagged(name=name, value=value, on=on)
 

@@ -6,7 +6,7 @@ dimensions, and B&NES' red/amber/green standards. Item texts are ehqa's own summ
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
@@ -43,6 +43,17 @@ class SchemeName(StrEnum):
     WHAT_MAKES_GOOD = "what_makes_good"
     DARLINGTON = "darlington"
     BNES = "bnes"
+
+
+def unknown(
+    given: Iterable[str], known: Collection[str], what: str, listing: str | None = None
+) -> None:
+    """Refuse the first key that is not one of `known`, naming it and listing the known ones."""
+    for key in given:
+        if key not in known:
+            raise InvalidCommandError(
+                f"unknown {what} '{key}' (known: {listing or ', '.join(known)})"
+            )
 
 
 # ---- St Helens: scored items A1-A20 and R1-R10 --------------------------------------------------
@@ -120,10 +131,13 @@ def as_number(item: str, value: object) -> int:
     return int(value)
 
 
+ST_HELENS_KNOWN = "A1-A20, R1-R10, closure"
+
+
 def check_score(code: str, score: int) -> None:
     item = ITEMS.get(code)
     if item is None:
-        raise InvalidCommandError(f"unknown St Helens item '{code}' (A1-A20, R1-R10)")
+        raise InvalidCommandError(f"unknown St Helens item '{code}' (known: {ST_HELENS_KNOWN})")
     if score not in item.scores:
         names = {0: "0 not met", 1: "1 partially met", 2: "2 met", 3: "3 exceeded"}
         allowed = ", ".join(names[s] for s in item.scores)
@@ -164,7 +178,8 @@ def st_helens(
     safeguarding_not_considered: bool = False,
 ) -> StHelensResult:
     """Section grades from the score bands, the overall grade by majority (the review section
-    decides between two that differ), then the two overrides."""
+    decides between two that differ), then the two overrides. An unknown item is refused."""
+    unknown(scores, ITEMS, "St Helens item", ST_HELENS_KNOWN)
     assessment = (
         section_grade(scores, ASSESSMENT_ITEMS, ASSESSMENT_BANDS) if assessment_audited else None
     )
@@ -188,6 +203,31 @@ def st_helens(
     return StHelensResult(assessment, review, closure, overall, tuple(reasons))
 
 
+# ---- flags: St Helens' two overrides -------------------------------------------------------------
+
+FLAGS: dict[SchemeName, tuple[str, ...]] = {
+    SchemeName.ST_HELENS: ("childs_voice_absent", "safeguarding_not_considered"),
+}
+
+
+def check_flag(scheme: str, name: str, value: object) -> bool:
+    """A flag the scheme knows, set to true or false (a JSON boolean: the text "false" is refused,
+    not read as true)."""
+    known = FLAGS.get(SchemeName(scheme), ())
+    if name not in known:
+        listing = ", ".join(known) or f"none: {scheme} has no flags"
+        raise InvalidCommandError(f"unknown flag '{name}' (known: {listing})")
+    if not isinstance(value, bool):
+        raise InvalidCommandError(
+            f"flag {name} must be true or false (a JSON boolean), not {value!r}"
+        )
+    return value
+
+
+def check_flags(scheme: str, flags: Mapping[str, object]) -> dict[str, bool]:
+    return {name: check_flag(scheme, name, value) for name, value in flags.items()}
+
+
 # ---- "What makes good?": four sections and the 3-of-4 rule --------------------------------------
 
 WHAT_MAKES_GOOD_SECTIONS = ("assessment", "initial_meeting", "review_meetings", "outcomes")
@@ -204,7 +244,8 @@ class SectionalResult:
 def what_makes_good(sections: Mapping[str, Grade]) -> SectionalResult:
     """A grade needs three or more sections at (or above) it; Outstanding also needs the fourth
     at least Good. Where the remaining section is RI or Inadequate, the grade is moderated:
-    Good or Requires Improvement by the auditor's judgement."""
+    Good or Requires Improvement by the auditor's judgement. An unknown section is refused."""
+    unknown(sections, WHAT_MAKES_GOOD_SECTIONS, "section")
     missing = [name for name in WHAT_MAKES_GOOD_SECTIONS if name not in sections]
     if missing:
         raise InvalidCommandError(f"sections not graded yet: {', '.join(missing)}")
@@ -240,20 +281,23 @@ DARLINGTON_DIMENSIONS = (
 )  # fmt: skip
 
 
-def darlington_grade(number: int) -> Grade:
+def darlington_grade(number: int, dimension: str | None = None) -> Grade:
     if number not in (1, 2, 3, 4):
+        named = f"{dimension}: " if dimension else ""
         raise InvalidCommandError(
-            f"Darlington grades are 1 (Outstanding) to 4 (Inadequate), not {number}"
+            f"{named}Darlington grades are 1 (Outstanding) to 4 (Inadequate), not {number}"
         )
     return Grade(5 - number)
 
 
 def darlington(dimensions: Mapping[str, int]) -> Grade:
-    """The overall grade the dimensions point to: their median, the lower of two middles."""
+    """The overall grade the dimensions point to: their median, the lower of two middles. An
+    unknown dimension is refused."""
+    unknown(dimensions, DARLINGTON_DIMENSIONS, "dimension")
     missing = [d for d in DARLINGTON_DIMENSIONS if d not in dimensions]
     if missing:
         raise InvalidCommandError(f"dimensions not graded yet: {', '.join(missing)}")
-    grades = sorted(darlington_grade(dimensions[d]) for d in DARLINGTON_DIMENSIONS)
+    grades = sorted(darlington_grade(dimensions[d], d) for d in DARLINGTON_DIMENSIONS)
     return grades[(len(grades) - 1) // 2]
 
 
@@ -275,7 +319,9 @@ BNES_STANDARDS = {
 
 def check_bnes(standard: str, rating: str, evidence: str, action: str | None) -> Rag:
     if standard not in BNES_STANDARDS:
-        raise InvalidCommandError(f"unknown B&NES standard '{standard}' (1a-1g, 2a-2k, 3a-3n)")
+        raise InvalidCommandError(
+            f"unknown B&NES standard '{standard}' (known: 1a-1g, 2a-2k, 3a-3n)"
+        )
     try:
         rag = Rag(rating.lower())
     except ValueError:

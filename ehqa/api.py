@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aggregates.access import (
@@ -53,8 +53,10 @@ from ehqa.auth import (
     TokenBook,
     Unauthenticated,
 )
+from ehqa.filters import UnknownValueError, check_filters
 from ehqa.idempotency import IdempotencyKeys, KeyReused, StillRunning
 from ehqa.present import audit_json
+from ehqa.query_params import refuse_undocumented
 from ehqa.services import Services
 from projections.queries import BoardRow
 from projections.reports import grade_report, theme_report
@@ -291,6 +293,7 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     app.state.api = api
     _errors(app)
     _middleware(app)
+    refuse_undocumented(app)
     _routes(app, api)
     return app
 
@@ -383,6 +386,15 @@ def _clock_json(row: BoardRow, board: bool = False) -> dict[str, Any]:
     if board:
         found |= {"lead": row.lead_name, "agency": row.lead_agency, "policy": row.policy}
     return found
+
+
+def _known(services: Services, **values: str | None) -> None:
+    """A filter value that matches nothing: 400, naming the parameter and the known values
+    (asked only on authority-wide routes, so an agency caller never sees the list)."""
+    try:
+        check_filters(services, **values)
+    except UnknownValueError as error:
+        raise Refused(400, "Bad Request", error.detail()) from None
 
 
 def _body_model(command: type[cmd._Command]) -> type[BaseModel]:
@@ -534,11 +546,22 @@ def _routes(app: FastAPI, api: Api) -> None:
     _audit_routes(app, api)
 
     @app.get("/episodes/{reference}", response_model=EpisodeOut, tags=["queries"], responses=ERRORS)
-    def get_episode(reference: str, authorization: Auth = None) -> Any:
-        """Where one episode stands (the read is recorded in the access log)."""
+    def get_episode(reference: str, authorization: Auth = None, as_at: Annotated[
+            date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="Where it stood on this"
+                               " business date, from the events dated on or before it.")] = None) -> Any:  # fmt: skip
+        """Where one episode stands, or stood as at a date (the read is recorded in the access
+        log; who may read it is decided by the consent statement as it is now)."""
         who = api.who(authorization)
         with api.lock:
-            return api.readable(who, reference, "episode")
+            view = api.readable(who, reference, "episode")
+            if as_at is None:
+                return view
+            then = s.episode_as_at(reference, as_at)
+            if then is None:
+                raise Refused(
+                    404, "Not Found", f"episode {reference} was not yet opened on {as_at}"
+                )
+            return then
 
     @app.get(
         "/episodes/{reference}/timeline",
@@ -597,6 +620,7 @@ def _routes(app: FastAPI, api: Api) -> None:
               limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Any:  # fmt: skip
         """The drift board: overdue clocks worst first, or those due in the next N working days."""
         with api.authority_read(authorization, "drift board"):
+            _known(s, agency=agency, lead=lead, policy=policy, clock=clock)
             rows = s.read.drift(as_at or s.app.clock(), agency=agency, lead=lead, policy=policy,
                                 clock=clock, due_within=due_within, limit=limit)  # fmt: skip
             return [_clock_json(r, board=True) for r in rows]
@@ -711,7 +735,7 @@ class ConcernBody(BaseModel):
 class FlagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Literal["childs_voice_absent", "safeguarding_not_considered"]
-    value: bool = True
+    value: StrictBool = True
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -285,6 +286,14 @@ class EhqaApplication(Application[UUID]):
             raise EpisodeNotFoundError(reference) from None
         return episode
 
+    def episode_as_at(self, reference: str, day: date) -> Episode | None:
+        """Where the episode stood as at a business date (state, lead, consent ...), from its
+        events dated on or before it; None if it was opened only later."""
+        events = list(self.repository.event_store.get(episode_id(reference)))
+        if not events:
+            raise EpisodeNotFoundError(reference)
+        return _as_at(events, day)
+
     def policy_of(self, episode: Episode) -> Policy:
         return self.policies.get(episode.policy)
 
@@ -304,6 +313,17 @@ class EhqaApplication(Application[UUID]):
         if not events:
             raise EpisodeNotFoundError(reference)
         return [describe_event(event) for event in sorted(events, key=_business_order)]
+
+
+def _as_at(events: list[Any], day: date) -> Episode | None:
+    """The episode as its events dated on or before `day` leave it, replayed in business-date
+    order (same-day events in the order recorded); None if it was not yet opened."""
+    episode: Episode | None = None
+    kept = [e for e in sorted(events, key=_business_order) if e.on <= day]
+    for version, event in enumerate(kept, start=1):
+        # renumbered: a later-recorded event may carry an earlier business date
+        episode = replace(event, originator_version=version).mutate(episode)
+    return episode
 
 
 def _business_order(event: DomainEventProtocol[UUID]) -> tuple[date, int]:

@@ -31,6 +31,7 @@ from aggregates.schemes import (
     as_number,
     bnes_summary,
     check_bnes,
+    check_flags,
     darlington,
     st_helens,
     what_makes_good,
@@ -40,6 +41,7 @@ from ehqa import simulate as simulation
 from ehqa.auth import TokenBook
 from ehqa.clock import from_environment
 from ehqa.commands import LineError, parse_line
+from ehqa.filters import UnknownValueError, check_filters
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.present import audit_json
 from ehqa.services import Services
@@ -178,11 +180,20 @@ def episode(
     ctx: typer.Context,
     reference: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_at: Annotated[
+        str | None, typer.Option("--as-at", help="Where it stood on YYYY-MM-DD.")
+    ] = None,
 ) -> None:
-    """Where one episode stands."""
-    view = _views(ctx).read.episode(reference)
+    """Where one episode stands (or, with --as-at, stood on a business date)."""
+    day = _date_option("--as-at", as_at)
+    services = _views(ctx)
+    view = services.read.episode(reference)
     if view is None:
         fail(f"no episode {reference}")
+    if day is not None:
+        view = services.episode_as_at(reference, day)
+        if view is None:
+            fail(f"episode {reference} was not yet opened on {day}")
     if as_json:
         typer.echo(json.dumps(view, indent=2))
         return
@@ -360,6 +371,14 @@ def _board_json(row: BoardRow) -> dict[str, Any]:
             "policy": row.policy}  # fmt: skip
 
 
+def _known(services: Services, **values: str | None) -> None:
+    """A filter value that matches nothing is a usage error naming the values there are."""
+    try:
+        check_filters(services, **values)
+    except UnknownValueError as error:
+        fail(error.detail(f"--{error.parameter}"), code=2)
+
+
 @app.command()
 def drift(
     ctx: typer.Context,
@@ -377,7 +396,9 @@ def drift(
 ) -> None:
     """The drift board: overdue clocks (worst first), or those falling due soon."""
     when = _date_option("--as-at", as_at) or from_environment()()
-    read = _views(ctx).read
+    services = _views(ctx)
+    _known(services, agency=agency, lead=lead, policy=policy, clock=clock)
+    read = services.read
     filters: dict[str, Any] = {"agency": agency, "lead": lead, "policy": policy, "clock": clock,
                                "due_within": due_within}  # fmt: skip
     found = [_board_json(row) for row in read.drift(when, limit=limit, **filters)]
@@ -575,8 +596,10 @@ def alerts_list(
     if ctx.invoked_subcommand is not None:
         return
     when = _date_option("--as-at", as_at) or from_environment()()
+    services = _views(ctx)
+    _known(services, **{"for": to})
     role = to if to in ALERT_ROLES else None
-    found = _views(ctx).read.alerts(when, None if role else to, role, include_cleared)
+    found = services.read.alerts(when, None if role else to, role, include_cleared)
     if as_json:
         typer.echo(json.dumps(found, indent=2))
     elif found:
@@ -925,7 +948,9 @@ def audit_sample(
     agency: Annotated[str | None, typer.Option(help="Episodes led by this agency.")] = None,
 ) -> None:
     """A reproducible random sample of episodes, weighted by how many agencies are involved."""
-    read = _views(ctx).read
+    services = _views(ctx)
+    _known(services, agency=agency)
+    read = services.read
     for reference in weighted_sample(read.sample_candidates(open_only, agency), size, seed):
         typer.echo(reference)
 
@@ -1004,21 +1029,30 @@ def grade(
     scheme: Annotated[str, typer.Argument(help="st_helens, what_makes_good, darlington or bnes.")],
     file: Annotated[Path, typer.Argument(help='JSON: {"scores": {...}, "flags": {...}}.')],
 ) -> None:
-    """Grade a set of scores by a scheme's rules, without recording an audit."""
+    """Grade a set of scores by a scheme's rules, without recording an audit. Unknown items,
+    sections, dimensions, standards and flags are refused; flags are JSON true or false."""
+    if scheme not in tuple(SchemeName):
+        fail(f"unknown scheme '{scheme}' ({', '.join(s.value for s in SchemeName)})", code=2)
     try:
         data = json.loads(file.read_text())
+        if not isinstance(data, dict):
+            fail(f'{file}: not a JSON object ({{"scores": {{...}}, "flags": {{...}}}})', code=2)
+        extra = sorted(set(data) - {"scores", "flags"})
+        if extra:
+            fail(f"{file}: unknown key '{extra[0]}' (known: scores, flags)", code=2)
         scores, flags = dict(data.get("scores", {})), dict(data.get("flags", {}))
-    except (OSError, ValueError, AttributeError) as error:
+    except (OSError, ValueError, AttributeError, TypeError) as error:
         fail(f"{file}: {error}", code=2)
     with refusals():
+        flags = check_flags(scheme, flags)
         if scheme == SchemeName.ST_HELENS:
             closure = scores.pop("closure", None)
             result = st_helens(
                 {k: as_number(k, v) for k, v in scores.items()}, closure=closure and Grade.parse(str(closure)),
                 assessment_audited=any(k.startswith("A") for k in scores),
                 review_audited=any(k.startswith("R") for k in scores),
-                childs_voice_absent=bool(flags.get("childs_voice_absent")),
-                safeguarding_not_considered=bool(flags.get("safeguarding_not_considered")),
+                childs_voice_absent=flags.get("childs_voice_absent", False),
+                safeguarding_not_considered=flags.get("safeguarding_not_considered", False),
             )  # fmt: skip
             for name in ("assessment", "review", "closure"):
                 section = getattr(result, name)
@@ -1046,8 +1080,6 @@ def grade(
             }
             for area, counts in bnes_summary(ratings).items():
                 typer.echo(f"{area:<24} " + ", ".join(f"{n} {rag}" for rag, n in counts.items()))
-        else:
-            fail(f"unknown scheme '{scheme}' ({', '.join(s.value for s in SchemeName)})", code=2)
 
 
 # ---- simulator ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from ehqa.clock import Clock, from_environment
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import postgres_conninfo, store_env
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
-from projections.queries import ReadModels
+from projections.queries import ReadModels, episode_json
 from projections.runner import (
     DeadLetter,
     ViewStatus,
@@ -147,6 +147,12 @@ class Services:
             recorded_by=writers, lead_managers=lead_managers, kind=kind,
             auditor_subject=auditor_subject,
         )  # fmt: skip
+
+    def episode_as_at(self, reference: str, day: date) -> dict[str, Any] | None:
+        """The episode summary (as `read.episode` gives it) as it stood on a business date,
+        replayed from the events dated on or before it; None if it was opened only later."""
+        episode = self.app.episode_as_at(reference, day)
+        return None if episode is None else episode_json(EpisodesProjection.summary(episode))
 
     def deliver(self, sinks: list[Sink]) -> int:
         self.catch_up()

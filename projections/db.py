@@ -52,6 +52,9 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS ehqa_episodes_open_lead ON ehqa_episodes (lead_name)"
     " WHERE closed_on IS NULL",
     "CREATE INDEX IF NOT EXISTS ehqa_episodes_order ON ehqa_episodes (opened_seq)",
+    # The values a filter may name (the lead agencies and lead professionals there are).
+    "CREATE INDEX IF NOT EXISTS ehqa_episodes_lead_agency ON ehqa_episodes (lead_agency)",
+    "CREATE INDEX IF NOT EXISTS ehqa_episodes_lead_name ON ehqa_episodes (lead_name)",
     """CREATE TABLE IF NOT EXISTS ehqa_clocks (
         reference TEXT NOT NULL,
         clock TEXT NOT NULL,

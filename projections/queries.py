@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from aggregates.alerts import ROLES_BY_RUNG
+from aggregates.alerts import ALERT_ROLES, ROLES_BY_RUNG
 from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import ClockEntry, Span, entry
 from aggregates.episode import child_record_id, episode_id
@@ -44,6 +44,30 @@ def _d(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
 
 
+def episode_json(row: tuple[Any, ...]) -> dict[str, Any]:
+    """An episode summary row (as the episodes view stores it) as the API and CLI give it."""
+    (ref, child, state, lead_name, lead_agency, lead_subject, policy, origin, pre_birth,
+     opened_on, agencies, closed_on, closed_reason, summary, version) = row  # fmt: skip
+    lead = {"name": lead_name, "agency": lead_agency}
+    if lead_subject:
+        lead["subject"] = lead_subject
+    return {
+        "episode": ref,
+        "child": child,
+        "state": state,
+        "lead": lead if lead_name else None,
+        "policy": policy,
+        "origin": origin,
+        "pre_birth": bool(pre_birth),
+        "opened_on": opened_on,
+        "consent_agencies": json.loads(agencies),
+        "closed_on": closed_on,
+        "closed_reason": closed_reason,
+        "closure_summary": summary,
+        "version": version,
+    }
+
+
 class ReadModels:
     def __init__(self, db: ViewDatabase, calendar: WorkingCalendar) -> None:
         self.db = db
@@ -58,26 +82,7 @@ class ReadModels:
             " version FROM ehqa_episodes WHERE reference = ?",
             (reference,),
         )
-        if not rows:
-            return None
-        (ref, child, state, lead_name, lead_agency, lead_subject, policy, origin, pre_birth,
-         opened_on, agencies, closed_on, closed_reason, summary, version) = rows[0]  # fmt: skip
-        lead = {"name": lead_name, "agency": lead_agency, "subject": lead_subject}
-        return {
-            "episode": ref,
-            "child": child,
-            "state": state,
-            "lead": lead if lead_name else None,
-            "policy": policy,
-            "origin": origin,
-            "pre_birth": bool(pre_birth),
-            "opened_on": opened_on,
-            "consent_agencies": json.loads(agencies),
-            "closed_on": closed_on,
-            "closed_reason": closed_reason,
-            "closure_summary": summary,
-            "version": version,
-        }
+        return episode_json(rows[0]) if rows else None
 
     def open_episode_of(self, child: str) -> str | None:
         rows = self.db.query(
@@ -315,6 +320,31 @@ class ReadModels:
                 "lead": lead_name, "agency": lead_agency,
             })  # fmt: skip
         return found
+
+    # ---- the values a filter may name (DISTINCT over indexed columns, or small ones) ---------
+
+    def agencies(self) -> list[str]:
+        """Every agency that leads an episode or is named in a family's consent."""
+        found = {r[0] for r in self.db.query(
+            "SELECT DISTINCT lead_agency FROM ehqa_episodes WHERE lead_agency IS NOT NULL")}  # fmt: skip
+        for (agencies,) in self.db.query("SELECT DISTINCT consent_agencies FROM ehqa_episodes"):
+            found.update(json.loads(agencies))
+        return sorted(found)
+
+    def lead_names(self) -> list[str]:
+        """Every lead professional of an episode."""
+        rows = self.db.query(
+            "SELECT DISTINCT lead_name FROM ehqa_episodes WHERE lead_name IS NOT NULL"
+        )
+        return sorted(r[0] for r in rows)
+
+    def alert_addressees(self) -> list[str]:
+        """What alerts can be filtered `for`: the roles they are addressed to, and the subject
+        of every lead professional an alert is addressed to."""
+        rows = self.db.query(
+            "SELECT DISTINCT lead_subject FROM ehqa_alerts WHERE lead_subject IS NOT NULL"
+        )
+        return [*ALERT_ROLES, *sorted(r[0] for r in rows)]
 
     # ---- audits ----------------------------------------------------------------------------
 

@@ -263,6 +263,11 @@ class EpisodesProjection:
             self._cache.popitem(last=False)
 
     @staticmethod
+    def summary(episode: Episode) -> tuple[Any, ...]:
+        """The episode's row of the episodes view."""
+        return EpisodesProjection._summary(episode)
+
+    @staticmethod
     def _summary(episode: Episode) -> tuple[Any, ...]:
         lead = episode.lead or {}
         return (

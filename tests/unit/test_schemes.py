@@ -13,6 +13,8 @@ from aggregates.schemes import (
     Rag,
     bnes_summary,
     check_bnes,
+    check_flag,
+    check_flags,
     check_score,
     darlington,
     st_helens,
@@ -203,3 +205,62 @@ def test_section_grades_for_reports() -> None:
         "review": "Inadequate",
     }
     assert section_grades("bnes", {"1a": "red"}) == {}
+
+
+# ---- nothing is silently accepted: unknown keys and flags are refused, naming them ------------
+
+DIMENSIONS = ["pre_eha_activity", "assessment", "planning", "review", "voice_of_the_child",
+              "multi_agency_working", "impact", "management_oversight"]  # fmt: skip
+
+
+@pytest.mark.parametrize("item", ["A21", "R11", "a1"])
+def test_st_helens_refuses_an_unknown_item_naming_it_and_the_known_ones(item: str) -> None:
+    scores = {**with_review(30, 15), item: 2}
+    with pytest.raises(
+        InvalidCommandError, match=rf"unknown St Helens item '{item}' \(known: A1-A20, R1-R10"
+    ):
+        st_helens(scores)
+
+
+def test_what_makes_good_refuses_a_fifth_section_naming_it_and_the_four() -> None:
+    sections = {"assessment": G, "initial_meeting": G, "review_meetings": G, "outcomes": G,
+                "planning": O}  # fmt: skip
+    with pytest.raises(
+        InvalidCommandError,
+        match=r"unknown section 'planning' \(known: assessment, initial_meeting, review_meetings, outcomes\)",
+    ):
+        what_makes_good(sections)
+
+
+def test_darlington_refuses_an_unknown_dimension_and_names_the_dimension_of_a_bad_grade() -> None:
+    graded = dict.fromkeys(DIMENSIONS, 2)
+    with pytest.raises(
+        InvalidCommandError,
+        match=r"unknown dimension 'learning' \(known: pre_eha_activity, .*management_oversight\)",
+    ):
+        darlington({**graded, "learning": 2})
+    with pytest.raises(InvalidCommandError, match=r"^impact: Darlington grades are 1 .* not 5$"):
+        darlington({**graded, "impact": 5})
+
+
+def test_flags_must_be_known_to_the_scheme() -> None:
+    assert check_flags("st_helens", {"childs_voice_absent": True}) == {"childs_voice_absent": True}
+    with pytest.raises(
+        InvalidCommandError,
+        match=r"unknown flag 'child_voice_absent' \(known: childs_voice_absent, safeguarding_not_considered\)",
+    ):
+        check_flags("st_helens", {"child_voice_absent": True})
+    with pytest.raises(
+        InvalidCommandError,
+        match=r"unknown flag 'childs_voice_absent' \(known: none: darlington has no flags\)",
+    ):
+        check_flags("darlington", {"childs_voice_absent": True})
+
+
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, None])
+def test_flags_are_json_booleans_and_a_string_is_refused_naming_the_flag(value: object) -> None:
+    with pytest.raises(
+        InvalidCommandError, match=r"flag safeguarding_not_considered must be true or false"
+    ):
+        check_flags("st_helens", {"safeguarding_not_considered": value})
+    assert check_flag("st_helens", "safeguarding_not_considered", False) is False
