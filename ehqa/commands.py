@@ -15,17 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from aggregates.episode import ClosureReason, Episode, Origin
 from aggregates.policy import ClockName, describe
 from ehqa.application import EhqaApplication
+from ehqa.bounds import Code, Name, Reference, RequiredText
 
 
 class Lead(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    agency: str = Field(min_length=1)
+    name: Name
+    agency: Name
 
 
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    episode: str = Field(min_length=1)
+    episode: Reference
     on: date
 
     def apply(self, app: EhqaApplication) -> Episode:
@@ -37,12 +38,12 @@ class _Command(BaseModel):
 
 class Open(_Command):
     cmd: Literal["open"]
-    child: str = Field(min_length=1)
+    child: Reference
     lead: Lead
     origin: Origin = Origin.REFERRAL
     pre_birth: bool = False
     recent_social_care_assessment: bool = False
-    policy: str | None = None
+    policy: Code | None = None
 
     def apply(self, app: EhqaApplication) -> Episode:
         return app.open_episode(
@@ -60,7 +61,7 @@ class Open(_Command):
 
 class RecordConsent(_Command):
     cmd: Literal["record_consent"]
-    agencies: list[str] = Field(min_length=1)
+    agencies: list[Name] = Field(min_length=1, max_length=100)
 
     def run(self, episode: Episode, today: date) -> None:
         episode.record_consent(self.agencies, self.on, today)
@@ -93,7 +94,7 @@ class ChangeLead(_Command):
 class RecordException(_Command):
     cmd: Literal["record_exception"]
     clock: ClockName
-    reason: str = Field(min_length=1)
+    reason: RequiredText
 
     def run(self, episode: Episode, today: date) -> None:
         episode.record_exception(self.clock.value, self.reason, self.on, today)
@@ -118,7 +119,7 @@ class RecordMashOutcome(_Command):
 class Close(_Command):
     cmd: Literal["close"]
     reason: ClosureReason
-    summary: str = Field(min_length=1)
+    summary: RequiredText
 
     def run(self, episode: Episode, today: date) -> None:
         episode.close(self.reason.value, self.summary, self.on, today)
@@ -217,10 +218,18 @@ class LineError(ValueError):
 
 
 def parse_line(text: str) -> _Command:
+    # (the import file is read with errors="surrogateescape": a byte that is not UTF-8 arrives
+    # as a surrogate U+DC80-U+DCFF, and JSON escapes can make surrogates too)
+    raw = next((n for n, c in enumerate(text) if "\udc80" <= c <= "\udcff"), None)
+    if raw is not None:
+        byte = ord(text[raw]) - 0xDC00
+        raise LineError(f"not valid UTF-8 (byte 0x{byte:02X} at column {raw + 1})")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise LineError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise LineError("not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise LineError("a command is a JSON object with cmd, episode and on")
     if "cmd" not in data:
