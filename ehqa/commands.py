@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from aggregates.episode import ClosureReason, Episode, Origin
-from aggregates.policy import ClockName, describe
+from aggregates.policy import ClockName
 from ehqa.application import EhqaApplication
 from ehqa.bounds import Code, Name, Reference, RequiredText
 
@@ -246,9 +246,12 @@ def parse_line(text: str) -> _Command:
 
 
 def _fields(error: ValidationError, cmd: str) -> str:
-    text = describe(error)
     # Drop the discriminator's own prefix ("open.lead.agency" reads better as "lead.agency").
+    # (each problem on its own: a message may itself hold "; ")
     return "; ".join(
-        "field '" + part.split(": ", 1)[0].removeprefix(f"{cmd}.") + "': " + part.split(": ", 1)[1]
-        for part in text.split("; ")
+        "field '"
+        + (".".join(str(p) for p in problem["loc"]) or "(document)").removeprefix(f"{cmd}.")
+        + "': "
+        + problem["msg"]
+        for problem in error.errors()
     )
