@@ -22,6 +22,8 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
+from pydantic import ValidationError
+
 from ehqa.bounds import bad_character
 
 BODY_MAX: Final = 1024 * 1024  # 1 MiB
@@ -64,7 +66,25 @@ class Limits:
         except Refusal as refusal:
             await _problem(send, refusal)
             return
-        await self.app(scope, _replay(body, more, receive), send)
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, _replay(body, more, receive), watched)
+        except ValidationError as error:
+            # a value the route took as it came (e.g. the episode reference in the path) that a
+            # command refuses: out of bounds, 422 naming the field, not a server error
+            if started:
+                raise
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                for e in error.errors()
+            )
+            await _problem(send, Refusal(422, detail))
 
 
 async def _read(receive: Receive) -> tuple[bytes, bool]:
@@ -172,7 +192,10 @@ def _check_body(body: bytes) -> None:
 
 
 async def _problem(send: Send, refusal: Refusal) -> None:
-    title = HTTPStatus(refusal.status).phrase
+    # (RFC 9110's names, as the rest of the API uses them)
+    title = {413: "Content Too Large", 422: "Unprocessable Content"}.get(
+        refusal.status, HTTPStatus(refusal.status).phrase
+    )
     body = json.dumps(
         {"type": "about:blank", "title": title, "status": refusal.status, "detail": refusal.detail}
     ).encode()
