@@ -43,6 +43,7 @@ from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.episode import Origin
 from aggregates.errors import ChildAlreadyOpenError, DomainError
 from aggregates.schemes import Grade, SchemeName
+from ehqa import bounds
 from ehqa import commands as cmd
 from ehqa.application import EpisodeNotFoundError
 from ehqa.auth import (
@@ -55,6 +56,7 @@ from ehqa.auth import (
 )
 from ehqa.filters import UnknownValueError, check_filters
 from ehqa.idempotency import IdempotencyKeys, KeyReused, StillRunning
+from ehqa.limits import Limits
 from ehqa.present import audit_json
 from ehqa.query_params import refuse_undocumented
 from ehqa.services import Services
@@ -292,6 +294,7 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     )
     app.state.api = api
     _errors(app)
+    app.add_middleware(Limits)  # (before the log's, so that the log wraps it)
     _middleware(app)
     refuse_undocumented(app)
     _routes(app, api)
@@ -422,14 +425,14 @@ class OpenBody(BaseModel):
     """Open an episode: the fields of the `open` import command."""
 
     model_config = ConfigDict(extra="forbid")
-    episode: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    episode: bounds.PathReference
     on: date
-    child: str = Field(min_length=1)
+    child: bounds.Reference
     lead: cmd.Lead
     origin: Origin = Origin.REFERRAL
     pre_birth: bool = False
     recent_social_care_assessment: bool = False
-    policy: str | None = None
+    policy: bounds.Code | None = None
 
 
 def _idempotent(api: Api, who: Principal, key: str | None, request: str,
@@ -683,17 +686,16 @@ def _routes(app: FastAPI, api: Api) -> None:
 
 class AssignBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reference: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    episode: str = Field(min_length=1)
+    reference: bounds.PathReference
+    episode: bounds.Reference
     scheme: SchemeName
-    auditor: str | None = Field(default=None, description="Default: the caller.")
-    auditor_subject: str | None = Field(
+    auditor: bounds.Name | None = Field(default=None, description="Default: the caller.")
+    auditor_subject: bounds.Subject | None = Field(
         default=None,
-        max_length=300,
         description="The auditor's sign-in subject (default: the caller's, when `auditor` is"
         " not given). Only that subject may work on the audit as an auditor.",
     )
-    reason: str = ""
+    reason: bounds.FreeText = ""
     kind: Literal["detailed", "brief", "one_to_one"] = "detailed"
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
@@ -702,24 +704,24 @@ class ScoreBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     item: str = Field(min_length=1, max_length=40)
     value: int | str
-    evidence: str = Field(min_length=1)
-    override_reason: str = ""
-    action: str = ""
+    evidence: bounds.RequiredText
+    override_reason: bounds.FreeText = ""
+    action: bounds.FreeText = ""
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
 
 class CompleteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     grade: Literal["Outstanding", "Good", "Requires Improvement", "Inadequate"] | None = None
-    reason: str = ""
+    reason: bounds.FreeText = ""
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
 
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     number: str = Field(pattern=r"^[0-9]{1,4}$")
-    who: str = Field(min_length=1)
-    what: str = Field(min_length=1)
+    who: bounds.Name
+    what: bounds.RequiredText
     due_on: date | None = Field(
         default=None, ge=FIRST_DAY, le=LAST_DAY, description="Default: 10 working days."
     )
@@ -728,7 +730,7 @@ class ActionBody(BaseModel):
 
 class ConcernBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str = Field(min_length=1)
+    note: bounds.RequiredText
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
 
@@ -746,9 +748,9 @@ class OnBody(BaseModel):
 
 class DiscussionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    worker: str = Field(min_length=1)
-    manager: str = Field(min_length=1)
-    notes: str = ""
+    worker: bounds.Name
+    manager: bounds.Name
+    notes: bounds.FreeText = ""
     on: date = Field(ge=FIRST_DAY, le=LAST_DAY)
 
 
@@ -963,7 +965,7 @@ def _command_route(app: FastAPI, api: Api, name: str, model: type[cmd._Command])
 
     # (the body's model is made at run time, so its annotation is given as the model itself)
     endpoint.__annotations__ = {
-        "reference": str, "body": body_model, "authorization": Auth,
+        "reference": bounds.Reference, "body": body_model, "authorization": Auth,
         "idempotency_key": IdempotencyKey, "return": JSONResponse,
     }  # fmt: skip
     endpoint.__name__ = name

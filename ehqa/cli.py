@@ -36,6 +36,7 @@ from aggregates.schemes import (
     st_helens,
     what_makes_good,
 )
+from ehqa import bounds
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
 from ehqa.auth import TokenBook
@@ -82,6 +83,17 @@ class Settings:
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def bounded(**options: tuple[str, str | None]) -> None:
+    """Check options against ehqa.bounds: `bounded(note=("required_text", note))` fails with
+    code 2 naming `--note` and the rule when the value is out of bounds."""
+    for option, (kind, value) in options.items():
+        if value is not None:
+            try:
+                bounds.check(kind, value, f"option '--{option.replace('_', '-')}'")
+            except bounds.OutOfBounds as error:
+                fail(str(error), code=2)
 
 
 @contextmanager
@@ -160,7 +172,8 @@ def apply(
 
 def _open(file: str) -> TextIO:
     try:
-        return open(file, encoding="utf-8")
+        # (a byte that is not UTF-8 reaches parse_line as a surrogate; it names the byte)
+        return open(file, encoding="utf-8", errors="surrogateescape")
     except OSError as error:
         fail(f"cannot read {file}: {error.strerror}", code=2)
 
@@ -395,6 +408,8 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The drift board: overdue clocks (worst first), or those falling due soon."""
+    bounded(agency=("name", agency), lead=("name", lead), policy=("name", policy),
+            clock=("name", clock))  # fmt: skip
     when = _date_option("--as-at", as_at) or from_environment()()
     services = _views(ctx)
     _known(services, agency=agency, lead=lead, policy=policy, clock=clock)
@@ -593,6 +608,7 @@ def alerts_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Open alerts (raised and not yet cleared), oldest first."""
+    bounded(**{"for": ("subject", to)})
     if ctx.invoked_subcommand is not None:
         return
     when = _date_option("--as-at", as_at) or from_environment()()
@@ -619,6 +635,7 @@ def alerts_ack(
     by: Annotated[str, typer.Option(envvar="USER", help="Who acknowledges it.")] = "unknown",
 ) -> None:
     """Acknowledge an alert (it stays open until the awaited step happens)."""
+    bounded(by=("name", by))
     services = _services(ctx)
     with refusals():
         services.app.acknowledge_alert(ident, by)
@@ -728,6 +745,7 @@ def tokens_create(
     ] = None,
 ) -> None:
     """Issue a token and print it once: only its hash is kept."""
+    bounded(name=("name", name), agency=("name", agency))
     services = _services(ctx)
     try:
         token = TokenBook(services.views).create(name, role, agency)
@@ -747,10 +765,14 @@ def _staff(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
     try:
-        return {
+        managers = {
             str(k): str(v) for k, v in tomllib.loads(path.read_text()).get("managers", {}).items()
         }
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        for worker, manager in managers.items():
+            bounds.check("name", worker, f"the staff list {path}: worker")
+            bounds.check("name", manager, f"the staff list {path}: manager of {worker!r}")
+        return managers
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, bounds.OutOfBounds) as error:
         fail(f"cannot read the staff list {path}: {error}", code=2)
 
 
@@ -771,6 +793,8 @@ def audit_assign(
     on: Annotated[str | None, typer.Option(help="Date (default today).")] = None,
 ) -> None:
     """Assign an audit (refused for an auditor involved in the episode or managing its lead)."""
+    bounded(reference=("path_reference", reference), episode=("reference", episode),
+            auditor=("name", auditor), reason=("text", reason))  # fmt: skip
     services = _services(ctx)
     with refusals():
         services.assign_audit(reference, episode=episode, scheme=scheme, auditor=auditor, reason=reason,
@@ -818,6 +842,8 @@ def audit_score(
     on: Annotated[str | None, typer.Option(help="Date (default today).")] = None,
 ) -> None:
     """Score an item, a section, a dimension or a standard, with its evidence."""
+    bounded(evidence=("required_text", evidence), override_reason=("text", override_reason),
+            action=("text", action))  # fmt: skip
     services = _services(ctx)
     with refusals():
         proposed = services.app.proposed_value(services.app.get_audit(reference), item)
@@ -841,6 +867,7 @@ def audit_flag(ctx: typer.Context, reference: str, name: str,
 def audit_concern(ctx: typer.Context, reference: str, note: Annotated[str, typer.Option()],
                   on: Annotated[str | None, typer.Option()] = None) -> None:  # fmt: skip
     """Raise a safeguarding concern found while auditing (delivered as an alert at once)."""
+    bounded(note=("required_text", note))
     services = _services(ctx)
     with refusals():
         services.app.change_audit(
@@ -861,6 +888,7 @@ def audit_complete(
     on: Annotated[str | None, typer.Option(help="Date (default today).")] = None,
 ) -> None:
     """Complete the audit with its grade."""
+    bounded(reason=("text", reason))
     chosen: list[Grade] = []
     with refusals():
         wanted = Grade.parse(grade) if grade else None
@@ -878,6 +906,7 @@ def audit_action(
     on: Annotated[str | None, typer.Option()] = None,
 ) -> None:  # fmt: skip
     """Issue a SMART action: who does what by when."""
+    bounded(who=("name", who), what=("required_text", what))
     services = _services(ctx)
     issued = _on(on)
     with refusals():
@@ -906,6 +935,7 @@ def audit_discuss(ctx: typer.Context, reference: str, worker: Annotated[str, typ
                   manager: Annotated[str, typer.Option()], notes: Annotated[str, typer.Option()] = "",
                   on: Annotated[str | None, typer.Option()] = None) -> None:  # fmt: skip
     """Record the discussion of the audit with the worker and their manager."""
+    bounded(worker=("name", worker), manager=("name", manager), notes=("text", notes))
     with refusals():
         _services(ctx).app.change_audit(
             reference, lambda a, t: a.record_discussion(worker, manager, notes, _on(on), t)

@@ -13,15 +13,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from aggregates.episode import ClosureReason, Episode, Origin
-from aggregates.policy import ClockName, describe
+from aggregates.policy import ClockName
 from ehqa.application import EhqaApplication
+from ehqa.bounds import Code, Name, Reference, RequiredText, Subject
 
 
 class Lead(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    agency: str = Field(min_length=1)
-    subject: str | None = Field(
+    name: Name
+    agency: Name
+    subject: Subject | None = Field(
         default=None,
         description="The lead professional's stable identity (their sign-in subject), to"
         " which their alerts are addressed; a display name is never used for that.",
@@ -30,7 +31,7 @@ class Lead(BaseModel):
 
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    episode: str = Field(min_length=1)
+    episode: Reference
     on: date
 
     def apply(self, app: EhqaApplication) -> Episode:
@@ -42,12 +43,12 @@ class _Command(BaseModel):
 
 class Open(_Command):
     cmd: Literal["open"]
-    child: str = Field(min_length=1)
+    child: Reference
     lead: Lead
     origin: Origin = Origin.REFERRAL
     pre_birth: bool = False
     recent_social_care_assessment: bool = False
-    policy: str | None = None
+    policy: Code | None = None
 
     def apply(self, app: EhqaApplication) -> Episode:
         return app.open_episode(
@@ -66,7 +67,7 @@ class Open(_Command):
 
 class RecordConsent(_Command):
     cmd: Literal["record_consent"]
-    agencies: list[str] = Field(min_length=1)
+    agencies: list[Name] = Field(min_length=1, max_length=100)
 
     def run(self, episode: Episode, today: date) -> None:
         episode.record_consent(self.agencies, self.on, today)
@@ -101,7 +102,7 @@ class ChangeLead(_Command):
 class RecordException(_Command):
     cmd: Literal["record_exception"]
     clock: ClockName
-    reason: str = Field(min_length=1)
+    reason: RequiredText
 
     def run(self, episode: Episode, today: date) -> None:
         episode.record_exception(self.clock.value, self.reason, self.on, today)
@@ -126,7 +127,7 @@ class RecordMashOutcome(_Command):
 class Close(_Command):
     cmd: Literal["close"]
     reason: ClosureReason
-    summary: str = Field(min_length=1)
+    summary: RequiredText
 
     def run(self, episode: Episode, today: date) -> None:
         episode.close(self.reason.value, self.summary, self.on, today)
@@ -225,10 +226,18 @@ class LineError(ValueError):
 
 
 def parse_line(text: str) -> _Command:
+    # (the import file is read with errors="surrogateescape": a byte that is not UTF-8 arrives
+    # as a surrogate U+DC80-U+DCFF, and JSON escapes can make surrogates too)
+    raw = next((n for n, c in enumerate(text) if "\udc80" <= c <= "\udcff"), None)
+    if raw is not None:
+        byte = ord(text[raw]) - 0xDC00
+        raise LineError(f"not valid UTF-8 (byte 0x{byte:02X} at column {raw + 1})")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise LineError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise LineError("not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise LineError("a command is a JSON object with cmd, episode and on")
     if "cmd" not in data:
@@ -245,9 +254,12 @@ def parse_line(text: str) -> _Command:
 
 
 def _fields(error: ValidationError, cmd: str) -> str:
-    text = describe(error)
     # Drop the discriminator's own prefix ("open.lead.agency" reads better as "lead.agency").
+    # (each problem on its own: a message may itself hold "; ")
     return "; ".join(
-        "field '" + part.split(": ", 1)[0].removeprefix(f"{cmd}.") + "': " + part.split(": ", 1)[1]
-        for part in text.split("; ")
+        "field '"
+        + (".".join(str(p) for p in problem["loc"]) or "(document)").removeprefix(f"{cmd}.")
+        + "': "
+        + problem["msg"]
+        for problem in error.errors()
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from aggregates.errors import PolicyError
 from aggregates.policy import Policy, resolve
+from ehqa.bounds import OutOfBounds, check, check_document
 
 PRESETS = Path(__file__).parent / "presets"
 DEFAULT_POLICY = "st-helens"
@@ -21,9 +22,16 @@ DEFAULT_POLICY = "st-helens"
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        check("code", path.stem, f"policy file {path}: its name")
+        check_document(document, f"policy file {path}")
+        if isinstance(document.get("extends"), str):
+            check("code", document["extends"], f"policy file {path}: field 'extends'")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise PolicyError(f"policy file {path} is not valid TOML: {error}") from error
+    except OutOfBounds as error:
+        raise PolicyError(str(error)) from None
+    return document
 
 
 def documents(extra_dir: Path | None = None) -> dict[str, Mapping[str, Any]]:

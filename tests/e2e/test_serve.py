@@ -82,9 +82,9 @@ def call(base: str, token: str, method: str, path: str, body: Any = None) -> tup
 
 
 def test_schemathesis_finds_no_server_error_and_no_response_outside_its_schema(
-    tmp_path: Path,
+    store_url: str, tmp_path: Path
 ) -> None:
-    db = str(tmp_path / "api.db")
+    db = store_url
     token = ehqa(db, "tokens", "create", "--role", "admin", "--name", "schemathesis")
     with serving(db, tmp_path) as base:
         status, _ = call(base, token, "POST", "/episodes", {"episode": "EH-1", "on": "2025-09-01", "child": "C-1",
