@@ -95,24 +95,37 @@ class OidcSettings:
 
 
 class JwtVerifier:
-    """Verifies RS256/ES256 JWTs with keys from a JWKS file (no network at request time)."""
+    """Verifies RS256/ES256 JWTs with keys from a JWKS file (no network at request time).
+
+    The token's header names its key (`kid`, always required, whatever the number of keys) and
+    its algorithm, which must be the key's: the JWK's `alg` if it has one, else the algorithm of
+    its key type (RSA: RS256; EC P-256: ES256)."""
+
+    ALGORITHMS = ("RS256", "ES256")
 
     def __init__(self, settings: OidcSettings) -> None:
         self.settings = settings
         keys = json.loads(settings.jwks_file.read_text())["keys"]
-        self._keys = {key.get("kid"): jwt.PyJWK(key) for key in keys}
+        self._keys = {
+            key["kid"]: (jwt.PyJWK(key), _key_algorithm(key)) for key in keys if key.get("kid")
+        }
 
     def principal(self, token: str) -> Principal:
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-            key = self._keys.get(kid) or (
-                next(iter(self._keys.values())) if len(self._keys) == 1 else None
-            )
-            if key is None:
-                raise Unauthenticated(f"no key {kid!r} in the JWKS file")
+            header = jwt.get_unverified_header(token)
+            kid, alg = header.get("kid"), header.get("alg")
+            if alg not in self.ALGORITHMS:
+                raise Unauthenticated(f"the token's algorithm {alg!r} is not RS256 or ES256")
+            if not kid:
+                raise Unauthenticated("the token's header names no key (kid)")
+            if kid not in self._keys:
+                raise Unauthenticated(f"no key (kid) {kid!r} in the JWKS file")
+            key, key_alg = self._keys[kid]
+            if key_alg != alg:
+                raise Unauthenticated(f"the token is {alg} but key {kid!r} is {key_alg}")
             claims: dict[str, Any] = jwt.decode(
-                token, key.key, algorithms=["RS256", "ES256"], audience=self.settings.audience,
-                issuer=self.settings.issuer, options={"require": ["exp", "iss", "aud"]},
+                token, key.key, algorithms=[alg], audience=self.settings.audience,
+                issuer=self.settings.issuer, options={"require": ["exp", "iss", "aud", "sub"]},
             )  # fmt: skip
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"invalid token: {error}") from None
@@ -122,9 +135,23 @@ class JwtVerifier:
             raise Unauthenticated(
                 f"the token's {self.settings.role_claim} claim names no ehqa role"
             ) from None
-        name = str(claims.get(self.settings.name_claim) or claims.get("sub"))
+        subject = str(claims["sub"])
+        name = str(claims.get(self.settings.name_claim) or subject)
         agency = claims.get(self.settings.agency_claim)
-        return Principal(name, role, str(agency) if agency else None)
+        return Principal(
+            name, role, str(agency) if agency else None, subject=f"{claims['iss']}#{subject}"
+        )
+
+
+def _key_algorithm(jwk: dict[str, Any]) -> str:
+    """The one algorithm a JWK verifies: its `alg`, else its key type's."""
+    if jwk.get("alg"):
+        return str(jwk["alg"])
+    if jwk.get("kty") == "RSA":
+        return "RS256"
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        return "ES256"
+    return f"{jwk.get('kty')} {jwk.get('crv') or ''}".strip()
 
 
 class Authenticator:
