@@ -6,15 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
 
 from aggregates.access import Principal, Role
-from projections.db import ViewDatabase
+from projections.db import Cursor, SQLiteViews, ViewDatabase
 
 SERVICE_TABLES = [
     """CREATE TABLE IF NOT EXISTS ehqa_tokens (
@@ -23,7 +24,10 @@ SERVICE_TABLES = [
         role TEXT NOT NULL,
         agency TEXT,
         created_at TEXT NOT NULL,
-        revoked_at TEXT
+        revoked_at TEXT,
+        id TEXT,
+        expires_at TEXT,
+        last_used_at TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS ehqa_access_log (
         at TEXT NOT NULL,
@@ -57,31 +61,181 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class TokenBook:
-    def __init__(self, db: ViewDatabase) -> None:
-        self.db = db
+class TokenError(ValueError):
+    """A token command that cannot be done as asked (unknown or ambiguous token, bad expiry)."""
 
-    def create(self, name: str, role: Role, agency: str | None = None) -> str:
+
+@dataclass(frozen=True)
+class Issued:
+    id: str
+    token: str
+    expires_at: str | None
+
+
+TOKEN_COLUMNS = ("id", "expires_at", "last_used_at")  # added since the first stores were made
+LAST_USED_EVERY = timedelta(minutes=1)
+_SCHEMA_LOCK = 0x65687162  # the views' schema lock (projections.db)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _columns(cur: Cursor, table: str, sqlite: bool) -> set[str]:
+    if sqlite:
+        cur.execute(f"SELECT name FROM pragma_table_info('{table}')")
+    else:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = ? AND table_schema = current_schema()",
+            (table,),
+        )
+    return {str(row[0]) for row in cur.fetchall()}
+
+
+def table_columns(db: ViewDatabase, table: str) -> set[str]:
+    """The columns `table` has in this store (an older store may lack recent ones)."""
+    with db.transaction() as cur:
+        return _columns(cur, table, isinstance(db, SQLiteViews))
+
+
+def _fresh_id(cur: Cursor) -> str:
+    while True:
+        ident = secrets.token_hex(4)
+        cur.execute("SELECT 1 FROM ehqa_tokens WHERE id = ?", (ident,))
+        if cur.fetchone() is None:
+            return ident
+
+
+def upgrade_tokens(db: ViewDatabase) -> None:
+    """Give a store made before tokens had ids, expiry and last use those columns, and its
+    tokens an id each (they keep working). Safe to run from several processes at once."""
+    sqlite = isinstance(db, SQLiteViews)
+    with db.transaction() as cur:
+        if not sqlite:
+            cur.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+        have = _columns(cur, "ehqa_tokens", sqlite)
+        for column in TOKEN_COLUMNS:
+            if column not in have:
+                cur.execute(f"ALTER TABLE ehqa_tokens ADD COLUMN {column} TEXT")
+        cur.execute("SELECT token_hash FROM ehqa_tokens WHERE id IS NULL")
+        for (token_hash,) in cur.fetchall():
+            cur.execute(
+                "UPDATE ehqa_tokens SET id = ? WHERE token_hash = ?", (_fresh_id(cur), token_hash)
+            )
+        cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS ehqa_tokens_id ON ehqa_tokens (id)")
+
+
+def parse_expiry(value: str, now: datetime) -> datetime:
+    """`90d` (that many days from now) or `YYYY-MM-DD` (at 00:00 UTC that day), in the future."""
+    if value[:-1].isdigit() and value.endswith("d"):
+        moment = now + timedelta(days=int(value[:-1]))
+    else:
+        try:
+            moment = datetime.combine(date.fromisoformat(value), time(), UTC)
+        except ValueError:
+            raise TokenError(
+                f"--expires {value!r} is neither a number of days (90d) nor a date (YYYY-MM-DD)"
+            ) from None
+    if moment <= now:
+        raise TokenError(f"--expires {value!r} is not in the future")
+    return moment
+
+
+_LISTED = ("id", "name", "role", "agency", "created_at", "expires_at", "last_used_at", "revoked_at")
+
+
+class TokenBook:
+    """API tokens: only a hash of each is kept. Every use reads the store (no cache), so a
+    revoked or expired token is refused at once by every worker; the time of last use is
+    written at most once a minute per token."""
+
+    def __init__(
+        self, db: ViewDatabase, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.db = db
+        self.now = now
+        upgrade_tokens(db)
+
+    def create(
+        self, name: str, role: Role, agency: str | None = None, expires: datetime | None = None
+    ) -> str:
         """Issue a token; only its hash is kept, so it is shown once."""
+        return self.issue(name, role, agency, expires).token
+
+    def issue(
+        self, name: str, role: Role, agency: str | None = None, expires: datetime | None = None
+    ) -> Issued:
         if role in (Role.LEAD_PROFESSIONAL, Role.PRACTITIONER) and not agency:
             raise ValueError(f"a {role.value} token needs --agency")
         token = "ehqa_" + secrets.token_urlsafe(32)
+        expires_at = _stamp(expires) if expires else None
         with self.db.transaction() as cur:
+            ident = _fresh_id(cur)
             cur.execute(
-                "INSERT INTO ehqa_tokens (token_hash, name, role, agency, created_at) VALUES (?, ?, ?, ?, ?)",
-                (_hash(token), name, role.value, agency, _now()),
+                "INSERT INTO ehqa_tokens (token_hash, id, name, role, agency, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_hash(token), ident, name, role.value, agency, _stamp(self.now()), expires_at),
             )
-        return token
+        return Issued(ident, token, expires_at)
 
     def principal(self, token: str) -> Principal:
         rows = self.db.query(
-            "SELECT name, role, agency FROM ehqa_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            "SELECT id, name, role, agency, revoked_at, expires_at, last_used_at FROM ehqa_tokens"
+            " WHERE token_hash = ?",
             (_hash(token),),
         )
         if not rows:
-            raise Unauthenticated("unknown or revoked token")
-        name, role, agency = rows[0]
-        return Principal(name, Role(role), agency)
+            raise Unauthenticated("unknown token")
+        ident, name, role, agency, revoked_at, expires_at, last_used_at = rows[0]
+        if revoked_at is not None:
+            raise Unauthenticated("token revoked")
+        now = self.now()
+        if expires_at is not None and datetime.fromisoformat(expires_at) <= now:
+            raise Unauthenticated("token expired")
+        if last_used_at is None or datetime.fromisoformat(last_used_at) <= now - LAST_USED_EVERY:
+            self._used(token, now)
+        return Principal(name, Role(role), agency, subject=f"token:{ident}")
+
+    def _used(self, token: str, now: datetime) -> None:
+        # Conditional, so that workers racing on the same token write once a minute between them.
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE ehqa_tokens SET last_used_at = ? WHERE token_hash = ?"
+                " AND (last_used_at IS NULL OR last_used_at <= ?)",
+                (_stamp(now), _hash(token), _stamp(now - LAST_USED_EVERY)),
+            )
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """Every token, oldest first: never its secret or its hash."""
+        rows = self.db.query(
+            f"SELECT {', '.join(_LISTED)} FROM ehqa_tokens ORDER BY created_at, id"
+        )
+        return [dict(zip(_LISTED, row, strict=True)) for row in rows]
+
+    def revoke(self, id_or_name: str) -> dict[str, Any]:
+        """Revoke the token with this id or, if exactly one unrevoked token has it, this name.
+        Answers the token as it was; revoking a revoked token changes nothing."""
+        tokens = self.tokens()
+        found = [t for t in tokens if t["id"] == id_or_name]
+        if not found:
+            named = [t for t in tokens if t["name"] == id_or_name]
+            found = [t for t in named if t["revoked_at"] is None] or named
+            if not found:
+                raise TokenError(f"no token has the id or name {id_or_name!r}")
+            if len(found) > 1:
+                ids = ", ".join(t["id"] for t in found)
+                raise TokenError(
+                    f"{len(found)} tokens are named {id_or_name!r} (ids {ids}): revoke one by its id"
+                )
+        target = found[0]
+        if target["revoked_at"] is None:
+            with self.db.transaction() as cur:
+                cur.execute(
+                    "UPDATE ehqa_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    (_stamp(self.now()), target["id"]),
+                )
+        return target
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from aggregates.schemes import (
 )
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
-from ehqa.auth import TokenBook
+from ehqa.auth import TokenBook, TokenError, parse_expiry, table_columns
 from ehqa.clock import from_environment
 from ehqa.commands import LineError, parse_line
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
@@ -668,14 +668,88 @@ def tokens_create(
     agency: Annotated[
         str | None, typer.Option(help="Their agency (lead professionals, practitioners).")
     ] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="When it stops working: 90d (days from now) or YYYY-MM-DD.")
+    ] = None,
 ) -> None:
-    """Issue a token and print it once: only its hash is kept."""
+    """Issue a token and print it once: only its hash is kept (its id goes to stderr)."""
     services = _services(ctx)
     try:
-        token = TokenBook(services.views).create(name, role, agency)
+        book = TokenBook(services.views)
+        expiry = parse_expiry(expires, book.now()) if expires else None
+        issued = book.issue(name, role, agency, expiry)
     except ValueError as error:
         fail(str(error), code=2)
-    typer.echo(token)
+    typer.echo(issued.token)
+    until = f", expires {issued.expires_at}" if issued.expires_at else ""
+    typer.echo(f"token {issued.id} for {name}{until}", err=True)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Every token: id, holder, role, agency, created, expires, last used, revoked (never the
+    token itself)."""
+    services = _services(ctx)
+    tokens = TokenBook(services.views).tokens()
+    if as_json:
+        typer.echo(json.dumps(tokens, indent=2))
+        return
+    columns = ("id", "name", "role", "agency", "created_at", "expires_at", "last_used_at",
+               "revoked_at")  # fmt: skip
+    print_table(tokens, columns, ("id", "name", "role", "agency", "created", "expires",
+                                  "last used", "revoked"))  # fmt: skip
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    id_or_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID_OR_NAME",
+            help="A token's id, or its holder's name if only one unrevoked token has it.",
+        ),
+    ],
+) -> None:
+    """Revoke a token: every worker refuses it from the next request."""
+    services = _services(ctx)
+    try:
+        token = TokenBook(services.views).revoke(id_or_name)
+    except TokenError as error:
+        fail(str(error))
+    if token["revoked_at"]:
+        typer.echo(
+            f"token {token['id']} ({token['name']}) was already revoked at {token['revoked_at']}"
+        )
+    else:
+        typer.echo(f"revoked token {token['id']} ({token['name']})")
+
+
+@app.command("access-log")
+def access_log(
+    ctx: typer.Context,
+    episode: Annotated[str | None, typer.Option(help="Only the reads of this episode.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="The most recent N entries.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Who read or recorded what, most recent first (the access log)."""
+    services = _services(ctx)
+    columns = ["at", "who", "role", "agency", "action", "episode"]
+    if "subject" in table_columns(services.views, "ehqa_access_log"):
+        columns.insert(2, "subject")
+    where, params = ("WHERE episode = ?", [episode]) if episode else ("", [])
+    rows = services.views.query(
+        f"SELECT {', '.join(columns)} FROM ehqa_access_log {where} ORDER BY at DESC LIMIT ?",
+        [*params, limit],
+    )
+    entries = [dict(zip(columns, row, strict=True)) for row in rows]
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2))
+        return
+    print_table(entries, tuple(columns), tuple(columns))
 
 
 # ---- audits ------------------------------------------------------------------------------------
