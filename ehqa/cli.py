@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -17,7 +18,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TextIO
 
+import psycopg
 import typer
+from eventsourcing.persistence import OperationalError
 
 from aggregates.access import Role
 from aggregates.calendar import FIRST_DAY, LAST_DAY
@@ -42,7 +45,7 @@ from ehqa.commands import LineError, parse_line
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.present import audit_json
 from ehqa.services import Services
-from ehqa.store import DEFAULT_DATABASE, StoreURLError
+from ehqa.store import DEFAULT_DATABASE, StoreOpenError, StoreURLError
 from projections.queries import BoardRow
 from projections.reports import as_csv, grade_report, theme_report
 from projections.runner import REBUILD_BATCH, follow
@@ -72,7 +75,7 @@ class Settings:
             return Services(
                 self.database_url, policy_dir=self.policy_dir, default_policy=self.default_policy
             )
-        except StoreURLError as error:
+        except (StoreURLError, StoreOpenError) as error:
             fail(str(error), code=2)
 
 
@@ -1135,4 +1138,10 @@ def simulate(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except (psycopg.OperationalError, sqlite3.OperationalError, OperationalError) as error:
+        # The store went away after it was opened: one line, not a traceback.
+        cause = (str(error).strip().splitlines() or ["no answer"])[0]
+        typer.echo(f"error: the store failed: {cause}", err=True)
+        sys.exit(2)
