@@ -6,15 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
 
 from aggregates.access import Principal, Role
-from projections.db import ViewDatabase
+from projections.db import Cursor, ViewDatabase
 
 SERVICE_TABLES = [
     """CREATE TABLE IF NOT EXISTS ehqa_tokens (
@@ -23,7 +24,10 @@ SERVICE_TABLES = [
         role TEXT NOT NULL,
         agency TEXT,
         created_at TEXT NOT NULL,
-        revoked_at TEXT
+        revoked_at TEXT,
+        id TEXT,
+        expires_at TEXT,
+        last_used_at TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS ehqa_access_log (
         at TEXT NOT NULL,
@@ -52,31 +56,156 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class TokenBook:
-    def __init__(self, db: ViewDatabase) -> None:
-        self.db = db
+class TokenError(ValueError):
+    """A token command that cannot be done as asked (unknown or ambiguous token, bad expiry)."""
 
-    def create(self, name: str, role: Role, agency: str | None = None) -> str:
+
+@dataclass(frozen=True)
+class Issued:
+    id: str
+    token: str
+    expires_at: str | None
+
+
+TOKEN_COLUMNS = ("id", "expires_at", "last_used_at")  # added since the first stores were made
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _fresh_id(cur: Cursor) -> str:
+    while True:
+        ident = secrets.token_hex(4)
+        cur.execute("SELECT 1 FROM ehqa_tokens WHERE id = ?", (ident,))
+        if cur.fetchone() is None:
+            return ident
+
+
+def upgrade_tokens(db: ViewDatabase) -> None:
+    """Give a store made before tokens had ids, expiry and last use those columns, and its
+    tokens an id each (they keep working). Safe to run from several processes at once."""
+    db.ensure_columns("ehqa_tokens", dict.fromkeys(TOKEN_COLUMNS, "TEXT"))
+    with db.transaction() as cur:
+        cur.execute("SELECT token_hash FROM ehqa_tokens WHERE id IS NULL")
+        for (token_hash,) in cur.fetchall():
+            cur.execute(
+                "UPDATE ehqa_tokens SET id = ? WHERE token_hash = ?", (_fresh_id(cur), token_hash)
+            )
+        cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS ehqa_tokens_id ON ehqa_tokens (id)")
+
+
+def parse_expiry(value: str, now: datetime) -> datetime:
+    """`90d` (that many days from now) or `YYYY-MM-DD` (at 00:00 UTC that day), in the future."""
+    if value[:-1].isdigit() and value.endswith("d"):
+        moment = now + timedelta(days=int(value[:-1]))
+    else:
+        try:
+            moment = datetime.combine(date.fromisoformat(value), time(), UTC)
+        except ValueError:
+            raise TokenError(
+                f"--expires {value!r} is neither a number of days (90d) nor a date (YYYY-MM-DD)"
+            ) from None
+    if moment <= now:
+        raise TokenError(f"--expires {value!r} is not in the future")
+    return moment
+
+
+_LISTED = ("id", "name", "role", "agency", "created_at", "expires_at", "last_used_at", "revoked_at")
+
+
+class TokenBook:
+    """API tokens: only a hash of each is kept. Every use reads the store (no cache), so a
+    revoked or expired token is refused at once by every worker; the time of last use is
+    written at most once a minute per token."""
+
+    def __init__(
+        self, db: ViewDatabase, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.db = db
+        self.now = now
+        upgrade_tokens(db)
+
+    def create(
+        self, name: str, role: Role, agency: str | None = None, expires: datetime | None = None
+    ) -> str:
         """Issue a token; only its hash is kept, so it is shown once."""
+        return self.issue(name, role, agency, expires).token
+
+    def issue(
+        self, name: str, role: Role, agency: str | None = None, expires: datetime | None = None
+    ) -> Issued:
         if role in (Role.LEAD_PROFESSIONAL, Role.PRACTITIONER) and not agency:
             raise ValueError(f"a {role.value} token needs --agency")
         token = "ehqa_" + secrets.token_urlsafe(32)
+        expires_at = _stamp(expires) if expires else None
         with self.db.transaction() as cur:
+            ident = _fresh_id(cur)
             cur.execute(
-                "INSERT INTO ehqa_tokens (token_hash, name, role, agency, created_at) VALUES (?, ?, ?, ?, ?)",
-                (_hash(token), name, role.value, agency, _now()),
+                "INSERT INTO ehqa_tokens (token_hash, id, name, role, agency, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_hash(token), ident, name, role.value, agency, _stamp(self.now()), expires_at),
             )
-        return token
+        return Issued(ident, token, expires_at)
 
     def principal(self, token: str) -> Principal:
         rows = self.db.query(
-            "SELECT name, role, agency FROM ehqa_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            "SELECT id, name, role, agency, revoked_at, expires_at, last_used_at FROM ehqa_tokens"
+            " WHERE token_hash = ?",
             (_hash(token),),
         )
         if not rows:
-            raise Unauthenticated("unknown or revoked token")
-        name, role, agency = rows[0]
-        return Principal(name, Role(role), agency, subject="token:" + _hash(token)[:16])
+            raise Unauthenticated("unknown token")
+        ident, name, role, agency, revoked_at, expires_at, last_used_at = rows[0]
+        if revoked_at is not None:
+            raise Unauthenticated("token revoked")
+        now = self.now()
+        if expires_at is not None and datetime.fromisoformat(expires_at) <= now:
+            raise Unauthenticated("token expired")
+        if last_used_at is None or datetime.fromisoformat(last_used_at) <= now - LAST_USED_EVERY:
+            self._used(token, now)
+        return Principal(name, Role(role), agency, subject=f"token:{ident}")
+
+    def _used(self, token: str, now: datetime) -> None:
+        # Conditional, so that workers racing on the same token write once a minute between them.
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE ehqa_tokens SET last_used_at = ? WHERE token_hash = ?"
+                " AND (last_used_at IS NULL OR last_used_at <= ?)",
+                (_stamp(now), _hash(token), _stamp(now - LAST_USED_EVERY)),
+            )
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """Every token, oldest first: never its secret or its hash."""
+        rows = self.db.query(
+            f"SELECT {', '.join(_LISTED)} FROM ehqa_tokens ORDER BY created_at, id"
+        )
+        return [dict(zip(_LISTED, row, strict=True)) for row in rows]
+
+    def revoke(self, id_or_name: str) -> dict[str, Any]:
+        """Revoke the token with this id or, if exactly one unrevoked token has it, this name.
+        Answers the token as it was; revoking a revoked token changes nothing."""
+        tokens = self.tokens()
+        found = [t for t in tokens if t["id"] == id_or_name]
+        if not found:
+            named = [t for t in tokens if t["name"] == id_or_name]
+            found = [t for t in named if t["revoked_at"] is None] or named
+            if not found:
+                raise TokenError(f"no token has the id or name {id_or_name!r}")
+            if len(found) > 1:
+                ids = ", ".join(t["id"] for t in found)
+                raise TokenError(
+                    f"{len(found)} tokens are named {id_or_name!r} (ids {ids}): revoke one by its id"
+                )
+        target = found[0]
+        if target["revoked_at"] is None:
+            with self.db.transaction() as cur:
+                cur.execute(
+                    "UPDATE ehqa_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    (_stamp(self.now()), target["id"]),
+                )
+        return target
 
 
 @dataclass(frozen=True)
@@ -90,24 +219,37 @@ class OidcSettings:
 
 
 class JwtVerifier:
-    """Verifies RS256/ES256 JWTs with keys from a JWKS file (no network at request time)."""
+    """Verifies RS256/ES256 JWTs with keys from a JWKS file (no network at request time).
+
+    The token's header names its key (`kid`, always required, whatever the number of keys) and
+    its algorithm, which must be the key's: the JWK's `alg` if it has one, else the algorithm of
+    its key type (RSA: RS256; EC P-256: ES256)."""
+
+    ALGORITHMS = ("RS256", "ES256")
 
     def __init__(self, settings: OidcSettings) -> None:
         self.settings = settings
         keys = json.loads(settings.jwks_file.read_text())["keys"]
-        self._keys = {key.get("kid"): jwt.PyJWK(key) for key in keys}
+        self._keys = {
+            key["kid"]: (jwt.PyJWK(key), _key_algorithm(key)) for key in keys if key.get("kid")
+        }
 
     def principal(self, token: str) -> Principal:
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-            key = self._keys.get(kid) or (
-                next(iter(self._keys.values())) if len(self._keys) == 1 else None
-            )
-            if key is None:
-                raise Unauthenticated(f"no key {kid!r} in the JWKS file")
+            header = jwt.get_unverified_header(token)
+            kid, alg = header.get("kid"), header.get("alg")
+            if alg not in self.ALGORITHMS:
+                raise Unauthenticated(f"the token's algorithm {alg!r} is not RS256 or ES256")
+            if not kid:
+                raise Unauthenticated("the token's header names no key (kid)")
+            if kid not in self._keys:
+                raise Unauthenticated(f"no key (kid) {kid!r} in the JWKS file")
+            key, key_alg = self._keys[kid]
+            if key_alg != alg:
+                raise Unauthenticated(f"the token is {alg} but key {kid!r} is {key_alg}")
             claims: dict[str, Any] = jwt.decode(
-                token, key.key, algorithms=["RS256", "ES256"], audience=self.settings.audience,
-                issuer=self.settings.issuer, options={"require": ["exp", "iss", "aud"]},
+                token, key.key, algorithms=[alg], audience=self.settings.audience,
+                issuer=self.settings.issuer, options={"require": ["exp", "iss", "aud", "sub"]},
             )  # fmt: skip
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"invalid token: {error}") from None
@@ -117,10 +259,23 @@ class JwtVerifier:
             raise Unauthenticated(
                 f"the token's {self.settings.role_claim} claim names no ehqa role"
             ) from None
-        name = str(claims.get(self.settings.name_claim) or claims.get("sub"))
+        subject = str(claims["sub"])
+        name = str(claims.get(self.settings.name_claim) or subject)
         agency = claims.get(self.settings.agency_claim)
-        subject = f"{claims.get('iss')}#{claims.get('sub')}"
-        return Principal(name, role, str(agency) if agency else None, subject=subject)
+        return Principal(
+            name, role, str(agency) if agency else None, subject=f"{claims['iss']}#{subject}"
+        )
+
+
+def _key_algorithm(jwk: dict[str, Any]) -> str:
+    """The one algorithm a JWK verifies: its `alg`, else its key type's."""
+    if jwk.get("alg"):
+        return str(jwk["alg"])
+    if jwk.get("kty") == "RSA":
+        return "RS256"
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        return "ES256"
+    return f"{jwk.get('kty')} {jwk.get('crv') or ''}".strip()
 
 
 class Authenticator:

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -17,7 +18,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TextIO
 
+import psycopg
 import typer
+from eventsourcing.persistence import OperationalError
 
 from aggregates.access import Role
 from aggregates.alerts import ALERT_ROLES
@@ -39,14 +42,14 @@ from aggregates.schemes import (
 from ehqa import bounds
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
-from ehqa.auth import TokenBook
+from ehqa.auth import AccessLog, TokenBook, TokenError, parse_expiry
 from ehqa.clock import from_environment
 from ehqa.commands import LineError, parse_line
 from ehqa.filters import UnknownValueError, check_filters
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.present import audit_json
 from ehqa.services import Services
-from ehqa.store import DEFAULT_DATABASE, StoreURLError
+from ehqa.store import DEFAULT_DATABASE, StoreOpenError, StoreURLError
 from projections.queries import BoardRow
 from projections.reports import as_csv, grade_report, theme_report
 from projections.runner import REBUILD_BATCH, follow
@@ -76,7 +79,7 @@ class Settings:
             return Services(
                 self.database_url, policy_dir=self.policy_dir, default_policy=self.default_policy
             )
-        except StoreURLError as error:
+        except (StoreURLError, StoreOpenError) as error:
             fail(str(error), code=2)
 
 
@@ -743,15 +746,81 @@ def tokens_create(
     agency: Annotated[
         str | None, typer.Option(help="Their agency (lead professionals, practitioners).")
     ] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="When it stops working: 90d (days from now) or YYYY-MM-DD.")
+    ] = None,
 ) -> None:
-    """Issue a token and print it once: only its hash is kept."""
+    """Issue a token and print it once: only its hash is kept (its id goes to stderr)."""
     bounded(name=("name", name), agency=("name", agency))
     services = _services(ctx)
     try:
-        token = TokenBook(services.views).create(name, role, agency)
+        book = TokenBook(services.views)
+        expiry = parse_expiry(expires, book.now()) if expires else None
+        issued = book.issue(name, role, agency, expiry)
     except ValueError as error:
         fail(str(error), code=2)
-    typer.echo(token)
+    typer.echo(issued.token)
+    until = f", expires {issued.expires_at}" if issued.expires_at else ""
+    typer.echo(f"token {issued.id} for {name}{until}", err=True)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Every token: id, holder, role, agency, created, expires, last used, revoked (never the
+    token itself)."""
+    services = _services(ctx)
+    tokens = TokenBook(services.views).tokens()
+    if as_json:
+        typer.echo(json.dumps(tokens, indent=2))
+        return
+    columns = ("id", "name", "role", "agency", "created_at", "expires_at", "last_used_at",
+               "revoked_at")  # fmt: skip
+    print_table(tokens, columns, ("id", "name", "role", "agency", "created", "expires",
+                                  "last used", "revoked"))  # fmt: skip
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    id_or_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID_OR_NAME",
+            help="A token's id, or its holder's name if only one unrevoked token has it.",
+        ),
+    ],
+) -> None:
+    """Revoke a token: every worker refuses it from the next request."""
+    services = _services(ctx)
+    try:
+        token = TokenBook(services.views).revoke(id_or_name)
+    except TokenError as error:
+        fail(str(error))
+    if token["revoked_at"]:
+        typer.echo(
+            f"token {token['id']} ({token['name']}) was already revoked at {token['revoked_at']}"
+        )
+    else:
+        typer.echo(f"revoked token {token['id']} ({token['name']})")
+
+
+@app.command("access-log")
+def access_log(
+    ctx: typer.Context,
+    episode: Annotated[str | None, typer.Option(help="Only the reads of this episode.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="The most recent N entries.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Who read or recorded what, most recent first (the access log)."""
+    entries = AccessLog(_services(ctx).views).entries(episode, limit)
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2))
+        return
+    columns = ("at", "subject", "who", "role", "agency", "action", "episode")
+    print_table(entries, columns, columns)
 
 
 # ---- audits ------------------------------------------------------------------------------------
@@ -1158,4 +1227,10 @@ def simulate(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except (psycopg.OperationalError, sqlite3.OperationalError, OperationalError) as error:
+        # The store went away after it was opened: one line, not a traceback.
+        cause = (str(error).strip().splitlines() or ["no answer"])[0]
+        typer.echo(f"error: the store failed: {cause}", err=True)
+        sys.exit(2)

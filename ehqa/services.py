@@ -14,7 +14,7 @@ from ehqa.application import EhqaApplication
 from ehqa.auth import SERVICE_COLUMNS, SERVICE_TABLES
 from ehqa.clock import Clock, from_environment
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
-from ehqa.store import postgres_conninfo, store_env
+from ehqa.store import check_store, postgres_conninfo, store_env
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
 from projections.queries import ReadModels, episode_json
 from projections.runner import (
@@ -68,6 +68,7 @@ class Services:
         clock: Clock | None = None,
     ) -> None:
         env = store_env(database_url)
+        check_store(database_url, env)
         clock = clock or from_environment()
         self.database_url = database_url
         self.app = EhqaApplication(

@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import psycopg
 import psycopg.conninfo
@@ -20,6 +22,16 @@ DEFAULT_DATABASE = "ehqa.db"
 
 class StoreURLError(ValueError):
     pass
+
+
+class StoreOpenError(Exception):
+    """The store cannot be reached or opened: one line, naming the cause (never a password)."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"cannot open the store {redact(url)}: {cause}")
+
+
+CHECK_TIMEOUT = 3  # seconds to wait for PostgreSQL to answer before giving up
 
 
 def store_env(url: str) -> dict[str, str]:
@@ -95,3 +107,70 @@ def postgres_schema_lock(env: dict[str, str]) -> Iterator[None]:
 
 
 SCHEMA_LOCK = 0x65687161  # "ehqa"
+
+
+def redact(url: str) -> str:
+    """The URL as it may be printed: a password becomes ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
+
+
+def check_store(url: str, env: dict[str, str]) -> None:
+    """Open the store once, quickly, before anything else does: an unreachable or misconfigured
+    database becomes a StoreOpenError naming the database's own reason (not a long wait and a
+    traceback). A new SQLite file is created readable and writable by its owner only (its -wal
+    and -shm files take the same mode)."""
+    module = env["PERSISTENCE_MODULE"]
+    if module == "eventsourcing.postgres":
+        _check_postgres(url, env)
+    elif module == "eventsourcing.sqlite":
+        _check_sqlite(url, env["SQLITE_DBNAME"])
+
+
+def _check_postgres(url: str, env: dict[str, str]) -> None:
+    conninfo = postgres_conninfo({**env, "POSTGRES_CONNECT_TIMEOUT": str(CHECK_TIMEOUT)})
+    try:
+        psycopg.connect(conninfo).close()
+    except psycopg.Error as error:
+        raise StoreOpenError(url, _postgres_cause(str(error), env)) from None
+
+
+def _postgres_cause(message: str, env: dict[str, str]) -> str:
+    """libpq's reason, on one line: 'connection refused', 'database "x" does not exist', ..."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    cause = lines[0] if lines else "no answer"
+    cause = cause.removeprefix("connection failed: ")
+    if cause.startswith("connection to server at ") and " failed: " in cause:
+        cause = cause.split(" failed: ", 1)[1]
+    cause = cause.removeprefix("FATAL:").strip()
+    if cause[:2].istitle():
+        cause = cause[0].lower() + cause[1:]
+    password = env.get("POSTGRES_PASSWORD")
+    return cause.replace(password, "***") if password else cause
+
+
+def _check_sqlite(url: str, path: str) -> None:
+    where = Path(path).parent
+    if not where.is_dir():
+        reason = "is not a directory" if where.exists() else "does not exist"
+        raise StoreOpenError(url, f"unable to open database file (directory {where} {reason})")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise StoreOpenError(url, f"unable to open database file ({error.strerror})") from None
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        hint = "" if os.access(where, os.W_OK) else f" (directory {where} is not writable)"
+        raise StoreOpenError(url, f"{error}{hint}") from None

@@ -35,7 +35,7 @@ class PostgresSweepLock:
 
 class FileSweepLock:
     def __init__(self, path: str) -> None:
-        self._lock = filelock.FileLock(path)
+        self._lock = filelock.FileLock(path, mode=0o600)  # beside the database: owner only
 
     @contextmanager
     def hold(self) -> Iterator[bool]:
