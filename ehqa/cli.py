@@ -819,7 +819,7 @@ def access_log(
     if as_json:
         typer.echo(json.dumps(entries, indent=2))
         return
-    columns = ("at", "subject", "who", "role", "agency", "action", "episode")
+    columns = ("at", "who", "subject", "role", "agency", "action", "episode")
     print_table(entries, columns, columns)
 
 
