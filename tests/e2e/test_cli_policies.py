@@ -60,3 +60,33 @@ def test_policy_diff_refuses_an_unknown_policy_naming_the_known_ones(tmp_path: P
         "error: unknown policy 'st-helen' (known: bnes, darlington, st-helens, st-helens-2022)\n"
     )
     assert result.stdout == ""
+
+
+def test_audit_propose_shows_r8_not_applicable_for_a_single_agency_plan(tmp_path: Path) -> None:
+    from .test_cli import EXAMPLE_LINES
+
+    db = str(tmp_path / "x.db")
+    (tmp_path / "episodes.jsonl").write_text("\n".join(EXAMPLE_LINES) + "\n")
+    ok(db, "apply", str(tmp_path / "episodes.jsonl"))
+    # EH-0002: a step-down whose single-agency plan was agreed on Fri 10 Oct 2025
+    ok(db, "audit", "assign", "AU-2", "--episode", "EH-0002", "--scheme", "st_helens",
+       "--auditor", "Kate Evans", "--on", "2025-11-20")  # fmt: skip
+    text = ok(db, "audit", "propose", "AU-2")
+    assert "R8: n/a\n" in text
+    assert "single-agency plan agreed 2025-10-10: no Family Action Meeting by design" in text
+    refused = ehqa(
+        db, "audit", "score", "AU-2", "R8", "0", "--evidence", "no FAM", "--on", "2025-11-20"
+    )
+    assert refused.returncode == 1 and "R8 was proposed as n/a from the record" in refused.stderr
+    ok(
+        db,
+        "audit",
+        "score",
+        "AU-2",
+        "R8",
+        "n/a",
+        "--evidence",
+        "single-agency plan",
+        "--on",
+        "2025-11-20",
+    )
