@@ -23,10 +23,10 @@ from aggregates.schemes import (
     as_number,
     check_bnes,
     check_flag,
-    check_score,
     darlington,
     darlington_grade,
     st_helens,
+    st_helens_value,
     unknown,
     what_makes_good,
 )
@@ -144,8 +144,7 @@ class Audit(Aggregate):
         if self.scheme is SchemeName.ST_HELENS:
             if item == "closure":
                 return Grade.parse(str(value)).label
-            number = as_number(item, value)
-            check_score(item, number)
+            number = st_helens_value(item, value)
             if self.step_down and item.startswith("A"):
                 raise InvalidCommandError(
                     "the assessment section is not audited for a step-down from social care"

@@ -7,6 +7,7 @@ chain and validates the result. Reading documents from files is the edge's job (
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -181,3 +182,53 @@ def describe(error: ValidationError) -> str:
         where = ".".join(str(part) for part in problem["loc"]) or "(document)"
         parts.append(f"{where}: {problem['msg']}")
     return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field in which two effective policies differ (None where a policy has no value)."""
+
+    field: str
+    a: Timescale | str | int | bool | None
+    b: Timescale | str | int | bool | None
+
+    @staticmethod
+    def _shown(value: Timescale | str | int | bool | None) -> str:
+        return (
+            "none"
+            if value is None
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self._shown(self.a)} -> {self._shown(self.b)}"
+
+    def as_json(self) -> dict[str, Any]:
+        def plain(value: Timescale | str | int | bool | None) -> Any:
+            return value.model_dump(exclude_none=True) if isinstance(value, Timescale) else value
+
+        return {"field": self.field, "a": plain(self.a), "b": plain(self.b)}
+
+
+def _fields(policy: Policy) -> dict[str, Timescale | str | int | bool | None]:
+    """Every value of the effective policy by its dotted name (its name and `extends` aside)."""
+    found: dict[str, Timescale | str | int | bool | None] = {
+        "title": policy.title,
+        "roll_forward": policy.roll_forward,
+    }
+    for clock in ClockName:
+        rule = policy.rule(clock)
+        for name in ClockRule.model_fields:
+            found[f"clocks.{clock.value}.{name}"] = getattr(rule, name)
+    for name in Escalation.model_fields:
+        found[f"escalation.{name}"] = getattr(policy.escalation, name)
+    return found
+
+
+def differences(a: Policy, b: Policy) -> list[Difference]:
+    """How policy `b` differs from policy `a`: one entry per field, in the policy's own order
+    (title, roll_forward, each clock's fields, the escalation values)."""
+    left, right = _fields(a), _fields(b)
+    return [Difference(name, left[name], right[name]) for name in left if left[name] != right[name]]

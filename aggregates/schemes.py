@@ -62,6 +62,7 @@ NOT_MET, PARTIALLY_MET, MET, EXCEEDED = 0, 1, 2, 3
 FULL = (NOT_MET, PARTIALLY_MET, MET, EXCEEDED)
 NO_EXCEEDED = (NOT_MET, PARTIALLY_MET, MET)
 MET_OR_NOT = (NOT_MET, MET)
+NOT_APPLICABLE = "n/a"  # an item that does not apply to the episode: unscored
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Item:
     code: str
     text: str
     scores: tuple[int, ...] = FULL
+    may_not_apply: bool = False  # may be scored NOT_APPLICABLE
 
 
 ASSESSMENT_ITEMS = [
@@ -101,7 +103,7 @@ REVIEW_ITEMS = [
     Item("R5", "Plan is SMART and solution focused"),
     Item("R6", "Reviews held within timescales, or the reason recorded"),
     Item("R7", "Risks recognised and responded to"),
-    Item("R8", "Meetings held and existing actions reviewed"),
+    Item("R8", "Meetings held and existing actions reviewed", may_not_apply=True),
     Item("R9", "Difficulties engaging services addressed", NO_EXCEEDED),
     Item("R10", "Relevant agencies have access and record", NO_EXCEEDED),
 ]
@@ -144,19 +146,43 @@ def check_score(code: str, score: int) -> None:
         raise InvalidCommandError(f"{code} is scored {allowed}; {score} is not one of them")
 
 
+def st_helens_value(code: str, value: object) -> int | str:
+    """A St Helens item's score as a whole number it allows, or NOT_APPLICABLE ("n/a") for an
+    item that may not apply (R8, for a single-agency plan)."""
+    if isinstance(value, str) and value.strip().lower() in (NOT_APPLICABLE, "not applicable"):
+        if code in ITEMS and not ITEMS[code].may_not_apply:
+            may = ", ".join(item.code for item in ITEMS.values() if item.may_not_apply)
+            raise InvalidCommandError(f"{code} always applies (only {may} may be n/a)")
+        if code in ITEMS:
+            return NOT_APPLICABLE
+    number = as_number(code, value)
+    check_score(code, number)
+    return number
+
+
 def band(total: int, bands: Sequence[tuple[int, Grade]]) -> Grade:
     return next(grade for lowest, grade in bands if total >= lowest)
 
 
+def _banded(scores: Mapping[str, object], items: Sequence[Item],
+            bands: Sequence[tuple[int, Grade]]) -> Grade:  # fmt: skip
+    """The band of a complete section's total. Items scored n/a are unscored: the total of the
+    items that apply is set against the bands scaled to what those items can score."""
+    values = {item.code: st_helens_value(item.code, scores[item.code]) for item in items}
+    applying = [item for item in items if values[item.code] != NOT_APPLICABLE]
+    total = sum(int(values[item.code]) for item in applying)
+    most = sum(max(item.scores) for item in items)
+    most_applying = sum(max(item.scores) for item in applying)
+    return next(grade for lowest, grade in bands if total * most >= lowest * most_applying)
+
+
 def section_grade(
-    scores: Mapping[str, int], items: Sequence[Item], bands: Sequence[tuple[int, Grade]]
+    scores: Mapping[str, int | str], items: Sequence[Item], bands: Sequence[tuple[int, Grade]]
 ) -> Grade:
     missing = [item.code for item in items if item.code not in scores]
     if missing:
         raise InvalidCommandError(f"items not scored yet: {', '.join(missing)}")
-    for item in items:
-        check_score(item.code, scores[item.code])
-    return band(sum(scores[item.code] for item in items), bands)
+    return _banded(scores, items, bands)
 
 
 @dataclass(frozen=True)
@@ -169,7 +195,7 @@ class StHelensResult:
 
 
 def st_helens(
-    scores: Mapping[str, int],
+    scores: Mapping[str, int | str],
     *,
     closure: Grade | None = None,
     assessment_audited: bool = True,
@@ -386,7 +412,7 @@ def section_grades(scheme: str, scores: Mapping[str, object]) -> dict[str, str]:
             ("review", REVIEW_ITEMS, REVIEW_BANDS),
         ):
             if all(item.code in scores for item in items):
-                found[name] = band(sum(int(str(scores[item.code])) for item in items), bands).label
+                found[name] = _banded(scores, items, bands).label
         if "closure" in scores:
             found["closure"] = str(scores["closure"])
         return found

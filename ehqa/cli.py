@@ -374,6 +374,31 @@ def policy_list(ctx: typer.Context) -> None:
             typer.echo(f"{name:<14} {book.get(name).title}")
 
 
+@policy_app.command("diff")
+def policy_diff(
+    ctx: typer.Context,
+    a: str,
+    b: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """How policy B differs from policy A: one line per field (title, roll_forward, each clock's
+    label, due, pre_birth_due, applies_pre_birth, enabled and source, the escalation values)."""
+    from aggregates.policy import differences  # kept here: the policy commands' own import
+
+    settings: Settings = ctx.obj
+    with refusals():
+        book = PolicyBook(settings.policy_dir)
+        found = differences(book.get(a), book.get(b))
+    if as_json:
+        rows = [difference.as_json() for difference in found]
+        typer.echo(json.dumps({"a": a, "b": b, "differences": rows}, indent=2))
+        return
+    for difference in found:
+        typer.echo(str(difference))
+    if not found:
+        typer.echo(f"{a} and {b} do not differ")
+
+
 # ---- drift and caseloads ---------------------------------------------------------------------
 
 DRIFT_COLUMNS = ("episode", "clock", "occurrence", "due_on", "status", "working_days_late",

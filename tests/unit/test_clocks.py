@@ -253,3 +253,45 @@ def test_a_disabled_clock_is_not_scheduled() -> None:
     rules[ClockName.CHILD_SEEN] = rules[ClockName.CHILD_SEEN].model_copy(update={"enabled": False})
     quiet = base.model_copy(update={"clocks": rules})
     assert ClockName.CHILD_SEEN not in {e.clock for e in schedule(episode.facts, quiet, CAL, TODAY)}
+
+
+# ---- the st-helens-2022 preset: 30 calendar days rolled to a working day (45 pre-birth) --------
+
+
+def consented_2022(on: date, pre_birth: bool = False):  # type: ignore[no-untyped-def]
+    episode = opened(on=on, policy="st-helens-2022", pre_birth=pre_birth)
+    episode.record_consent(["school"], on, TODAY)
+    return episode
+
+
+def test_the_2022_assessment_is_due_30_calendar_days_after_consent() -> None:
+    # 3 Jan 2024 + 30 days = Fri 2 Feb 2024, a working day (20 working days would be Wed 31 Jan)
+    assert clock(consented_2022(D(2024, 1, 3)), "assessment").due_on == D(2024, 2, 2)
+    assert clock(consented(on=D(2024, 1, 3)), "assessment").due_on == D(2024, 1, 31)
+
+
+def test_the_2022_assessment_rolls_past_the_coronation_weekend() -> None:
+    # Thu 6 Apr 2023 + 30 days = Sat 6 May; Sun 7 May; Mon 8 May is the coronation bank holiday:
+    # due Tue 9 May 2023
+    episode = consented_2022(D(2023, 4, 6))
+    assert clock(episode, "assessment").due_on == D(2023, 5, 9)
+    assert clock(episode, "assessment", as_at=D(2023, 5, 9)).status is Status.PENDING
+    episode.finalise_assessment(D(2023, 5, 10), TODAY)
+    late = clock(episode, "assessment")
+    assert (late.status, late.working_days_late) == (Status.LATE, 1)
+
+
+def test_the_2022_assessment_rolls_past_easter() -> None:
+    # Wed 8 Mar 2023 + 30 days = Good Friday 7 Apr; Sat, Sun, Easter Monday 10 Apr: Tue 11 Apr
+    episode = consented_2022(D(2023, 3, 8))
+    episode.finalise_assessment(D(2023, 4, 11), TODAY)
+    met = clock(episode, "assessment")
+    assert (met.due_on, met.status, met.working_days_late) == (D(2023, 4, 11), Status.MET, 0)
+
+
+def test_the_2022_pre_birth_assessment_has_45_days_rolled_past_the_coronation() -> None:
+    # Wed 22 Mar 2023 + 45 days = Sat 6 May 2023 -> Tue 9 May (8 May was the coronation)
+    episode = consented_2022(D(2023, 3, 22), pre_birth=True)
+    assert clock(episode, "assessment").due_on == D(2023, 5, 9)
+    # the same consent without pre-birth: + 30 days = Fri 21 Apr 2023, a working day
+    assert clock(consented_2022(D(2023, 3, 22)), "assessment").due_on == D(2023, 4, 21)

@@ -109,3 +109,23 @@ def test_a_month_due_date_clamps_then_rolls_forward() -> None:
     assert one_month.due_date(date(2024, 8, 31), CAL, roll_forward=True) == date(2024, 9, 30)
     # 26 Nov 2022 + 1 month = Mon 26 Dec 2022 (Boxing Day) and Tue 27 Dec (substitute) -> 28 Dec
     assert one_month.due_date(date(2022, 11, 26), CAL, roll_forward=True) == date(2022, 12, 28)
+
+
+def test_st_helens_2022_differs_from_st_helens_only_in_its_assessment_timescale() -> None:
+    from aggregates.policy import differences
+
+    book = PolicyBook()
+    st_helens, of_2022 = book.get("st-helens"), book.get("st-helens-2022")
+    assert of_2022.extends == "st-helens" and of_2022.roll_forward is True
+    assert str(of_2022.rule(ClockName.ASSESSMENT).due) == "30 days"
+    assert str(of_2022.rule(ClockName.ASSESSMENT).pre_birth_due) == "45 days"
+    assert [d.field for d in differences(st_helens, of_2022)] == [
+        "title",
+        "clocks.assessment.label",
+        "clocks.assessment.due",
+        "clocks.assessment.source",
+    ]
+    assert differences(of_2022, of_2022) == []
+    # 30 calendar days from Thu 6 Apr 2023 is Sat 6 May; Mon 8 May 2023 was the coronation
+    due = of_2022.due_date(ClockName.ASSESSMENT, date(2023, 4, 6), False, CAL)
+    assert due == date(2023, 5, 9)

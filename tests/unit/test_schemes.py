@@ -7,6 +7,7 @@ import pytest
 from aggregates.errors import InvalidCommandError
 from aggregates.schemes import (
     ASSESSMENT_ITEMS,
+    NOT_APPLICABLE,
     REVIEW_ITEMS,
     Grade,
     Item,
@@ -17,7 +18,9 @@ from aggregates.schemes import (
     check_flags,
     check_score,
     darlington,
+    section_grades,
     st_helens,
+    st_helens_value,
     what_makes_good,
 )
 
@@ -81,6 +84,42 @@ def test_a_section_is_graded_only_when_every_item_is_scored() -> None:
     del scores["A7"]
     with pytest.raises(InvalidCommandError, match="items not scored yet: A7"):
         st_helens(scores)
+
+
+def without_r8(total: int) -> dict[str, int | str]:
+    """Review scores totalling `total` with R8 not applicable (a single-agency plan)."""
+    others = [item for item in REVIEW_ITEMS if item.code != "R8"]
+    return {**scores_totalling(total, others), "R8": NOT_APPLICABLE}
+
+
+@pytest.mark.parametrize(
+    ("total", "grade"),
+    # The other nine review items allow 24 of the 27: the bands 8, 15 and 23 (of 27) scale to
+    # 7.1, 13.3 and 20.4 (of 24), so 8, 14 and 21 are the lowest totals of RI, Good, Outstanding.
+    [(0, I), (7, I), (8, RI), (13, RI), (14, G), (20, G), (21, O), (24, O)],
+)
+def test_r8_not_applicable_is_unscored_and_the_bands_scale_to_the_items_that_apply(
+    total: int, grade: Grade
+) -> None:
+    result = st_helens(without_r8(total), assessment_audited=False)
+    assert result.review == grade
+    assert section_grades("st_helens", without_r8(total)) == {"review": grade.label}
+
+
+def test_r8_not_applicable_is_not_the_same_as_not_met() -> None:
+    scored_zero = {**without_r8(21), "R8": 0}  # 21 of 27: Good
+    assert st_helens(scored_zero, assessment_audited=False).review == G
+    assert st_helens(without_r8(21), assessment_audited=False).review == O
+
+
+def test_only_r8_may_be_scored_not_applicable() -> None:
+    assert st_helens_value("R8", "n/a") == NOT_APPLICABLE
+    assert st_helens_value("R8", "Not applicable") == NOT_APPLICABLE
+    assert st_helens_value("R8", "2") == 2
+    with pytest.raises(InvalidCommandError, match=r"R6 always applies \(only R8 may be n/a\)"):
+        st_helens_value("R6", "n/a")
+    with pytest.raises(InvalidCommandError, match="A2 is scored 0 not met, 1 partially met, 2 met"):
+        st_helens_value("A2", 3)
 
 
 @pytest.mark.parametrize(
@@ -196,8 +235,6 @@ def test_the_themes_a_partnership_board_asks_for() -> None:
 
 
 def test_section_grades_for_reports() -> None:
-    from aggregates.schemes import section_grades
-
     st = section_grades("st_helens", {**scores_totalling(27, ASSESSMENT_ITEMS), "closure": "Good"})
     assert st == {"assessment": "Good", "closure": "Good"}  # the review section is not complete
     assert section_grades("darlington", {"impact": 1, "review": 4}) == {
