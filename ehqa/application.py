@@ -7,9 +7,17 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    ProcessRecorder,
+    Recording,
+    Tracking,
+    Transcoding,
+)
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 
 from aggregates.alerts import episode_of_alert
 from aggregates.audit import Audit, audit_id
@@ -81,10 +89,28 @@ class ConflictError(DomainError):
         self.reference = reference
 
 
+# The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
+# which is the views' own table in the same schema). On SQLite it is eventsourcing's `tracking`.
+TRACKING_TABLE = "ehqa_import_tracking"
+
+
+class Rehearsal:
+    """A dry run: commands run on aggregates held here (read from the store once, or created by
+    an earlier command of the run) and nothing is saved."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[UUID, Any] = {}
+
+
 class EhqaApplication(Application[UUID]):
-    """Records what happens in Early Help episodes and answers where each one stands."""
+    """Records what happens in Early Help episodes and answers where each one stands.
+
+    Its recorder is a process recorder: a save may carry a `Tracking` record, inserted in the
+    same transaction as the events (how `ehqa apply` knows which lines of a file are applied).
+    """
 
     name = "ehqa"
+    recorder: ProcessRecorder
 
     def __init__(
         self,
@@ -113,6 +139,56 @@ class EhqaApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def construct_recorder(self) -> ProcessRecorder:
+        factory = self.factory
+        if isinstance(factory, PostgresFactory):
+            recorder = PostgresProcessRecorder(
+                factory.datastore,
+                events_table_name=f"{factory.env.name.lower()}_events",
+                tracking_table_name=TRACKING_TABLE,
+            )
+            if factory.env_create_table():
+                recorder.create_table()
+            return recorder
+        return factory.process_recorder()
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        tracking: Tracking | None = None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """Save, with the tracking record (if any) in the same transaction as the events: the
+        way eventsourcing's process applications record what they have processed."""
+        if tracking is None:
+            return super().save(*objs, **kwargs)
+        processing_event = ProcessingEvent[UUID](tracking=tracking)
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
+
+    def _load(self, aggregate_id: UUID, rehearsal: Rehearsal | None) -> Any:
+        """An aggregate from the rehearsal if it holds it, else from the store."""
+        if rehearsal is not None and aggregate_id in rehearsal.aggregates:
+            return rehearsal.aggregates[aggregate_id]
+        found: Any = self.repository.get(aggregate_id)
+        if rehearsal is not None:
+            rehearsal.aggregates[aggregate_id] = found
+        return found
+
+    def _commit(
+        self, *aggregates: Any, rehearsal: Rehearsal | None, tracking: Tracking | None
+    ) -> None:
+        """Save the aggregates' new events, or, rehearsing, keep the aggregates and save nothing."""
+        if rehearsal is None:
+            self.save(*aggregates, tracking=tracking)
+            return
+        for aggregate in aggregates:
+            aggregate.collect_events()
+            rehearsal.aggregates[aggregate.id] = aggregate
+
     # ---- commands --------------------------------------------------------------------------
 
     def open_episode(
@@ -127,10 +203,12 @@ class EhqaApplication(Application[UUID]):
         pre_birth: bool = False,
         recent_social_care_assessment: bool = False,
         policy: str | None = None,
+        tracking: Tracking | None = None,
+        rehearsal: Rehearsal | None = None,
     ) -> Episode:
         policy_name = policy or self.default_policy
         self.policies.get(policy_name)
-        if self._exists(episode_id(reference)):
+        if self._exists(episode_id(reference), rehearsal):
             raise EpisodeExistsError(reference)
         episode = Episode.open(
             reference=reference,
@@ -144,17 +222,17 @@ class EhqaApplication(Application[UUID]):
             pre_birth=pre_birth,
             recent_social_care_assessment=recent_social_care_assessment,
         )
-        record = self._child_record(child)
+        record = self._child_record(child, rehearsal)
         record.episode_opened(reference)
         try:
-            self.save(record, episode)
+            self._commit(record, episode, rehearsal=rehearsal, tracking=tracking)
         except IntegrityError:
             self._explain_lost_open(reference, child)
         return episode
 
-    def _child_record(self, child: str) -> ChildRecord:
+    def _child_record(self, child: str, rehearsal: Rehearsal | None = None) -> ChildRecord:
         try:
-            record: ChildRecord = self.repository.get(child_record_id(child))
+            record: ChildRecord = self._load(child_record_id(child), rehearsal)
         except AggregateNotFoundError:
             record = ChildRecord(child)
         return record
@@ -166,26 +244,36 @@ class EhqaApplication(Application[UUID]):
         self._child_record(child).episode_opened(reference)  # raises if now open elsewhere
         raise ConflictError(reference)
 
-    def _exists(self, aggregate_id: UUID) -> bool:
+    def _exists(self, aggregate_id: UUID, rehearsal: Rehearsal | None = None) -> bool:
+        if rehearsal is not None and aggregate_id in rehearsal.aggregates:
+            return True
         return any(True for _ in self.recorder.select_events(aggregate_id, limit=1))
 
     def exists(self, reference: str) -> bool:
         return self._exists(episode_id(reference))
 
-    def change(self, reference: str, command: Callable[[Episode, date], None]) -> Episode:
+    def change(
+        self,
+        reference: str,
+        command: Callable[[Episode, date], None],
+        *,
+        tracking: Tracking | None = None,
+        rehearsal: Rehearsal | None = None,
+    ) -> Episode:
         """Get the episode, run one command on it with today's date, save (with the child's
-        record when the command closed the episode)."""
-        episode = self.get_episode(reference)
+        record when the command closed the episode). With `tracking`, the tracking record is
+        saved in the same transaction; with `rehearsal`, nothing is saved."""
+        episode = self.get_episode(reference, rehearsal)
         was_open = episode.is_open
         command(episode, self.clock())
         episode.clear_settled_alerts()
         pending: list[Any] = [episode]
         if was_open and not episode.is_open:
-            record = self._child_record(episode.child)
+            record = self._child_record(episode.child, rehearsal)
             record.episode_closed(reference)
             pending.append(record)
         try:
-            self.save(*pending)
+            self._commit(*pending, rehearsal=rehearsal, tracking=tracking)
         except IntegrityError:
             raise ConflictError(reference) from None
         return episode
@@ -273,9 +361,9 @@ class EhqaApplication(Application[UUID]):
 
     # ---- queries ---------------------------------------------------------------------------
 
-    def get_episode(self, reference: str) -> Episode:
+    def get_episode(self, reference: str, rehearsal: Rehearsal | None = None) -> Episode:
         try:
-            episode: Episode = self.repository.get(episode_id(reference))
+            episode: Episode = self._load(episode_id(reference), rehearsal)
         except AggregateNotFoundError:
             raise EpisodeNotFoundError(reference) from None
         return episode

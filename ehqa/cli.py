@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -10,14 +11,16 @@ import sys
 import threading
 import time
 import tomllib
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import Annotated, Any, NoReturn
 
 import typer
+from eventsourcing.persistence import Tracking
 
 from aggregates.access import Role
 from aggregates.calendar import FIRST_DAY, LAST_DAY
@@ -36,9 +39,10 @@ from aggregates.schemes import (
 )
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
+from ehqa.application import EhqaApplication, Rehearsal
 from ehqa.auth import TokenBook
 from ehqa.clock import from_environment
-from ehqa.commands import LineError, parse_line
+from ehqa.commands import LineError, _Command, parse_line
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.present import audit_json
 from ehqa.services import Services
@@ -127,48 +131,106 @@ def _views(ctx: typer.Context) -> Services:
     return services
 
 
-def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(source, start=1):
+def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The file's non-blank lines with their numbers (counting blank ones)."""
+    for number, line in enumerate(data.splitlines(), start=1):
         if line.strip():
             yield number, line
+
+
+def _decoded(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LineError("not UTF-8 text") from None
 
 
 @app.command()
 def apply(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="A JSON Lines file of commands, or - for stdin.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only check the whole file; record nothing.")
+    ] = False,
 ) -> None:
-    """Apply commands in order, one per line; stop at the first refused line."""
+    """Apply commands in order, one per line: the whole file is checked first and a bad line
+    records nothing; run again, an interrupted file continues after its last applied line."""
     ehqa = _services(ctx).app
-    source = sys.stdin if file == "-" else _open(file)
+    data = _read(file)
+    # Each applied line is tracked (this name, its line number) in the transaction of its events.
+    tracking_name = "import:" + hashlib.sha256(data).hexdigest()
+    done = ehqa.recorder.max_tracking_id(tracking_name) or 0
+    lines = list(_lines(data))
+    earlier = sum(1 for number, _ in lines if number <= done)
+    commands = _check(ehqa, [(n, line) for n, line in lines if n > done], file, len(data))
+    if dry_run:
+        counts = Counter(command.cmd for _, command, _ in commands)  # type: ignore[attr-defined]
+        typer.echo(f"would apply {len(commands)} command(s){_earlier(earlier)}; recorded nothing")
+        for cmd, count in sorted(counts.items()):
+            typer.echo(f"  {cmd:<26} {count}")
+        return
     applied = 0
-    with source, _progress(file, source) as advance:
-        for number, text in _lines(source):
+    with _progress(file, len(data), "applying") as advance:
+        for number, command, size in commands:
             try:
-                parse_line(text).apply(ehqa)
-            except (LineError, DomainError) as error:
+                command.apply(ehqa, tracking=Tracking(tracking_name, number))
+            except DomainError as error:
                 typer.echo(f"line {number}: {error}", err=True)
-                typer.echo(f"applied {applied} command(s) before line {number}", err=True)
+                typer.echo(
+                    f"applied {applied} command(s) before line {number}{_earlier(earlier)}; "
+                    "apply the same file again to continue from there",
+                    err=True,
+                )
                 raise typer.Exit(1) from None
             applied += 1
-            advance(len(text.encode()))
-    typer.echo(f"applied {applied} command(s)")
+            advance(size)
+    if not applied and earlier:
+        typer.echo(f"applied 0 command(s): all {earlier} were applied earlier")
+    else:
+        typer.echo(f"applied {applied} command(s){_earlier(earlier)}")
 
 
-def _open(file: str) -> TextIO:
+def _earlier(count: int) -> str:
+    return f" ({count} already applied earlier)" if count else ""
+
+
+def _check(
+    ehqa: EhqaApplication, lines: list[tuple[int, bytes]], file: str, length: int
+) -> list[tuple[int, _Command, int]]:
+    """Every line's shape, then its command rehearsed on the episodes as the earlier lines left
+    them (nothing saved); the first bad line ends the run with nothing recorded."""
+    rehearsal = Rehearsal()
+    checked = []
+    with _progress(file, length, "checking") as advance:
+        for number, line in lines:
+            try:
+                command = parse_line(_decoded(line))
+                command.apply(ehqa, rehearsal=rehearsal)
+            except (LineError, DomainError) as error:
+                typer.echo(f"line {number}: {error}", err=True)
+                typer.echo("nothing was recorded: correct the file and apply it again", err=True)
+                raise typer.Exit(1) from None
+            checked.append((number, command, len(line) + 1))
+            advance(len(line) + 1)
+    return checked
+
+
+def _read(file: str) -> bytes:
+    if file == "-":
+        return sys.stdin.buffer.read()
     try:
-        return open(file, encoding="utf-8")
+        return Path(file).read_bytes()
     except OSError as error:
         fail(f"cannot read {file}: {error.strerror}", code=2)
 
 
 @contextmanager
-def _progress(file: str, source: TextIO) -> Iterator[Any]:
-    """A progress bar on a terminal (by bytes read), nothing when piped."""
+def _progress(file: str, length: int, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal (by bytes), nothing when piped."""
     if file == "-" or not sys.stderr.isatty():
         yield lambda _: None
         return
-    with typer.progressbar(length=os.path.getsize(file), label="applying", file=sys.stderr) as bar:
+    with typer.progressbar(length=length, label=label, file=sys.stderr) as bar:
         yield bar.update
 
 

@@ -10,11 +10,12 @@ import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
+from eventsourcing.persistence import Tracking
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from aggregates.episode import ClosureReason, Episode, Origin
 from aggregates.policy import ClockName, describe
-from ehqa.application import EhqaApplication
+from ehqa.application import EhqaApplication, Rehearsal
 
 
 class Lead(BaseModel):
@@ -28,8 +29,16 @@ class _Command(BaseModel):
     episode: str = Field(min_length=1)
     on: date
 
-    def apply(self, app: EhqaApplication) -> Episode:
-        return app.change(self.episode, self.run)
+    def apply(
+        self,
+        app: EhqaApplication,
+        *,
+        tracking: Tracking | None = None,
+        rehearsal: Rehearsal | None = None,
+    ) -> Episode:
+        """Apply the command (with `tracking`, saved in the same transaction as its events; with
+        `rehearsal`, checked against the rehearsal's aggregates and not saved)."""
+        return app.change(self.episode, self.run, tracking=tracking, rehearsal=rehearsal)
 
     def run(self, episode: Episode, today: date) -> None:
         raise NotImplementedError  # every concrete command overrides run or apply
@@ -44,7 +53,13 @@ class Open(_Command):
     recent_social_care_assessment: bool = False
     policy: str | None = None
 
-    def apply(self, app: EhqaApplication) -> Episode:
+    def apply(
+        self,
+        app: EhqaApplication,
+        *,
+        tracking: Tracking | None = None,
+        rehearsal: Rehearsal | None = None,
+    ) -> Episode:
         return app.open_episode(
             self.episode,
             child=self.child,
@@ -55,6 +70,8 @@ class Open(_Command):
             pre_birth=self.pre_birth,
             recent_social_care_assessment=self.recent_social_care_assessment,
             policy=self.policy,
+            tracking=tracking,
+            rehearsal=rehearsal,
         )
 
 
