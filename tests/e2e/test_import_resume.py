@@ -4,6 +4,7 @@ it applied (each line's tracking record is saved in the transaction of its event
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -163,22 +164,35 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
     return paths[0], paths[1], recorded(clean), longest
 
 
+def applied_lines(url: str, file: Path) -> int:
+    """The last line of the file the store has recorded as applied (0: none)."""
+    app = EhqaApplication(store_env(url))
+    try:
+        name = "import:" + hashlib.sha256(file.read_bytes()).hexdigest()
+        return app.recorder.max_tracking_id(name) or 0
+    finally:
+        app.close()
+
+
 def test_killed_at_random_moments_every_line_is_applied_exactly_once(
     store_url: str, files: tuple[Path, Path, dict[str, Any], float]
 ) -> None:
     first, then, expected, longest = files
     seed = random.randrange(1_000_000)
     chance = random.Random(seed)
-    killed_after_some_applied = 0
+    stopped_at = []
     for path in (first, then):
         for _ in range(KILLS_PER_FILE):
             process = apply_process(store_url, path)
-            time.sleep(chance.uniform(0.1, longest * 1.1))
+            time.sleep(chance.uniform(0.1, longest * 0.7))
             process.send_signal(signal.SIGKILL)
-            out, _ = process.communicate(timeout=60)
-            killed_after_some_applied += "already applied earlier" in out or process.returncode < 0
+            process.communicate(timeout=60)
+            stopped_at.append(applied_lines(store_url, path))
         out, err = apply_process(store_url, path).communicate(timeout=120)
         assert out.startswith("applied "), (seed, err)
-        again, err = apply_process(store_url, path).communicate(timeout=120)
-        assert again.startswith("applied 0 command(s): all "), (seed, again, err)
-    assert recorded(store_url) == expected, f"seed {seed}"
+    again, err = apply_process(store_url, then).communicate(timeout=120)
+    assert again.startswith("applied 0 command(s): all "), (seed, again, err)
+    assert recorded(store_url) == expected, f"seed {seed}, killed after lines {stopped_at}"
+    lines = len(first.read_text().splitlines()), len(then.read_text().splitlines())
+    print(f"seed {seed}: killed after lines {stopped_at} of {lines}")
+    assert any(0 < at < lines[0] for at in stopped_at[:KILLS_PER_FILE]), stopped_at
