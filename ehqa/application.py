@@ -12,8 +12,10 @@ from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregat
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
+    Mapper,
     ProcessRecorder,
     Recording,
+    StoredEvent,
     Tracking,
     Transcoding,
 )
@@ -44,6 +46,18 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+class AuthoredMapper(Mapper[UUID]):
+    """Events stored before authors were kept read with `author` None."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        if "author" not in event.__dict__ and "author" in getattr(
+            type(event), "__dataclass_fields__", {}
+        ):
+            event.__dict__["author"] = None
+        return event
 
 
 class EpisodeNotFoundError(DomainError):
@@ -139,6 +153,11 @@ class EhqaApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=AuthoredMapper
+        )
+
     def construct_recorder(self) -> ProcessRecorder:
         factory = self.factory
         if isinstance(factory, PostgresFactory):
@@ -203,9 +222,11 @@ class EhqaApplication(Application[UUID]):
         pre_birth: bool = False,
         recent_social_care_assessment: bool = False,
         policy: str | None = None,
+        by: str | None = None,
         tracking: Tracking | None = None,
         rehearsal: Rehearsal | None = None,
     ) -> Episode:
+        """Open an episode; `by` is the author of its facts (a stable subject id)."""
         policy_name = policy or self.default_policy
         self.policies.get(policy_name)
         if self._exists(episode_id(reference), rehearsal):
@@ -221,8 +242,9 @@ class EhqaApplication(Application[UUID]):
             origin=Origin(origin),
             pre_birth=pre_birth,
             recent_social_care_assessment=recent_social_care_assessment,
+            author=by,
         )
-        record = self._child_record(child, rehearsal)
+        record = self._child_record(child, rehearsal, by)
         record.episode_opened(reference)
         try:
             self._commit(record, episode, rehearsal=rehearsal, tracking=tracking)
@@ -230,11 +252,14 @@ class EhqaApplication(Application[UUID]):
             self._explain_lost_open(reference, child)
         return episode
 
-    def _child_record(self, child: str, rehearsal: Rehearsal | None = None) -> ChildRecord:
+    def _child_record(
+        self, child: str, rehearsal: Rehearsal | None = None, by: str | None = None
+    ) -> ChildRecord:
         try:
             record: ChildRecord = self._load(child_record_id(child), rehearsal)
         except AggregateNotFoundError:
-            record = ChildRecord(child)
+            record = ChildRecord(child, author=by)
+        record.recorded_by(by)
         return record
 
     def _explain_lost_open(self, reference: str, child: str) -> None:
@@ -257,19 +282,22 @@ class EhqaApplication(Application[UUID]):
         reference: str,
         command: Callable[[Episode, date], None],
         *,
+        by: str | None = None,
         tracking: Tracking | None = None,
         rehearsal: Rehearsal | None = None,
     ) -> Episode:
         """Get the episode, run one command on it with today's date, save (with the child's
-        record when the command closed the episode). With `tracking`, the tracking record is
-        saved in the same transaction; with `rehearsal`, nothing is saved."""
+        record when the command closed the episode). Every event it records names `by` as its
+        author. With `tracking`, the tracking record is saved in the same transaction; with
+        `rehearsal`, nothing is saved."""
         episode = self.get_episode(reference, rehearsal)
+        episode.recorded_by(by)
         was_open = episode.is_open
         command(episode, self.clock())
         episode.clear_settled_alerts()
         pending: list[Any] = [episode]
         if was_open and not episode.is_open:
-            record = self._child_record(episode.child, rehearsal)
+            record = self._child_record(episode.child, rehearsal, by)
             record.episode_closed(reference)
             pending.append(record)
         try:
@@ -278,17 +306,23 @@ class EhqaApplication(Application[UUID]):
             raise ConflictError(reference) from None
         return episode
 
-    def acknowledge_alert(self, ident: str, by: str) -> Episode:
+    def acknowledge_alert(
+        self, ident: str, acknowledged_by: str, *, by: str | None = None
+    ) -> Episode:
+        """`acknowledged_by` is who the alert names as acknowledging it (as shown to people);
+        `by` is the author recorded on the event (a stable subject id)."""
         reference = episode_of_alert(ident)
         return self.change(
-            reference, lambda episode, today: episode.acknowledge_alert(ident, by, today)
+            reference,
+            lambda episode, today: episode.acknowledge_alert(ident, acknowledged_by, today),
+            by=by,
         )
 
     # ---- audits ----------------------------------------------------------------------------
 
     def assign_audit(
         self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str, on: date,
-        recorded_by: set[str], lead_managers: set[str], kind: str = "detailed",
+        recorded_by: set[str], lead_managers: set[str], kind: str = "detailed", by: str | None = None,
     ) -> Audit:  # fmt: skip
         """Assign an audit; the auditor must not have led, recorded on, or managed the episode."""
         if any(True for _ in self.recorder.select_events(audit_id(reference), limit=1)):
@@ -307,6 +341,7 @@ class EhqaApplication(Application[UUID]):
             reference=reference, episode=episode, scheme=scheme_name, auditor=auditor, reason=reason,
             on=on, today=self.clock(), involved=set(found.lead_history) | recorded_by, lead_managers=lead_managers,
             step_down=found.origin is Origin.STEP_DOWN, policy=found.policy, kind=audit_kind(kind),
+            author=by,
         )  # fmt: skip
         self.save(audit)
         return audit
@@ -318,8 +353,11 @@ class EhqaApplication(Application[UUID]):
             raise AuditNotFoundError(reference) from None
         return audit
 
-    def change_audit(self, reference: str, command: Callable[[Audit, date], Any]) -> Audit:
+    def change_audit(
+        self, reference: str, command: Callable[[Audit, date], Any], *, by: str | None = None
+    ) -> Audit:
         audit = self.get_audit(reference)
+        audit.recorded_by(by)
         command(audit, self.clock())
         try:
             self.save(audit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import logging
@@ -70,6 +71,7 @@ class Settings:
     database_url: str
     policy_dir: Path | None
     default_policy: str
+    by: str  # the author recorded on every fact this run records
 
     def services(self) -> Services:
         try:
@@ -114,8 +116,29 @@ def main_options(
     default_policy: Annotated[
         str, typer.Option(envvar="EHQA_DEFAULT_POLICY", help="Policy for episodes that name none.")
     ] = DEFAULT_POLICY,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            envvar="EHQA_BY",
+            help="Who records: a stable subject id stored on every fact recorded"
+            ' (default "os:" and the operating-system user name).',
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = Settings(db, policy_dir, default_policy)
+    ctx.obj = Settings(db, policy_dir, default_policy, by or _os_subject())
+
+
+def _os_subject() -> str:
+    try:
+        return "os:" + getpass.getuser()
+    except (OSError, KeyError):  # no user name for this uid (e.g. in a container)
+        return f"os:uid-{os.getuid()}"
+
+
+def _by(ctx: typer.Context) -> str:
+    settings: Settings = ctx.obj
+    return settings.by
 
 
 def _services(ctx: typer.Context) -> Services:
@@ -155,7 +178,7 @@ def apply(
 ) -> None:
     """Apply commands in order, one per line: the whole file is checked first and a bad line
     records nothing; run again, an interrupted file continues after its last applied line."""
-    ehqa = _services(ctx).app
+    ehqa, by = _services(ctx).app, _by(ctx)
     data = _read(file)
     # Each applied line is tracked (this name, its line number) in the transaction of its events.
     tracking_name = "import:" + hashlib.sha256(data).hexdigest()
@@ -173,7 +196,7 @@ def apply(
     with _progress(file, len(data), "applying") as advance:
         for number, command, size in commands:
             try:
-                command.apply(ehqa, tracking=Tracking(tracking_name, number))
+                command.apply(ehqa, by=by, tracking=Tracking(tracking_name, number))
             except DomainError as error:
                 typer.echo(f"line {number}: {error}", err=True)
                 typer.echo(
@@ -353,7 +376,7 @@ def demo(ctx: typer.Context) -> None:
     """Build a small realistic caseload in the store and show where each episode stands."""
     services = _services(ctx)
     with refusals():
-        made = demo_module.build(services.app)
+        made = demo_module.build(services.app, by=_by(ctx))
     services.catch_up()
     settings: Settings = ctx.obj
     typer.echo(
@@ -625,7 +648,7 @@ def alerts_ack(
     """Acknowledge an alert (it stays open until the awaited step happens)."""
     services = _services(ctx)
     with refusals():
-        services.app.acknowledge_alert(ident, by)
+        services.app.acknowledge_alert(ident, by, by=_by(ctx))
     typer.echo(f"acknowledged {ident} by {by}")
 
 
@@ -778,7 +801,7 @@ def audit_assign(
     services = _services(ctx)
     with refusals():
         services.assign_audit(reference, episode=episode, scheme=scheme, auditor=auditor, reason=reason,
-                              on=_on(on), managers=_staff(staff), kind=kind)  # fmt: skip
+                              on=_on(on), managers=_staff(staff), kind=kind, by=_by(ctx))  # fmt: skip
     typer.echo(f"assigned {reference}: {scheme} audit of {episode} by {auditor}")
 
 
@@ -827,7 +850,7 @@ def audit_score(
         proposed = services.app.proposed_value(services.app.get_audit(reference), item)
         services.app.change_audit(reference, lambda a, t: a.score(
             item, value if not value.isdigit() else int(value), evidence, _on(on), t,
-            proposed=proposed, override_reason=override_reason, action=action))  # fmt: skip
+            proposed=proposed, override_reason=override_reason, action=action), by=_by(ctx))  # fmt: skip
     typer.echo(f"scored {item} = {value}")
 
 
@@ -837,7 +860,9 @@ def audit_flag(ctx: typer.Context, reference: str, name: str,
                on: Annotated[str | None, typer.Option(help="Date (default today).")] = None) -> None:  # fmt: skip
     """Set childs_voice_absent or safeguarding_not_considered (St Helens' overrides)."""
     with refusals():
-        _services(ctx).app.change_audit(reference, lambda a, t: a.flag(name, not off, _on(on), t))
+        _services(ctx).app.change_audit(
+            reference, lambda a, t: a.flag(name, not off, _on(on), t), by=_by(ctx)
+        )
     typer.echo(f"{name} = {not off}")
 
 
@@ -848,7 +873,7 @@ def audit_concern(ctx: typer.Context, reference: str, note: Annotated[str, typer
     services = _services(ctx)
     with refusals():
         services.app.change_audit(
-            reference, lambda a, t: a.raise_safeguarding_concern(note, _on(on), t)
+            reference, lambda a, t: a.raise_safeguarding_concern(note, _on(on), t), by=_by(ctx)
         )
     services.catch_up()
     typer.echo("safeguarding concern raised")
@@ -869,7 +894,9 @@ def audit_complete(
     with refusals():
         wanted = Grade.parse(grade) if grade else None
         _services(ctx).app.change_audit(
-            reference, lambda a, t: chosen.append(a.complete(_on(on), t, wanted, reason))
+            reference,
+            lambda a, t: chosen.append(a.complete(_on(on), t, wanted, reason)),
+            by=_by(ctx),
         )
     typer.echo(f"completed {reference}: {chosen[0].label}")
 
@@ -889,7 +916,9 @@ def audit_action(
             services.app.get_audit(reference), issued
         )
         services.app.change_audit(
-            reference, lambda a, t: a.issue_action(number, who, what, due_on, issued, t)
+            reference,
+            lambda a, t: a.issue_action(number, who, what, due_on, issued, t),
+            by=_by(ctx),
         )
     typer.echo(f"action {number} for {who}, due {due_on}")
 
@@ -900,7 +929,7 @@ def audit_action_done(ctx: typer.Context, reference: str, number: str,
     """Record an action completed."""
     with refusals():
         _services(ctx).app.change_audit(
-            reference, lambda a, t: a.complete_action(number, _on(on), t)
+            reference, lambda a, t: a.complete_action(number, _on(on), t), by=_by(ctx)
         )
     typer.echo(f"action {number} completed")
 
@@ -912,7 +941,9 @@ def audit_discuss(ctx: typer.Context, reference: str, worker: Annotated[str, typ
     """Record the discussion of the audit with the worker and their manager."""
     with refusals():
         _services(ctx).app.change_audit(
-            reference, lambda a, t: a.record_discussion(worker, manager, notes, _on(on), t)
+            reference,
+            lambda a, t: a.record_discussion(worker, manager, notes, _on(on), t),
+            by=_by(ctx),
         )
     typer.echo("discussion recorded")
 

@@ -33,12 +33,14 @@ class _Command(BaseModel):
         self,
         app: EhqaApplication,
         *,
+        by: str | None = None,
         tracking: Tracking | None = None,
         rehearsal: Rehearsal | None = None,
     ) -> Episode:
-        """Apply the command (with `tracking`, saved in the same transaction as its events; with
-        `rehearsal`, checked against the rehearsal's aggregates and not saved)."""
-        return app.change(self.episode, self.run, tracking=tracking, rehearsal=rehearsal)
+        """Apply the command, recording `by` as the author of its events (with `tracking`, saved
+        in the same transaction as its events; with `rehearsal`, checked against the rehearsal's
+        aggregates and not saved)."""
+        return app.change(self.episode, self.run, by=by, tracking=tracking, rehearsal=rehearsal)
 
     def run(self, episode: Episode, today: date) -> None:
         raise NotImplementedError  # every concrete command overrides run or apply
@@ -57,6 +59,7 @@ class Open(_Command):
         self,
         app: EhqaApplication,
         *,
+        by: str | None = None,
         tracking: Tracking | None = None,
         rehearsal: Rehearsal | None = None,
     ) -> Episode:
@@ -70,6 +73,7 @@ class Open(_Command):
             pre_birth=self.pre_birth,
             recent_social_care_assessment=self.recent_social_care_assessment,
             policy=self.policy,
+            by=by,
             tracking=tracking,
             rehearsal=rehearsal,
         )

@@ -112,7 +112,8 @@ class Services:
             return sweep(self.app, self.read, self.catch_up, today or self.app.clock())
 
     def assign_audit(self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str,
-                     on: date, managers: dict[str, str] | None = None, kind: str = "detailed") -> Audit:  # fmt: skip
+                     on: date, managers: dict[str, str] | None = None, kind: str = "detailed",
+                     by: str | None = None) -> Audit:  # fmt: skip
         """Assign an audit, refusing an auditor who recorded on the episode (as the access log
         shows), led it, or manages any of its lead professionals (as the staff list shows)."""
         writers = {
@@ -126,7 +127,7 @@ class Services:
         lead_managers = {manager for lead in leads if (manager := (managers or {}).get(lead))}
         return self.app.assign_audit(
             reference, episode=episode, scheme=scheme, auditor=auditor, reason=reason, on=on,
-            recorded_by=writers, lead_managers=lead_managers, kind=kind,
+            recorded_by=writers, lead_managers=lead_managers, kind=kind, by=by,
         )  # fmt: skip
 
     def deliver(self, sinks: list[Sink]) -> int:
