@@ -372,7 +372,7 @@ class Episode(Authored):
         return started is not None and completed is not None and completed >= started
 
     @event("Gcp2Started")
-    def _gcp2_started(self, on: date) -> None:
+    def _gcp2_started(self, on: date, author: str | None = None) -> None:
         self.milestones["gcp2_started"] = on
         self.milestones.pop("gcp2_completed", None)
         self._remember("Gcp2Started", on)
@@ -385,7 +385,7 @@ class Episode(Authored):
         self._gcp2_completed(on=on)
 
     @event("Gcp2Completed")
-    def _gcp2_completed(self, on: date) -> None:
+    def _gcp2_completed(self, on: date, author: str | None = None) -> None:
         self.milestones["gcp2_completed"] = on
         self._remember("Gcp2Completed", on)
 
