@@ -164,35 +164,39 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
     return paths[0], paths[1], recorded(clean), longest
 
 
-def applied_lines(url: str, file: Path) -> int:
-    """The last line of the file the store has recorded as applied (0: none)."""
-    app = EhqaApplication(store_env(url))
-    try:
-        name = "import:" + hashlib.sha256(file.read_bytes()).hexdigest()
-        return app.recorder.max_tracking_id(name) or 0
-    finally:
-        app.close()
-
-
 def test_killed_at_random_moments_every_line_is_applied_exactly_once(
     store_url: str, files: tuple[Path, Path, dict[str, Any], float]
 ) -> None:
     first, then, expected, longest = files
     seed = random.randrange(1_000_000)
     chance = random.Random(seed)
-    stopped_at = []
+    stopped_at: list[int] = []
+    watcher = EhqaApplication(store_env(store_url))
     for path in (first, then):
-        for _ in range(KILLS_PER_FILE):
+        name = "import:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        total = len(path.read_text().splitlines())
+        for kill in range(KILLS_PER_FILE):
+            position = watcher.recorder.max_tracking_id(name) or 0
             process = apply_process(store_url, path)
-            time.sleep(chance.uniform(0.1, longest * 0.7))
+            if kill % 2 == 0 or position >= total - 1:  # any moment: starting, checking, applying
+                time.sleep(chance.uniform(0.1, longest))
+            else:  # just after a randomly chosen line further on is committed
+                target = chance.randrange(position + 1, total)
+                while (
+                    process.poll() is None
+                    and (watcher.recorder.max_tracking_id(name) or 0) < target
+                ):
+                    time.sleep(0.002)
             process.send_signal(signal.SIGKILL)
             process.communicate(timeout=60)
-            stopped_at.append(applied_lines(store_url, path))
+            stopped_at.append(watcher.recorder.max_tracking_id(name) or 0)
         out, err = apply_process(store_url, path).communicate(timeout=120)
         assert out.startswith("applied "), (seed, err)
     again, err = apply_process(store_url, then).communicate(timeout=120)
     assert again.startswith("applied 0 command(s): all "), (seed, again, err)
+    watcher.close()
     assert recorded(store_url) == expected, f"seed {seed}, killed after lines {stopped_at}"
     lines = len(first.read_text().splitlines()), len(then.read_text().splitlines())
     print(f"seed {seed}: killed after lines {stopped_at} of {lines}")
-    assert any(0 < at < lines[0] for at in stopped_at[:KILLS_PER_FILE]), stopped_at
+    ends = [lines[0]] * KILLS_PER_FILE + [lines[1]] * KILLS_PER_FILE
+    assert any(0 < at < end for at, end in zip(stopped_at, ends, strict=True)), stopped_at
