@@ -8,9 +8,10 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from aggregates.alerts import Rung, alert_id
+from aggregates.authored import Authored
 from aggregates.episode import NAMESPACE
 from aggregates.errors import DateError, DomainError, InvalidCommandError, LifecycleError
 from aggregates.policy import ClockName
@@ -40,7 +41,7 @@ def audit_id(reference: str) -> UUID:
     return uuid5(NAMESPACE, f"audit:{reference}")
 
 
-class Audit(Aggregate):
+class Audit(Authored):
     @staticmethod
     def create_id(reference: str, **_: Any) -> UUID:
         return audit_id(reference)
@@ -62,6 +63,7 @@ class Audit(Aggregate):
         policy: str = "st-helens",
         kind: AuditKind = AuditKind.DETAILED,
         auditor_subject: str | None = None,
+        author: str | None = None,
     ) -> Audit:
         """Refuse an auditor who recorded anything on the episode or manages its lead professional
         (`involved` and `lead_managers` hold names and subjects: a match on either refuses)."""
@@ -80,12 +82,12 @@ class Audit(Aggregate):
             )
         return cls(reference=reference, episode=episode, scheme=scheme.value, auditor=auditor,
                    reason=reason.strip() or "not given", step_down=step_down, policy=policy,
-                   kind=kind.value, on=on, auditor_subject=auditor_subject)  # fmt: skip
+                   kind=kind.value, on=on, auditor_subject=auditor_subject, author=author)  # fmt: skip
 
     @event("Assigned")
     def __init__(self, *, reference: str, episode: str, scheme: str, auditor: str, reason: str,
                  step_down: bool, policy: str, kind: str, on: date,
-                 auditor_subject: str | None = None) -> None:  # fmt: skip
+                 auditor_subject: str | None = None, author: str | None = None) -> None:  # fmt: skip
         self.reference, self.episode, self.auditor, self.reason = (
             reference,
             episode,
@@ -162,7 +164,7 @@ class Audit(Aggregate):
 
     @event("ItemScored")
     def _scored(self, item: str, value: Any, evidence: str, proposed: Any, override_reason: str,
-                action: str, on: date) -> None:  # fmt: skip
+                action: str, on: date, author: str | None = None) -> None:  # fmt: skip
         self.scores[item] = {"value": value, "evidence": evidence, "proposed": proposed,
                              "override_reason": override_reason, "action": action, "on": on}  # fmt: skip
 
@@ -173,7 +175,7 @@ class Audit(Aggregate):
         self._flagged(name=name, value=value, on=on)
 
     @event("Flagged")
-    def _flagged(self, name: str, value: bool, on: date) -> None:
+    def _flagged(self, name: str, value: bool, on: date, author: str | None = None) -> None:
         self.flags[name] = value
 
     def raise_safeguarding_concern(self, note: str, on: date, today: date) -> None:
@@ -188,7 +190,15 @@ class Audit(Aggregate):
         )
 
     @event("SafeguardingConcernRaised")
-    def _concern(self, alert_id: str, episode: str, auditor: str, note: str, on: date) -> None:
+    def _concern(
+        self,
+        alert_id: str,
+        episode: str,
+        auditor: str,
+        note: str,
+        on: date,
+        author: str | None = None,
+    ) -> None:
         self.concerns.append({"alert_id": alert_id, "note": note, "on": on})
 
     # ---- grading ----------------------------------------------------------------------------
@@ -252,7 +262,9 @@ class Audit(Aggregate):
         return chosen
 
     @event("Completed")
-    def _completed(self, grade: int, proposed: int | None, reason: str, on: date) -> None:
+    def _completed(
+        self, grade: int, proposed: int | None, reason: str, on: date, author: str | None = None
+    ) -> None:
         self.grade = Grade(grade)
         self.completed_on = on
 
@@ -276,7 +288,9 @@ class Audit(Aggregate):
         self._action_issued(number=number, who=who.strip(), what=what.strip(), due_on=due_on, on=on)
 
     @event("ActionIssued")
-    def _action_issued(self, number: str, who: str, what: str, due_on: date, on: date) -> None:
+    def _action_issued(
+        self, number: str, who: str, what: str, due_on: date, on: date, author: str | None = None
+    ) -> None:
         self.actions[number] = {
             "who": who,
             "what": what,
@@ -299,7 +313,7 @@ class Audit(Aggregate):
         self._action_completed(number=number, on=on)
 
     @event("ActionCompleted")
-    def _action_completed(self, number: str, on: date) -> None:
+    def _action_completed(self, number: str, on: date, author: str | None = None) -> None:
         self.actions[number]["completed_on"] = on
 
     def record_discussion(
@@ -312,7 +326,9 @@ class Audit(Aggregate):
         self._discussed(worker=worker.strip(), manager=manager.strip(), notes=notes.strip(), on=on)
 
     @event("DiscussionRecorded")
-    def _discussed(self, worker: str, manager: str, notes: str, on: date) -> None:
+    def _discussed(
+        self, worker: str, manager: str, notes: str, on: date, author: str | None = None
+    ) -> None:
         self.discussions.append({"worker": worker, "manager": manager, "notes": notes, "on": on})
 
     # ---- alerts on overdue actions (the audit_actions clock) -----------------------------------
@@ -331,6 +347,6 @@ class Audit(Aggregate):
 
     @event("AlertRaised")
     def _alert_raised(self, alert_id: str, number: str, rung: str, fell_due_on: date,
-                      recipients: list[str], on: date) -> None:  # fmt: skip
+                      recipients: list[str], on: date, author: str | None = None) -> None:  # fmt: skip
         self.alerts[alert_id] = {"number": number, "rung": rung, "fell_due_on": fell_due_on,
                                  "raised_on": on, "recipients": list(recipients)}  # fmt: skip

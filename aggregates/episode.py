@@ -11,9 +11,10 @@ from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from aggregates.alerts import Rung, alert_id
+from aggregates.authored import Authored
 from aggregates.calendar import FIRST_DAY
 from aggregates.clocks import Span, spans
 from aggregates.errors import (
@@ -64,7 +65,7 @@ def _lead(name: str, agency: str, subject: str | None = None) -> dict[str, str]:
     return lead
 
 
-class Episode(Aggregate):
+class Episode(Authored):
     """One period of Early Help support for a child (or an unborn baby) and their family."""
 
     @staticmethod
@@ -88,6 +89,7 @@ class Episode(Aggregate):
         origin: Origin = Origin.REFERRAL,
         pre_birth: bool = False,
         recent_social_care_assessment: bool = False,
+        author: str | None = None,
     ) -> Episode:
         if not reference.strip():
             raise InvalidCommandError("an episode needs a reference")
@@ -112,6 +114,7 @@ class Episode(Aggregate):
             recent_social_care_assessment=recent_social_care_assessment,
             policy=policy,
             on=on,
+            author=author,
         )
 
     @event("Opened")
@@ -126,6 +129,7 @@ class Episode(Aggregate):
         recent_social_care_assessment: bool,
         policy: str,
         on: date,
+        author: str | None = None,
     ) -> None:
         self.reference = reference
         self.child = child
@@ -203,7 +207,7 @@ class Episode(Aggregate):
         self._consent_recorded(agencies=sorted(set(agencies)), on=on)
 
     @event("ConsentRecorded")
-    def _consent_recorded(self, agencies: list[str], on: date) -> None:
+    def _consent_recorded(self, agencies: list[str], on: date, author: str | None = None) -> None:
         first = self.consented_on is None
         self.consent_agencies = list(agencies)
         if first:
@@ -225,7 +229,7 @@ class Episode(Aggregate):
         self._consent_withheld(safeguarding=safeguarding, on=on)
 
     @event("ConsentWithheld")
-    def _consent_withheld(self, safeguarding: bool, on: date) -> None:
+    def _consent_withheld(self, safeguarding: bool, on: date, author: str | None = None) -> None:
         if safeguarding:
             self.state_before_mash = self.state
             self.mash_level = None
@@ -242,7 +246,7 @@ class Episode(Aggregate):
         self._consent_withdrawn(on=on)
 
     @event("ConsentWithdrawn")
-    def _consent_withdrawn(self, on: date) -> None:
+    def _consent_withdrawn(self, on: date, author: str | None = None) -> None:
         self._closed(ClosureReason.CONSENT_WITHDRAWN, None, on)
         self._remember("ConsentWithdrawn", on, {"closes": True})
 
@@ -254,7 +258,7 @@ class Episode(Aggregate):
         self._assessment_finalised(on=on)
 
     @event("AssessmentFinalised")
-    def _assessment_finalised(self, on: date) -> None:
+    def _assessment_finalised(self, on: date, author: str | None = None) -> None:
         self._enter(State.ASSESSED, on)
         self._remember("AssessmentFinalised", on)
 
@@ -270,7 +274,7 @@ class Episode(Aggregate):
         self._fam_decided(on=on)
 
     @event("FamDecided")
-    def _fam_decided(self, on: date) -> None:
+    def _fam_decided(self, on: date, author: str | None = None) -> None:
         self._enter(State.CONVENING, on)
         self._remember("FamDecided", on)
 
@@ -280,7 +284,7 @@ class Episode(Aggregate):
         self._fam_held(on=on)
 
     @event("FamHeld")
-    def _fam_held(self, on: date) -> None:
+    def _fam_held(self, on: date, author: str | None = None) -> None:
         self._enter(State.PLAN_ACTIVE, on)
         self.milestones["plan"] = on
         self._remember("FamHeld", on)
@@ -297,7 +301,7 @@ class Episode(Aggregate):
         self._single_agency_plan_agreed(on=on)
 
     @event("SingleAgencyPlanAgreed")
-    def _single_agency_plan_agreed(self, on: date) -> None:
+    def _single_agency_plan_agreed(self, on: date, author: str | None = None) -> None:
         self._enter(State.PLAN_ACTIVE, on)
         self.milestones["plan"] = on
         self._remember("SingleAgencyPlanAgreed", on)
@@ -308,7 +312,7 @@ class Episode(Aggregate):
         self._plan_circulated(on=on)
 
     @event("PlanCirculated")
-    def _plan_circulated(self, on: date) -> None:
+    def _plan_circulated(self, on: date, author: str | None = None) -> None:
         self._remember("PlanCirculated", on)
 
     def hold_review(self, on: date, today: date, plan_changed: bool = False) -> None:
@@ -322,7 +326,7 @@ class Episode(Aggregate):
         self._review_held(plan_changed=plan_changed, on=on)
 
     @event("ReviewHeld")
-    def _review_held(self, plan_changed: bool, on: date) -> None:
+    def _review_held(self, plan_changed: bool, on: date, author: str | None = None) -> None:
         self.milestones["review"] = on
         self._remember("ReviewHeld", on, {"plan_changed": plan_changed})
 
@@ -334,7 +338,7 @@ class Episode(Aggregate):
         self._child_seen(on=on)
 
     @event("ChildSeen")
-    def _child_seen(self, on: date) -> None:
+    def _child_seen(self, on: date, author: str | None = None) -> None:
         self._remember("ChildSeen", on)
 
     def change_lead(
@@ -350,7 +354,7 @@ class Episode(Aggregate):
         self._lead_changed(lead=lead, on=on)
 
     @event("LeadChanged")
-    def _lead_changed(self, lead: dict[str, str], on: date) -> None:
+    def _lead_changed(self, lead: dict[str, str], on: date, author: str | None = None) -> None:
         self.lead = dict(lead)
         self.lead_history.append(lead["name"])
         self.milestones["lead"] = on
@@ -376,7 +380,7 @@ class Episode(Aggregate):
         return started is not None and completed is not None and completed >= started
 
     @event("Gcp2Started")
-    def _gcp2_started(self, on: date) -> None:
+    def _gcp2_started(self, on: date, author: str | None = None) -> None:
         self.milestones["gcp2_started"] = on
         self.milestones.pop("gcp2_completed", None)
         self._remember("Gcp2Started", on)
@@ -389,7 +393,7 @@ class Episode(Aggregate):
         self._gcp2_completed(on=on)
 
     @event("Gcp2Completed")
-    def _gcp2_completed(self, on: date) -> None:
+    def _gcp2_completed(self, on: date, author: str | None = None) -> None:
         self.milestones["gcp2_completed"] = on
         self._remember("Gcp2Completed", on)
 
@@ -413,7 +417,9 @@ class Episode(Aggregate):
         self._exception_recorded(clock=name.value, reason=reason.strip(), on=on)
 
     @event("ExceptionRecorded")
-    def _exception_recorded(self, clock: str, reason: str, on: date) -> None:
+    def _exception_recorded(
+        self, clock: str, reason: str, on: date, author: str | None = None
+    ) -> None:
         self._remember("ExceptionRecorded", on, {"clock": clock, "reason": reason})
 
     # ---- step-up, MASH and closure ---------------------------------------------------------
@@ -429,7 +435,7 @@ class Episode(Aggregate):
         return self.milestones.get(self.state.value, self.opened_on)
 
     @event("SteppedUp")
-    def _stepped_up(self, level: int, on: date) -> None:
+    def _stepped_up(self, level: int, on: date, author: str | None = None) -> None:
         self.state_before_mash = self.state
         self.mash_level = level
         self._enter(State.AWAITING_MASH, on)
@@ -447,7 +453,7 @@ class Episode(Aggregate):
         self._mash_outcome_recorded(level=level, on=on)
 
     @event("MashOutcomeRecorded")
-    def _mash_outcome_recorded(self, level: int, on: date) -> None:
+    def _mash_outcome_recorded(self, level: int, on: date, author: str | None = None) -> None:
         if level == 2:
             self._enter(self.state_before_mash or State.REFERRED, on)
             self.state_before_mash = None
@@ -470,7 +476,9 @@ class Episode(Aggregate):
         self._episode_closed(reason=why.value, summary=summary.strip(), on=on)
 
     @event("Closed")
-    def _episode_closed(self, reason: str, summary: str, on: date) -> None:
+    def _episode_closed(
+        self, reason: str, summary: str, on: date, author: str | None = None
+    ) -> None:
         self._closed(ClosureReason(reason), summary, on)
         self._remember("Closed", on, {"reason": reason, "closes": True})
 
@@ -534,7 +542,7 @@ class Episode(Aggregate):
     def _alert_raised(
         self, alert_id: str, clock: str, occurrence: int, rung: str, fell_due_on: date,
         recipients: list[str], on: date,
-    ) -> None:  # fmt: skip
+     author: str | None = None) -> None:  # fmt: skip
         self.alerts[alert_id] = {
             "clock": clock, "occurrence": occurrence, "rung": rung, "fell_due_on": fell_due_on,
             "raised_on": on, "recipients": list(recipients), "acknowledged_by": None,
@@ -542,11 +550,13 @@ class Episode(Aggregate):
         }  # fmt: skip
 
     @event("AlertAcknowledged")
-    def _alert_acknowledged(self, alert_id: str, by: str, on: date) -> None:
+    def _alert_acknowledged(
+        self, alert_id: str, by: str, on: date, author: str | None = None
+    ) -> None:
         self.alerts[alert_id].update(acknowledged_by=by, acknowledged_on=on)
 
     @event("AlertCleared")
-    def _alert_cleared(self, alert_id: str, on: date) -> None:
+    def _alert_cleared(self, alert_id: str, on: date, author: str | None = None) -> None:
         self.alerts[alert_id]["cleared_on"] = on
 
 
@@ -556,7 +566,7 @@ def _span_of(episode: Episode, clock: ClockName, occurrence: int) -> Span | None
     )
 
 
-class ChildRecord(Aggregate):
+class ChildRecord(Authored):
     """Which episode, if any, is open for a child. Saved with the episode it names, so the
     store's own version check lets only one of two racing openings through."""
 
@@ -565,7 +575,7 @@ class ChildRecord(Aggregate):
         return child_record_id(child)
 
     @event("Registered")
-    def __init__(self, child: str) -> None:
+    def __init__(self, child: str, author: str | None = None) -> None:
         self.child = child
         self.open_episode: str | None = None
         self.episodes: list[str] = []
@@ -576,7 +586,7 @@ class ChildRecord(Aggregate):
         self._episode_opened(reference=reference)
 
     @event("EpisodeOpened")
-    def _episode_opened(self, reference: str) -> None:
+    def _episode_opened(self, reference: str, author: str | None = None) -> None:
         self.open_episode = reference
         self.episodes.append(reference)
 
@@ -586,5 +596,5 @@ class ChildRecord(Aggregate):
         self._episode_closed(reference=reference)
 
     @event("EpisodeClosed")
-    def _episode_closed(self, reference: str) -> None:
+    def _episode_closed(self, reference: str, author: str | None = None) -> None:
         self.open_episode = None

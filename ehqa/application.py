@@ -8,9 +8,19 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    ProcessRecorder,
+    Recording,
+    StoredEvent,
+    Tracking,
+    Transcoding,
+)
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 
 from aggregates.alerts import episode_of_alert
 from aggregates.audit import Audit, audit_id
@@ -37,6 +47,18 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+class AuthoredMapper(Mapper[UUID]):
+    """Events stored before authors were kept read with `author` None."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        if "author" not in event.__dict__ and "author" in getattr(
+            type(event), "__dataclass_fields__", {}
+        ):
+            event.__dict__["author"] = None
+        return event
 
 
 class EpisodeNotFoundError(DomainError):
@@ -82,10 +104,28 @@ class ConflictError(DomainError):
         self.reference = reference
 
 
+# The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
+# which is the views' own table in the same schema). On SQLite it is eventsourcing's `tracking`.
+TRACKING_TABLE = "ehqa_import_tracking"
+
+
+class Rehearsal:
+    """A dry run: commands run on aggregates held here (read from the store once, or created by
+    an earlier command of the run) and nothing is saved."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[UUID, Any] = {}
+
+
 class EhqaApplication(Application[UUID]):
-    """Records what happens in Early Help episodes and answers where each one stands."""
+    """Records what happens in Early Help episodes and answers where each one stands.
+
+    Its recorder is a process recorder: a save may carry a `Tracking` record, inserted in the
+    same transaction as the events (how `ehqa apply` knows which lines of a file are applied).
+    """
 
     name = "ehqa"
+    recorder: ProcessRecorder
 
     def __init__(
         self,
@@ -114,6 +154,61 @@ class EhqaApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=AuthoredMapper
+        )
+
+    def construct_recorder(self) -> ProcessRecorder:
+        factory = self.factory
+        if isinstance(factory, PostgresFactory):
+            recorder = PostgresProcessRecorder(
+                factory.datastore,
+                events_table_name=f"{factory.env.name.lower()}_events",
+                tracking_table_name=TRACKING_TABLE,
+            )
+            if factory.env_create_table():
+                recorder.create_table()
+            return recorder
+        return factory.process_recorder()
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        tracking: Tracking | None = None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """Save, with the tracking record (if any) in the same transaction as the events: the
+        way eventsourcing's process applications record what they have processed."""
+        if tracking is None:
+            return super().save(*objs, **kwargs)
+        processing_event = ProcessingEvent[UUID](tracking=tracking)
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
+
+    def _load(self, aggregate_id: UUID, rehearsal: Rehearsal | None) -> Any:
+        """An aggregate from the rehearsal if it holds it, else from the store."""
+        if rehearsal is not None and aggregate_id in rehearsal.aggregates:
+            return rehearsal.aggregates[aggregate_id]
+        found: Any = self.repository.get(aggregate_id)
+        if rehearsal is not None:
+            rehearsal.aggregates[aggregate_id] = found
+        return found
+
+    def _commit(
+        self, *aggregates: Any, rehearsal: Rehearsal | None, tracking: Tracking | None
+    ) -> None:
+        """Save the aggregates' new events, or, rehearsing, keep the aggregates and save nothing."""
+        if rehearsal is None:
+            self.save(*aggregates, tracking=tracking)
+            return
+        for aggregate in aggregates:
+            aggregate.collect_events()
+            rehearsal.aggregates[aggregate.id] = aggregate
+
     # ---- commands --------------------------------------------------------------------------
 
     def open_episode(
@@ -129,10 +224,14 @@ class EhqaApplication(Application[UUID]):
         recent_social_care_assessment: bool = False,
         policy: str | None = None,
         lead_subject: str | None = None,
+        by: str | None = None,
+        tracking: Tracking | None = None,
+        rehearsal: Rehearsal | None = None,
     ) -> Episode:
+        """Open an episode; `by` is the author of its facts (a stable subject id)."""
         policy_name = policy or self.default_policy
         self.policies.get(policy_name)
-        if self._exists(episode_id(reference)):
+        if self._exists(episode_id(reference), rehearsal):
             raise EpisodeExistsError(reference)
         episode = Episode.open(
             reference=reference,
@@ -146,20 +245,24 @@ class EhqaApplication(Application[UUID]):
             origin=Origin(origin),
             pre_birth=pre_birth,
             recent_social_care_assessment=recent_social_care_assessment,
+            author=by,
         )
-        record = self._child_record(child)
+        record = self._child_record(child, rehearsal, by)
         record.episode_opened(reference)
         try:
-            self.save(record, episode)
+            self._commit(record, episode, rehearsal=rehearsal, tracking=tracking)
         except IntegrityError:
             self._explain_lost_open(reference, child)
         return episode
 
-    def _child_record(self, child: str) -> ChildRecord:
+    def _child_record(
+        self, child: str, rehearsal: Rehearsal | None = None, by: str | None = None
+    ) -> ChildRecord:
         try:
-            record: ChildRecord = self.repository.get(child_record_id(child))
+            record: ChildRecord = self._load(child_record_id(child), rehearsal)
         except AggregateNotFoundError:
-            record = ChildRecord(child)
+            record = ChildRecord(child, author=by)
+        record.recorded_by(by)
         return record
 
     def _explain_lost_open(self, reference: str, child: str) -> None:
@@ -169,34 +272,53 @@ class EhqaApplication(Application[UUID]):
         self._child_record(child).episode_opened(reference)  # raises if now open elsewhere
         raise ConflictError(reference)
 
-    def _exists(self, aggregate_id: UUID) -> bool:
+    def _exists(self, aggregate_id: UUID, rehearsal: Rehearsal | None = None) -> bool:
+        if rehearsal is not None and aggregate_id in rehearsal.aggregates:
+            return True
         return any(True for _ in self.recorder.select_events(aggregate_id, limit=1))
 
     def exists(self, reference: str) -> bool:
         return self._exists(episode_id(reference))
 
-    def change(self, reference: str, command: Callable[[Episode, date], None]) -> Episode:
+    def change(
+        self,
+        reference: str,
+        command: Callable[[Episode, date], None],
+        *,
+        by: str | None = None,
+        tracking: Tracking | None = None,
+        rehearsal: Rehearsal | None = None,
+    ) -> Episode:
         """Get the episode, run one command on it with today's date, save (with the child's
-        record when the command closed the episode)."""
-        episode = self.get_episode(reference)
+        record when the command closed the episode). Every event it records names `by` as its
+        author. With `tracking`, the tracking record is saved in the same transaction; with
+        `rehearsal`, nothing is saved."""
+        episode = self.get_episode(reference, rehearsal)
+        episode.recorded_by(by)
         was_open = episode.is_open
         command(episode, self.clock())
         episode.clear_settled_alerts()
         pending: list[Any] = [episode]
         if was_open and not episode.is_open:
-            record = self._child_record(episode.child)
+            record = self._child_record(episode.child, rehearsal, by)
             record.episode_closed(reference)
             pending.append(record)
         try:
-            self.save(*pending)
+            self._commit(*pending, rehearsal=rehearsal, tracking=tracking)
         except IntegrityError:
             raise ConflictError(reference) from None
         return episode
 
-    def acknowledge_alert(self, ident: str, by: str) -> Episode:
+    def acknowledge_alert(
+        self, ident: str, acknowledged_by: str, *, by: str | None = None
+    ) -> Episode:
+        """`acknowledged_by` is who the alert names as acknowledging it (as shown to people);
+        `by` is the author recorded on the event (a stable subject id)."""
         reference = episode_of_alert(ident)
         return self.change(
-            reference, lambda episode, today: episode.acknowledge_alert(ident, by, today)
+            reference,
+            lambda episode, today: episode.acknowledge_alert(ident, acknowledged_by, today),
+            by=by,
         )
 
     # ---- audits ----------------------------------------------------------------------------
@@ -204,7 +326,7 @@ class EhqaApplication(Application[UUID]):
     def assign_audit(
         self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str, on: date,
         recorded_by: set[str], lead_managers: set[str], kind: str = "detailed",
-        auditor_subject: str | None = None,
+        auditor_subject: str | None = None, by: str | None = None,
     ) -> Audit:  # fmt: skip
         """Assign an audit; the auditor must not have led, recorded on, or managed the episode."""
         if any(True for _ in self.recorder.select_events(audit_id(reference), limit=1)):
@@ -225,6 +347,7 @@ class EhqaApplication(Application[UUID]):
             on=on, today=self.clock(), involved=leads | recorded_by, lead_managers=lead_managers,
             step_down=found.origin is Origin.STEP_DOWN, policy=found.policy, kind=audit_kind(kind),
             auditor_subject=auditor_subject,
+            author=by,
         )  # fmt: skip
         self.save(audit)
         return audit
@@ -236,8 +359,11 @@ class EhqaApplication(Application[UUID]):
             raise AuditNotFoundError(reference) from None
         return audit
 
-    def change_audit(self, reference: str, command: Callable[[Audit, date], Any]) -> Audit:
+    def change_audit(
+        self, reference: str, command: Callable[[Audit, date], Any], *, by: str | None = None
+    ) -> Audit:
         audit = self.get_audit(reference)
+        audit.recorded_by(by)
         command(audit, self.clock())
         try:
             self.save(audit)
@@ -279,9 +405,9 @@ class EhqaApplication(Application[UUID]):
 
     # ---- queries ---------------------------------------------------------------------------
 
-    def get_episode(self, reference: str) -> Episode:
+    def get_episode(self, reference: str, rehearsal: Rehearsal | None = None) -> Episode:
         try:
-            episode: Episode = self.repository.get(episode_id(reference))
+            episode: Episode = self._load(episode_id(reference), rehearsal)
         except AggregateNotFoundError:
             raise EpisodeNotFoundError(reference) from None
         return episode

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import json
 import logging
 import os
@@ -11,16 +13,17 @@ import sys
 import threading
 import time
 import tomllib
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import Annotated, Any, NoReturn
 
 import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import OperationalError, Tracking
 
 from aggregates.access import Role
 from aggregates.alerts import ALERT_ROLES
@@ -42,9 +45,10 @@ from aggregates.schemes import (
 from ehqa import bounds
 from ehqa import demo as demo_module
 from ehqa import simulate as simulation
+from ehqa.application import EhqaApplication, Rehearsal
 from ehqa.auth import AccessLog, TokenBook, TokenError, parse_expiry
 from ehqa.clock import from_environment
-from ehqa.commands import LineError, parse_line
+from ehqa.commands import LineError, _Command, parse_line
 from ehqa.filters import UnknownValueError, check_filters
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.present import audit_json
@@ -73,6 +77,7 @@ class Settings:
     database_url: str
     policy_dir: Path | None
     default_policy: str
+    by: str  # the author recorded on every fact this run records
 
     def services(self) -> Services:
         try:
@@ -128,8 +133,29 @@ def main_options(
     default_policy: Annotated[
         str, typer.Option(envvar="EHQA_DEFAULT_POLICY", help="Policy for episodes that name none.")
     ] = DEFAULT_POLICY,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            envvar="EHQA_BY",
+            help="Who records: a stable subject id stored on every fact recorded"
+            ' (default "os:" and the operating-system user name).',
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = Settings(db, policy_dir, default_policy)
+    ctx.obj = Settings(db, policy_dir, default_policy, by or _os_subject())
+
+
+def _os_subject() -> str:
+    try:
+        return "os:" + getpass.getuser()
+    except (OSError, KeyError):  # no user name for this uid (e.g. in a container)
+        return f"os:uid-{os.getuid()}"
+
+
+def _by(ctx: typer.Context) -> str:
+    settings: Settings = ctx.obj
+    return settings.by
 
 
 def _services(ctx: typer.Context) -> Services:
@@ -145,49 +171,104 @@ def _views(ctx: typer.Context) -> Services:
     return services
 
 
-def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(source, start=1):
+def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The file's non-blank lines with their numbers (counting blank ones)."""
+    for number, line in enumerate(data.splitlines(), start=1):
         if line.strip():
             yield number, line
+
+
+def _decoded(line: bytes) -> str:
+    # a byte that is not UTF-8 becomes a surrogate, which parse_line names with its column
+    return line.decode("utf-8", errors="surrogateescape")
 
 
 @app.command()
 def apply(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="A JSON Lines file of commands, or - for stdin.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only check the whole file; record nothing.")
+    ] = False,
 ) -> None:
-    """Apply commands in order, one per line; stop at the first refused line."""
-    ehqa = _services(ctx).app
-    source = sys.stdin if file == "-" else _open(file)
+    """Apply commands in order, one per line: the whole file is checked first and a bad line
+    records nothing; run again, an interrupted file continues after its last applied line."""
+    ehqa, by = _services(ctx).app, _by(ctx)
+    data = _read(file)
+    # Each applied line is tracked (this name, its line number) in the transaction of its events.
+    tracking_name = "import:" + hashlib.sha256(data).hexdigest()
+    done = ehqa.recorder.max_tracking_id(tracking_name) or 0
+    lines = list(_lines(data))
+    earlier = sum(1 for number, _ in lines if number <= done)
+    commands = _check(ehqa, [(n, line) for n, line in lines if n > done], file, len(data))
+    if dry_run:
+        counts = Counter(command.cmd for _, command, _ in commands)  # type: ignore[attr-defined]
+        typer.echo(f"would apply {len(commands)} command(s){_earlier(earlier)}; recorded nothing")
+        for cmd, count in sorted(counts.items()):
+            typer.echo(f"  {cmd:<26} {count}")
+        return
     applied = 0
-    with source, _progress(file, source) as advance:
-        for number, text in _lines(source):
+    with _progress(file, len(data), "applying") as advance:
+        for number, command, size in commands:
             try:
-                parse_line(text).apply(ehqa)
-            except (LineError, DomainError) as error:
+                command.apply(ehqa, by=by, tracking=Tracking(tracking_name, number))
+            except DomainError as error:
                 typer.echo(f"line {number}: {error}", err=True)
-                typer.echo(f"applied {applied} command(s) before line {number}", err=True)
+                typer.echo(
+                    f"applied {applied} command(s) before line {number}{_earlier(earlier)}; "
+                    "apply the same file again to continue from there",
+                    err=True,
+                )
                 raise typer.Exit(1) from None
             applied += 1
-            advance(len(text.encode()))
-    typer.echo(f"applied {applied} command(s)")
+            advance(size)
+    if not applied and earlier:
+        typer.echo(f"applied 0 command(s): all {earlier} were applied earlier")
+    else:
+        typer.echo(f"applied {applied} command(s){_earlier(earlier)}")
 
 
-def _open(file: str) -> TextIO:
+def _earlier(count: int) -> str:
+    return f" ({count} already applied earlier)" if count else ""
+
+
+def _check(
+    ehqa: EhqaApplication, lines: list[tuple[int, bytes]], file: str, length: int
+) -> list[tuple[int, _Command, int]]:
+    """Every line's shape, then its command rehearsed on the episodes as the earlier lines left
+    them (nothing saved); the first bad line ends the run with nothing recorded."""
+    rehearsal = Rehearsal()
+    checked = []
+    with _progress(file, length, "checking") as advance:
+        for number, line in lines:
+            try:
+                command = parse_line(_decoded(line))
+                command.apply(ehqa, rehearsal=rehearsal)
+            except (LineError, DomainError) as error:
+                typer.echo(f"line {number}: {error}", err=True)
+                typer.echo("nothing was recorded: correct the file and apply it again", err=True)
+                raise typer.Exit(1) from None
+            checked.append((number, command, len(line) + 1))
+            advance(len(line) + 1)
+    return checked
+
+
+def _read(file: str) -> bytes:
+    if file == "-":
+        return sys.stdin.buffer.read()
     try:
-        # (a byte that is not UTF-8 reaches parse_line as a surrogate; it names the byte)
-        return open(file, encoding="utf-8", errors="surrogateescape")
+        return Path(file).read_bytes()
     except OSError as error:
         fail(f"cannot read {file}: {error.strerror}", code=2)
 
 
 @contextmanager
-def _progress(file: str, source: TextIO) -> Iterator[Any]:
-    """A progress bar on a terminal (by bytes read), nothing when piped."""
+def _progress(file: str, length: int, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal (by bytes), nothing when piped."""
     if file == "-" or not sys.stderr.isatty():
         yield lambda _: None
         return
-    with typer.progressbar(length=os.path.getsize(file), label="applying", file=sys.stderr) as bar:
+    with typer.progressbar(length=length, label=label, file=sys.stderr) as bar:
         yield bar.update
 
 
@@ -319,7 +400,7 @@ def demo(ctx: typer.Context) -> None:
     """Build a small realistic caseload in the store and show where each episode stands."""
     services = _services(ctx)
     with refusals():
-        made = demo_module.build(services.app)
+        made = demo_module.build(services.app, by=_by(ctx))
     services.catch_up()
     settings: Settings = ctx.obj
     typer.echo(
@@ -666,7 +747,7 @@ def alerts_ack(
     bounded(by=("name", by))
     services = _services(ctx)
     with refusals():
-        services.app.acknowledge_alert(ident, by)
+        services.app.acknowledge_alert(ident, by, by=_by(ctx))
     typer.echo(f"acknowledged {ident} by {by}")
 
 
@@ -892,7 +973,7 @@ def audit_assign(
     services = _services(ctx)
     with refusals():
         services.assign_audit(reference, episode=episode, scheme=scheme, auditor=auditor, reason=reason,
-                              on=_on(on), managers=_staff(staff), kind=kind)  # fmt: skip
+                              on=_on(on), managers=_staff(staff), kind=kind, by=_by(ctx))  # fmt: skip
     typer.echo(f"assigned {reference}: {scheme} audit of {episode} by {auditor}")
 
 
@@ -943,7 +1024,7 @@ def audit_score(
         proposed = services.app.proposed_value(services.app.get_audit(reference), item)
         services.app.change_audit(reference, lambda a, t: a.score(
             item, value if not value.isdigit() else int(value), evidence, _on(on), t,
-            proposed=proposed, override_reason=override_reason, action=action))  # fmt: skip
+            proposed=proposed, override_reason=override_reason, action=action), by=_by(ctx))  # fmt: skip
     typer.echo(f"scored {item} = {value}")
 
 
@@ -953,7 +1034,9 @@ def audit_flag(ctx: typer.Context, reference: str, name: str,
                on: Annotated[str | None, typer.Option(help="Date (default today).")] = None) -> None:  # fmt: skip
     """Set childs_voice_absent or safeguarding_not_considered (St Helens' overrides)."""
     with refusals():
-        _services(ctx).app.change_audit(reference, lambda a, t: a.flag(name, not off, _on(on), t))
+        _services(ctx).app.change_audit(
+            reference, lambda a, t: a.flag(name, not off, _on(on), t), by=_by(ctx)
+        )
     typer.echo(f"{name} = {not off}")
 
 
@@ -965,7 +1048,7 @@ def audit_concern(ctx: typer.Context, reference: str, note: Annotated[str, typer
     services = _services(ctx)
     with refusals():
         services.app.change_audit(
-            reference, lambda a, t: a.raise_safeguarding_concern(note, _on(on), t)
+            reference, lambda a, t: a.raise_safeguarding_concern(note, _on(on), t), by=_by(ctx)
         )
     services.catch_up()
     typer.echo("safeguarding concern raised")
@@ -987,7 +1070,9 @@ def audit_complete(
     with refusals():
         wanted = Grade.parse(grade) if grade else None
         _services(ctx).app.change_audit(
-            reference, lambda a, t: chosen.append(a.complete(_on(on), t, wanted, reason))
+            reference,
+            lambda a, t: chosen.append(a.complete(_on(on), t, wanted, reason)),
+            by=_by(ctx),
         )
     typer.echo(f"completed {reference}: {chosen[0].label}")
 
@@ -1008,7 +1093,9 @@ def audit_action(
             services.app.get_audit(reference), issued
         )
         services.app.change_audit(
-            reference, lambda a, t: a.issue_action(number, who, what, due_on, issued, t)
+            reference,
+            lambda a, t: a.issue_action(number, who, what, due_on, issued, t),
+            by=_by(ctx),
         )
     typer.echo(f"action {number} for {who}, due {due_on}")
 
@@ -1019,7 +1106,7 @@ def audit_action_done(ctx: typer.Context, reference: str, number: str,
     """Record an action completed."""
     with refusals():
         _services(ctx).app.change_audit(
-            reference, lambda a, t: a.complete_action(number, _on(on), t)
+            reference, lambda a, t: a.complete_action(number, _on(on), t), by=_by(ctx)
         )
     typer.echo(f"action {number} completed")
 
@@ -1032,7 +1119,9 @@ def audit_discuss(ctx: typer.Context, reference: str, worker: Annotated[str, typ
     bounded(worker=("name", worker), manager=("name", manager), notes=("text", notes))
     with refusals():
         _services(ctx).app.change_audit(
-            reference, lambda a, t: a.record_discussion(worker, manager, notes, _on(on), t)
+            reference,
+            lambda a, t: a.record_discussion(worker, manager, notes, _on(on), t),
+            by=_by(ctx),
         )
     typer.echo("discussion recorded")
 

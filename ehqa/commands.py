@@ -10,11 +10,12 @@ import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
+from eventsourcing.persistence import Tracking
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from aggregates.episode import ClosureReason, Episode, Origin
 from aggregates.policy import ClockName
-from ehqa.application import EhqaApplication
+from ehqa.application import EhqaApplication, Rehearsal
 from ehqa.bounds import Code, Name, Reference, RequiredText, Subject
 
 
@@ -34,8 +35,18 @@ class _Command(BaseModel):
     episode: Reference
     on: date
 
-    def apply(self, app: EhqaApplication) -> Episode:
-        return app.change(self.episode, self.run)
+    def apply(
+        self,
+        app: EhqaApplication,
+        *,
+        by: str | None = None,
+        tracking: Tracking | None = None,
+        rehearsal: Rehearsal | None = None,
+    ) -> Episode:
+        """Apply the command, recording `by` as the author of its events (with `tracking`, saved
+        in the same transaction as its events; with `rehearsal`, checked against the rehearsal's
+        aggregates and not saved)."""
+        return app.change(self.episode, self.run, by=by, tracking=tracking, rehearsal=rehearsal)
 
     def run(self, episode: Episode, today: date) -> None:
         raise NotImplementedError  # every concrete command overrides run or apply
@@ -50,7 +61,14 @@ class Open(_Command):
     recent_social_care_assessment: bool = False
     policy: Code | None = None
 
-    def apply(self, app: EhqaApplication) -> Episode:
+    def apply(
+        self,
+        app: EhqaApplication,
+        *,
+        by: str | None = None,
+        tracking: Tracking | None = None,
+        rehearsal: Rehearsal | None = None,
+    ) -> Episode:
         return app.open_episode(
             self.episode,
             child=self.child,
@@ -62,6 +80,9 @@ class Open(_Command):
             pre_birth=self.pre_birth,
             recent_social_care_assessment=self.recent_social_care_assessment,
             policy=self.policy,
+            by=by,
+            tracking=tracking,
+            rehearsal=rehearsal,
         )
 
 
@@ -226,7 +247,7 @@ class LineError(ValueError):
 
 
 def parse_line(text: str) -> _Command:
-    # (the import file is read with errors="surrogateescape": a byte that is not UTF-8 arrives
+    # (the import file is decoded with errors="surrogateescape": a byte that is not UTF-8 arrives
     # as a surrogate U+DC80-U+DCFF, and JSON escapes can make surrogates too)
     raw = next((n for n, c in enumerate(text) if "\udc80" <= c <= "\udcff"), None)
     if raw is not None:

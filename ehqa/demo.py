@@ -164,7 +164,7 @@ SUMMARIES = {
 }
 
 
-def build(app: EhqaApplication) -> bool:
+def build(app: EhqaApplication, by: str | None = None) -> bool:
     """Record the demo caseload unless it is already there; True when it was recorded now."""
     try:
         app.get_episode(EPISODES[0][0])
@@ -175,7 +175,7 @@ def build(app: EhqaApplication) -> bool:
     for reference, steps in EPISODES:
         for days_ago, fields in steps:
             on = (today - timedelta(days=days_ago)).isoformat()
-            parse_line(_json({"episode": reference, "on": on, **fields})).apply(app)
+            parse_line(_json({"episode": reference, "on": on, **fields})).apply(app, by=by)
     return True
 
 

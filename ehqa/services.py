@@ -128,7 +128,7 @@ class Services:
 
     def assign_audit(self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str,
                      on: date, managers: dict[str, str] | None = None, kind: str = "detailed",
-                     auditor_subject: str | None = None) -> Audit:  # fmt: skip
+                     auditor_subject: str | None = None, by: str | None = None) -> Audit:  # fmt: skip
         """Assign an audit, refusing an auditor who recorded on the episode (as the access log
         shows), led it, or manages any of its lead professionals (as the staff list shows)."""
         writers = {
@@ -146,7 +146,7 @@ class Services:
         return self.app.assign_audit(
             reference, episode=episode, scheme=scheme, auditor=auditor, reason=reason, on=on,
             recorded_by=writers, lead_managers=lead_managers, kind=kind,
-            auditor_subject=auditor_subject,
+            auditor_subject=auditor_subject, by=by,
         )  # fmt: skip
 
     def episode_as_at(self, reference: str, day: date) -> dict[str, Any] | None:

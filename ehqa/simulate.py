@@ -197,6 +197,9 @@ def _reviews(plan: _Plan, since: date, late: bool) -> None:
     )
 
 
+AUTHOR = "system:simulate"  # the author recorded on simulated facts
+
+
 def simulate(
     app: EhqaApplication,
     episodes: int,
@@ -274,9 +277,11 @@ def _history(app: EhqaApplication, rng: random.Random, number: int, seed: int, s
         today=today, policy=rng.choice([app.default_policy] * 8 + ["bnes", "darlington"]),
         origin=Origin.STEP_DOWN if step_down else Origin.REFERRAL,
         pre_birth=scenario == "pre_birth",
-        recent_social_care_assessment=plan.recent_assessment,
+        recent_social_care_assessment=plan.recent_assessment, author=AUTHOR,
     )  # fmt: skip
-    record = ChildRecord(child)
+    episode.recorded_by(AUTHOR)
+    record = ChildRecord(child, author=AUTHOR)
+    record.recorded_by(AUTHOR)
     record.episode_opened(reference)
     _episode_plan(plan)
     refused = []

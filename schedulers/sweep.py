@@ -70,6 +70,7 @@ def sweep(
 
 
 BATCH = 100  # episodes saved together in one transaction
+AUTHOR = "system:sweep"  # the author recorded on the alerts the sweep raises
 
 
 def _raise_batch(store: EpisodeStore, due: dict[str, list[AlertDue]], today: date) -> list[Raised]:
@@ -107,6 +108,7 @@ def _raise_on_audit(
     store: EpisodeStore, audit: Audit, actions: list[AlertDue], today: date
 ) -> list[Raised]:
     escalation = store.policy(audit.policy).escalation
+    audit.recorded_by(AUTHOR)
     new = []
     for due in actions:
         number = str(due.occurrence)
@@ -124,6 +126,7 @@ def _raise_on(
     store: EpisodeStore, episode: Episode, clocks: list[AlertDue], today: date
 ) -> list[Raised]:
     escalation = store.policy_of(episode).escalation
+    episode.recorded_by(AUTHOR)
     lead = episode.lead["name"] if episode.lead else None
     new = []
     for due in clocks:
