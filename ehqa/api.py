@@ -22,6 +22,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from eventsourcing.persistence import Tracking
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -43,7 +44,7 @@ from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.episode import Origin
 from aggregates.errors import ChildAlreadyOpenError, DomainError
 from aggregates.schemes import Grade, SchemeName
-from ehqa import bounds
+from ehqa import bounds, idempotency
 from ehqa import commands as cmd
 from ehqa.application import EpisodeNotFoundError
 from ehqa.auth import (
@@ -435,12 +436,17 @@ class OpenBody(BaseModel):
     policy: bounds.Code | None = None
 
 
+Run = Callable[[Tracking | None, bool], tuple[int, Any]]
+
+
 def _idempotent(api: Api, who: Principal, key: str | None, request: str,
-                run: Callable[[], tuple[int, Any]]) -> JSONResponse:  # fmt: skip
+                run: Run) -> JSONResponse:  # fmt: skip
     """Run a command once per (caller's subject, Idempotency-Key); a retry gets the first
-    answer back. Refusals are answers too (a retry of a refused command is refused alike)."""
+    answer back. Refusals are answers too (a retry of a refused command is refused alike).
+    `run(tracking, recorded)` records the command with `tracking` in its transaction, or, if
+    `recorded` (an attempt that died before answering had recorded it), only answers."""
     if key is None:
-        status, body = run()
+        status, body = run(None, False)
         return JSONResponse(body, status_code=status)
     try:
         with api.lock:
@@ -454,8 +460,10 @@ def _idempotent(api: Api, who: Principal, key: str | None, request: str,
     if earlier is not None:
         media = PROBLEM if earlier.status >= 400 else "application/json"
         return JSONResponse(earlier.body, status_code=earlier.status, media_type=media)
+    mark = idempotency.tracking(who.subject, key)
     try:
-        status, body = run()
+        recorded = bool(api.services.app.recorder.max_tracking_id(mark.application_name))
+        status, body = run(mark, recorded)
     except Exception as error:
         status, body = _refusal(error)
         with api.lock:
@@ -533,10 +541,12 @@ def _routes(app: FastAPI, api: Api) -> None:
         if data["lead"].get("subject") is None and who.role is Role.LEAD_PROFESSIONAL:
             data["lead"]["subject"] = who.subject
 
-        def run() -> tuple[int, Any]:
+        def run(tracking: Tracking | None, recorded: bool) -> tuple[int, Any]:
             with api.lock:
                 try:
-                    cmd.Open(cmd="open", **data).apply(s.app)
+                    if not recorded:
+                        command = cmd.Open(cmd="open", **data)
+                        command.apply(s.app, by=who.subject, tracking=tracking)
                 except ChildAlreadyOpenError as error:
                     raise _child_open(api, who, error) from None
                 api.access.record(who, "record open", data["episode"])
@@ -665,7 +675,7 @@ def _routes(app: FastAPI, api: Api) -> None:
         reference = episode_of_alert(ident)
         with api.lock:
             api.writable(who, reference)
-            s.app.acknowledge_alert(ident, who.name)
+            s.app.acknowledge_alert(ident, who.name, by=who.subject)
             api.access.record(who, f"acknowledge alert {ident}", reference)
             s.catch_up()
             return next(
@@ -785,7 +795,7 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
                what: str) -> Any:  # fmt: skip
         with api.lock:
             may_work_on(who, s.app.get_audit(reference))
-            audit = s.app.change_audit(reference, command)
+            audit = s.app.change_audit(reference, command, by=who.subject)
             api.access.record(who, f"audit {what} {reference}", audit.episode)
             s.catch_up()
             return audit_json(audit)
@@ -811,7 +821,7 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
         with api.lock:
             audit = s.assign_audit(body.reference, episode=body.episode, scheme=body.scheme.value,
                                    auditor=auditor, reason=body.reason, on=body.on, managers=api.staff,
-                                   kind=body.kind, auditor_subject=subject)  # fmt: skip
+                                   kind=body.kind, auditor_subject=subject, by=who.subject)  # fmt: skip
             api.access.record(who, f"audit assign {body.reference}", body.episode)
             s.catch_up()
             return audit_json(audit)
@@ -950,10 +960,11 @@ def _command_route(app: FastAPI, api: Api, name: str, model: type[cmd._Command])
         data = body.model_dump(mode="json")
         command = model(cmd=name, episode=reference, **data)  # type: ignore[call-arg]
 
-        def run() -> tuple[int, Any]:
+        def run(tracking: Tracking | None, recorded: bool) -> tuple[int, Any]:
             with api.lock:
                 api.writable(who, reference)
-                command.apply(s.app)
+                if not recorded:
+                    command.apply(s.app, by=who.subject, tracking=tracking)
                 api.access.record(who, f"record {name}", reference)
                 return 200, json.loads(json.dumps(api.episode_view(reference), default=str))
 

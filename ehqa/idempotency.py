@@ -5,8 +5,9 @@ replay nor block another person's key. Claiming a key is one atomic insert (raci
 find it taken and wait for the first answer, never a unique-key error). A claim is a lease: if
 the worker that held it died before it answered, a retry after the lease takes the key over and
 runs the request. Whether the first attempt had already recorded its events is decided by the
-store itself: the events of a keyed command are saved with a tracking record named after the key
-(see EhqaApplication.save_once), so the second attempt can never record them twice.
+store itself: the events of a keyed command are saved with a tracking record named after the
+subject and key (`tracking`), in the same transaction, so a second attempt finds it and never
+records them twice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from eventsourcing.persistence import Tracking
 
 from projections.db import ViewDatabase
 
@@ -49,14 +52,11 @@ def fingerprint(request: str) -> str:
     return hashlib.sha256(request.encode()).hexdigest()
 
 
-def tracking_name(subject: str) -> str:
-    """The tracking 'application' under which a caller's keyed commands are recorded."""
-    return "idempotency:" + hashlib.sha256(subject.encode()).hexdigest()[:32]
-
-
-def tracking_id(key: str) -> int:
-    """A key as the positive 63-bit number a tracking record holds."""
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") >> 1
+def tracking(subject: str, key: str) -> Tracking:
+    """The tracking record saved with a keyed command's events: one per (subject, key), so the
+    store itself refuses to record the command a second time."""
+    digest = hashlib.sha256(f"{subject}\0{key}".encode()).hexdigest()
+    return Tracking(application_name="idempotency:" + digest, notification_id=1)
 
 
 class IdempotencyKeys:

@@ -15,7 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aggregates.access import Role
+from ehqa import idempotency
 from ehqa.api import create_app
+from ehqa.commands import parse_line
 from ehqa.clock import fixed
 from ehqa.services import Services
 
@@ -145,6 +147,21 @@ def test_a_key_left_pending_by_a_killed_worker_can_be_retried(call: Caller, stor
     assert retried.status_code == again.status_code == 200 and retried.json() == again.json()
     assert call("coordinator", "GET", "/episodes/EH-S").json()["version"] == 3
 
+    # Another worker claimed a key, recorded the command (with its tracking record, in the same
+    # transaction) and died before it answered: the retry answers, and records nothing again.
+    body = {"on": "2025-10-02"}
+    assert api.keys.claim(subject, "k-half", json.dumps(["see_child", "EH-S", body])) is None
+    command = parse_line(json.dumps({"cmd": "see_child", "episode": "EH-S", **body}))
+    command.apply(api.services.app, by=subject, tracking=idempotency.tracking(subject, "k-half"))
+    with api.services.views.transaction() as cur:
+        old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+        cur.execute("UPDATE ehqa_idempotency SET started_at = ? WHERE key = ?", (old, "k-half"))
+    finished = call(
+        "jo_school", "POST", "/episodes/EH-S/see_child", body, **{"Idempotency-Key": "k-half"}
+    )
+    assert finished.status_code == 200 and finished.json()["version"] == 4
+    assert call("coordinator", "GET", "/episodes/EH-S").json()["version"] == 4
+
 
 @pytest.mark.parametrize("rounds", [20])
 def test_the_same_key_sent_at_once_to_two_workers_answers_once_never_500(
@@ -232,3 +249,12 @@ def test_an_auditor_cannot_work_on_a_namesakes_audit(call: Caller) -> None:
     assert call("kate", "POST", "/audits/AU-1/scores", score).status_code == 200
     for_her = {**assign, "reference": "AU-2", "auditor": "Kate Evans"}
     assert call("kate_too", "POST", "/audits", for_her).status_code == 403
+
+
+def test_facts_recorded_over_http_name_the_caller_as_their_author(call: Caller) -> None:
+    open_episode(call, "jo_school", "EH-S", "primary_school")
+    api = call.http.app.state.api  # type: ignore[attr-defined]
+    jo = api.auth.principal(f"Bearer {call.tokens['jo_school']}").subject
+    app = api.services.app
+    stored = app.recorder.select_events(app.get_episode("EH-S").id)
+    assert {app.mapper.to_domain_event(e).author for e in stored} == {jo}
