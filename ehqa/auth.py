@@ -145,7 +145,15 @@ class TokenBook:
             cur.execute(
                 "INSERT INTO ehqa_tokens (token_hash, id, name, role, agency, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_hash(token), ident, name, role.value, agency, _stamp(self.now()), expires_at),
+                (
+                    _hash(token),
+                    ident,
+                    name,
+                    role.value,
+                    agency,
+                    self.now().astimezone(UTC).isoformat(),
+                    expires_at,
+                ),
             )
         return Issued(ident, token, expires_at)
 
@@ -297,12 +305,18 @@ class AccessLog:
         self.db = db
 
     def record(self, who: Principal, action: str, episode: str | None = None) -> None:
+        self.record_many(who, [(action, episode)])
+
+    def record_many(self, who: Principal, entries: list[tuple[str, str | None]]) -> None:
+        """Several (action, episode) entries of one caller, in one transaction."""
+        at = _now()
         with self.db.transaction() as cur:
-            cur.execute(
+            cur.executemany(
                 "INSERT INTO ehqa_access_log (at, who, role, agency, action, episode, subject)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_now(), who.name, who.role.value, who.agency, action, episode, who.subject),
-            )
+                [(at, who.name, who.role.value, who.agency, action, episode, who.subject)
+                 for action, episode in entries],
+            )  # fmt: skip
 
     def entries(self, episode: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         where, params = ("WHERE episode = ?", [episode]) if episode else ("", [])

@@ -25,7 +25,7 @@ import psycopg
 import typer
 from eventsourcing.persistence import OperationalError, Tracking
 
-from aggregates.access import Role
+from aggregates.access import Principal, Role
 from aggregates.alerts import ALERT_ROLES
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
@@ -143,6 +143,7 @@ def main_options(
         ),
     ] = None,
 ) -> None:
+    bounded(by=("subject", by))
     ctx.obj = Settings(db, policy_dir, default_policy, by or _os_subject())
 
 
@@ -158,10 +159,29 @@ def _by(ctx: typer.Context) -> str:
     return settings.by
 
 
+def _operator(ctx: typer.Context) -> Principal:
+    """Whoever runs the command line: it has the store itself, so it acts as an admin, and is
+    recorded by its subject (`--by`, else the operating-system user)."""
+    by = _by(ctx)
+    return Principal(by, Role.ADMIN, None, subject=by)
+
+
 def _services(ctx: typer.Context) -> Services:
+    """The store, opened for this command; the command is recorded in the access log (with the
+    episode it names, if any) before it reads or records anything."""
     settings: Settings = ctx.obj
     with refusals():
-        return settings.services()
+        services = settings.services()
+    names: list[str] = []
+    parent: Any = ctx
+    while parent.parent is not None:
+        names.insert(0, parent.info_name or "")
+        parent = parent.parent
+    reference = ctx.params.get("reference")
+    AccessLog(services.views).record(
+        _operator(ctx), "cli " + " ".join(names), reference if isinstance(reference, str) else None
+    )
+    return services
 
 
 def _views(ctx: typer.Context) -> Services:
@@ -193,7 +213,8 @@ def apply(
 ) -> None:
     """Apply commands in order, one per line: the whole file is checked first and a bad line
     records nothing; run again, an interrupted file continues after its last applied line."""
-    ehqa, by = _services(ctx).app, _by(ctx)
+    services, by = _services(ctx), _by(ctx)
+    ehqa = services.app
     data = _read(file)
     # Each applied line is tracked (this name, its line number) in the transaction of its events.
     tracking_name = "import:" + hashlib.sha256(data).hexdigest()
@@ -207,11 +228,16 @@ def apply(
         for cmd, count in sorted(counts.items()):
             typer.echo(f"  {cmd:<26} {count}")
         return
-    applied = 0
-    with _progress(file, len(data), "applying") as advance:
+    applied, recorded = 0, list[tuple[str, str | None]]()
+    log = AccessLog(services.views)
+    with (
+        _progress(file, len(data), "applying") as advance,
+        _recording(log, _operator(ctx), recorded),
+    ):
         for number, command, size in commands:
             try:
                 command.apply(ehqa, by=by, tracking=Tracking(tracking_name, number))
+                recorded.append((f"record {command.cmd}", command.episode))  # type: ignore[attr-defined]
             except DomainError as error:
                 typer.echo(f"line {number}: {error}", err=True)
                 typer.echo(
@@ -226,6 +252,19 @@ def apply(
         typer.echo(f"applied 0 command(s): all {earlier} were applied earlier")
     else:
         typer.echo(f"applied {applied} command(s){_earlier(earlier)}")
+
+
+@contextmanager
+def _recording(
+    log: AccessLog, who: Principal, entries: list[tuple[str, str | None]]
+) -> Iterator[None]:
+    """Whatever the run recorded goes into the access log (one entry per fact, one write at
+    the end, even if the run stops part-way)."""
+    try:
+        yield
+    finally:
+        if entries:
+            log.record_many(who, entries)
 
 
 def _earlier(count: int) -> str:

@@ -23,7 +23,7 @@ from aggregates.access import Principal, Role
 from ehqa.auth import AccessLog
 from ehqa.services import Services
 from tests.conftest import postgres_server_url
-from tests.e2e.test_cli import ehqa, ok
+from tests.e2e.test_cli import EXAMPLE_LINES, ehqa, ok
 
 QUICK = 8.0  # seconds: the interpreter starts (~2 s), the store answers (or not) within 3 s
 
@@ -219,12 +219,36 @@ def test_the_access_log(store_url: str) -> None:
         )
     log.record(Principal("Kate Evans", Role.AUDITOR), "drift")
     services.close()
-    entries = json.loads(ok(store_url, "access-log", "--json"))
-    assert len(entries) == 4 and entries[0]["who"] == "Kate Evans" and entries[0]["episode"] is None
+    entries = json.loads(ok(store_url, "--by", "staff:it1", "access-log", "--json"))
+    # reading the access log through the command line is itself recorded, first
+    assert len(entries) == 5 and entries[0]["subject"] == "staff:it1"
+    assert entries[0]["action"] == "cli access-log"
+    assert entries[1]["who"] == "Kate Evans" and entries[1]["episode"] is None
     one = json.loads(ok(store_url, "access-log", "--episode", "EH-1", "--json"))
     assert [(e["who"], e["role"], e["agency"], e["action"], e["episode"]) for e in one] == [
         ("Ann Cole", "practitioner", "health_visiting", "episode", "EH-1")
     ]
     assert len(json.loads(ok(store_url, "access-log", "--limit", "2", "--json"))) == 2
     table = ok(store_url, "access-log").splitlines()
-    assert table[0].split()[:2] == ["at", "who"] and len(table) == 5
+    assert table[0].split()[:3] == ["at", "who", "subject"] and len(table) == 9
+
+
+def test_every_command_line_read_and_write_is_in_the_access_log_with_its_subject(
+    store_url: str, tmp_path: Path
+) -> None:
+    examples = tmp_path / "episodes.jsonl"
+    examples.write_text("\n".join(EXAMPLE_LINES) + "\n")
+    ok(store_url, "--by", "staff:jb", "apply", str(examples))
+    ok(store_url, "--by", "staff:co", "timeline", "EH-0001")
+    ok(store_url, "--by", "staff:co", "drift")
+    entries = json.loads(
+        ok(store_url, "--by", "staff:insp", "access-log", "--limit", "1000", "--json")
+    )
+    seen = {(e["subject"], e["action"], e["episode"]) for e in entries}
+    assert ("staff:jb", "cli apply", None) in seen
+    assert ("staff:jb", "record open", "EH-0001") in seen
+    assert ("staff:jb", "record record_consent", "EH-0001") in seen
+    assert ("staff:co", "cli timeline", "EH-0001") in seen
+    assert ("staff:co", "cli drift", None) in seen
+    assert ("staff:insp", "cli access-log", None) in seen
+    assert all(e["subject"] for e in entries)

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from aggregates.access import Role
 from ehqa import idempotency
 from ehqa.api import create_app
-from ehqa.commands import parse_line
 from ehqa.clock import fixed
+from ehqa.commands import parse_line
 from ehqa.services import Services
 
 TODAY = date(2025, 11, 20)
