@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from aggregates.errors import DomainError
 from ehqa.clock import fixed
 from ehqa.commands import parse_line
 from ehqa.services import Services
+from ehqa.simulate import simulate
+from projections.reports import feedback_coverage
 from tests.integration.test_sweep import raised_events
 
 D = date
@@ -216,3 +219,25 @@ def test_the_feedback_report_counts_a_known_caseload(store_url: str, tmp_path: P
     assert csv[1] == "health_visiting,2024-Q2,parent_carer,worries_discussed,0,0,1,1"
     caseload = ehqa("panel", "caseload", "--as-at", "2024-12-31")
     assert "nothing awaits the Level 2 Panel" in caseload
+
+
+def test_simulate_produces_feedback_and_panel_events(store_url: str) -> None:
+    s = Services(store_url, clock=fixed(D(2026, 3, 2)))
+    try:
+        report = simulate(s.app, 400, 5, D(2024, 1, 1), D(2026, 3, 2))
+        assert report.refused == []
+        kinds: Counter[str] = Counter()
+        policies: set[str] = set()
+        for note in s.app.recorder.select_notifications(start=1, limit=10**7):
+            kind = note.topic.rsplit(".", 1)[-1]
+            kinds[kind] += 1
+            if kind == "FeedbackRecorded":
+                event = s.app.mapper.to_domain_event(note)
+                policies.add(s.app.repository.get(event.originator_id).policy)
+        assert kinds["FeedbackRecorded"] > 0 and policies == {"bnes"}  # only where it is asked
+        assert kinds["PanelRequested"] >= kinds["PanelOutcomeRecorded"] > kinds["PanelReviewed"] > 0
+        s.catch_up()
+        coverage = {row["point"]: row for row in feedback_coverage(s.read.feedback_facts())}
+        assert all(row["with_feedback"] > 0 for row in coverage.values())
+    finally:
+        s.close()
