@@ -82,7 +82,16 @@ STOPS: dict[str, tuple[ClockName, ...]] = {
     "ReviewHeld": (C.FIRST_REVIEW, C.NEXT_REVIEW),
     "ChildSeen": (C.CHILD_SEEN,),
     "Gcp2Completed": (C.GCP2,),
+    "PanelReviewed": (C.PANEL_REVIEW,),
 }
+# Feedback at each point stops that point's clock.
+FEEDBACK_CLOCKS: dict[str, ClockName] = {
+    "during_assessment": C.FEEDBACK_ASSESSMENT,
+    "third_review": C.FEEDBACK_THIRD_REVIEW,
+    "closure": C.FEEDBACK_CLOSURE,
+}
+# Clocks that start when the episode closes and run on after it.
+AFTER_CLOSURE: frozenset[ClockName] = frozenset({C.FEEDBACK_CLOSURE, C.OUTCOMES_SUSTAINED})
 
 
 class _Walk:
@@ -91,6 +100,8 @@ class _Walk:
         self.counts: dict[ClockName, int] = {}
         self.consented = False
         self.skips_assessment = False
+        self.reviews = 0
+        self.feedback_points: set[str] = set()
 
     def start(self, clock: ClockName, on: date) -> None:
         self.counts[clock] = self.counts.get(clock, 0) + 1
@@ -122,6 +133,8 @@ class _Walk:
                 self.start(C.ASSESSMENT, on)
             self.start(C.CHILD_SEEN, on)
             self.start(C.LONG_RUNNING, on)
+            if not self.skips_assessment:
+                self.start(C.FEEDBACK_ASSESSMENT, on)
         elif kind == "ExceptionRecorded":
             self.except_(ClockName(details["clock"]), str(details["reason"]), on)
         for clock in STOPS.get(kind, ()):
@@ -132,8 +145,22 @@ class _Walk:
             self.start(C.CHILD_SEEN, on)
         if kind == "ReviewHeld" and details.get("plan_changed"):
             self.start(C.MODIFIED_PLAN_CIRCULATION, on)
+        if kind == "ReviewHeld":
+            self.reviews += 1
+            if self.reviews == 3:
+                self.start(C.FEEDBACK_THIRD_REVIEW, on)
+        if kind == "PanelOutcomeRecorded" and details.get("allocated"):
+            self.start(C.PANEL_REVIEW, on)
+        if kind == "FeedbackRecorded":
+            self.feedback_points.add(str(details["point"]))
+            self.stop(FEEDBACK_CLOCKS[str(details["point"])], on)
         if details.get("closes"):
             self.close(on)
+        if kind == "Closed" and self.consented:
+            # feedback at closure: met at once if the family gave it before the closing
+            self.start(C.FEEDBACK_CLOSURE, on)
+            if "closure" in self.feedback_points:
+                self.stop(C.FEEDBACK_CLOSURE, on)
 
 
 def in_business_order(facts: Iterable[Fact]) -> list[Fact]:

@@ -16,7 +16,7 @@ from eventsourcing.domain import event
 from aggregates.alerts import Rung, alert_id
 from aggregates.authored import Authored
 from aggregates.calendar import FIRST_DAY
-from aggregates.clocks import Span, spans
+from aggregates.clocks import AFTER_CLOSURE, Span, spans
 from aggregates.errors import (
     ChildAlreadyOpenError,
     DateError,
@@ -24,7 +24,9 @@ from aggregates.errors import (
     InvalidCommandError,
 )
 from aggregates.facts import Fact
+from aggregates.feedback import POINT_WORDS, STATEMENTS, FeedbackPoint, Rating, Respondent
 from aggregates.lifecycle import State, next_state
+from aggregates.panel import PanelAsk, PanelOutcome
 from aggregates.policy import ClockName
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://ehqa.example/episodes")
@@ -152,6 +154,8 @@ class Episode(Authored):
         self.milestones: dict[str, date] = {"opened": on}
         self.facts: list[Fact] = []
         self.alerts: dict[str, dict[str, Any]] = {}
+        self.feedback: list[dict[str, Any]] = []
+        self.panel_requests: list[dict[str, Any]] = []
         self._remember(
             "Opened",
             on,
@@ -489,6 +493,177 @@ class Episode(Authored):
         self.state_before_mash = None
         self._enter(State.CLOSED, on)
 
+    # ---- family feedback (B&NES toolkits 5 and 6) ------------------------------------------
+
+    def record_feedback(
+        self,
+        respondent: str,
+        point: str,
+        answers: dict[str, str],
+        on: date,
+        today: date,
+        comments: str | None = None,
+    ) -> None:
+        who = _choice(Respondent, respondent, "respondent")
+        when = _choice(FeedbackPoint, point, "feedback point")
+        self._move("record_feedback")
+        if not self.is_open and when is not FeedbackPoint.CLOSURE:
+            raise EpisodeClosedError(
+                "cannot record family feedback: the episode is closed; only feedback at "
+                "closure can still be recorded"
+            )
+        consented = self._need_consent("record family feedback")
+        sheet = STATEMENTS[who]
+        unknown = sorted(set(answers) - set(sheet))
+        if unknown:
+            raise InvalidCommandError(
+                f"the {who.value.replace('_', ' ')} sheet has no statement "
+                f"{', '.join(unknown)} (statements: {', '.join(sheet)})"
+            )
+        if not answers and not (comments or "").strip():
+            raise InvalidCommandError("feedback needs at least one answer or a comment")
+        rated = {key: _choice(Rating, value, f"rating of {key}").value
+                 for key, value in answers.items()}  # fmt: skip
+        after: list[tuple[str, date | None]] = [("consent was recorded", consented)]
+        if when is FeedbackPoint.THIRD_REVIEW:
+            reviews = sorted(f.on for f in self.facts if f.kind == "ReviewHeld")
+            if len(reviews) < 3:
+                raise InvalidCommandError(
+                    "cannot record feedback at the third review: "
+                    f"{len(reviews)} review(s) held so far"
+                )
+            after.append(("the third review", reviews[2]))
+        for earlier in self.feedback:
+            if earlier["respondent"] == who.value and earlier["point"] == when.value:
+                raise InvalidCommandError(
+                    f"feedback from the {who.value.replace('_', ' ')} {POINT_WORDS[when]} is "
+                    f"already recorded (on {earlier['on']})"
+                )
+        self._check_date(on, today, *after)
+        self._feedback_recorded(
+            respondent=who.value, point=when.value, answers=rated,
+            comments=(comments or "").strip() or None,
+            agency=(self.lead or {}).get("agency", ""), on=on,
+        )  # fmt: skip
+
+    @event("FeedbackRecorded")
+    def _feedback_recorded(
+        self, respondent: str, point: str, answers: dict[str, str], comments: str | None,
+        agency: str, on: date, author: str | None = None,
+    ) -> None:  # fmt: skip
+        self.feedback.append({"respondent": respondent, "point": point, "on": on})
+        self._remember("FeedbackRecorded", on, {"respondent": respondent, "point": point})
+
+    # ---- the Level 2 Panel (St Helens standards, 2022) -------------------------------------
+
+    def request_panel(self, asks: list[str], summary: str, on: date, today: date) -> None:
+        wanted = sorted({_choice(PanelAsk, ask, "request").value for ask in asks})
+        if not wanted:
+            raise InvalidCommandError(
+                "a request to the Level 2 Panel asks for advice, services or family_support"
+            )
+        if not summary.strip():
+            raise InvalidCommandError("a request to the Level 2 Panel needs a summary of the need")
+        self._move("request_panel")
+        if self.consented_on is None:
+            raise InvalidCommandError(
+                "cannot ask the Level 2 Panel yet: the family has not given consent. Record "
+                "their consent first; a family's case goes to the panel only with their agreement"
+            )
+        waiting = self._panel_request_awaiting_outcome()
+        if waiting is not None:
+            raise InvalidCommandError(
+                f"request {waiting['request']} to the Level 2 Panel (made on "
+                f"{waiting['requested_on']}) is still awaiting the panel's outcome"
+            )
+        self._check_date(on, today, ("consent was recorded", self.consented_on))
+        self._panel_requested(
+            request=len(self.panel_requests) + 1, asks=wanted, summary=summary.strip(), on=on
+        )
+
+    def _panel_request_awaiting_outcome(self) -> dict[str, Any] | None:
+        return next((r for r in self.panel_requests if r["outcome"] is None), None)
+
+    @event("PanelRequested")
+    def _panel_requested(
+        self, request: int, asks: list[str], summary: str, on: date, author: str | None = None
+    ) -> None:
+        self.panel_requests.append({"request": request, "asks": list(asks), "requested_on": on,
+                                    "outcome": None, "outcome_on": None, "reviewed_on": None})  # fmt: skip
+        self._remember("PanelRequested", on, {"request": request})
+
+    def record_panel_outcome(
+        self,
+        outcome: str,
+        services: list[dict[str, str]],
+        on: date,
+        today: date,
+        notes: str | None = None,
+    ) -> None:
+        result = _choice(PanelOutcome, outcome, "panel outcome")
+        self._move("record_panel_outcome")
+        waiting = self._panel_request_awaiting_outcome()
+        if waiting is None:
+            raise InvalidCommandError(
+                "no request to the Level 2 Panel is awaiting an outcome: record the request first"
+            )
+        allocated = []
+        for item in services:
+            service, provider = item.get("service", "").strip(), item.get("provider", "").strip()
+            if not service or not provider:
+                raise InvalidCommandError(
+                    "each allocated service names the service and who provides it"
+                )
+            allocated.append({"service": service, "provider": provider})
+        if result is PanelOutcome.SERVICES_ALLOCATED and not allocated:
+            raise InvalidCommandError("an allocation names at least one service and its provider")
+        if result is PanelOutcome.ADVICE and allocated:
+            raise InvalidCommandError(
+                "advice allocates no services: record the outcome as services_allocated"
+            )
+        self._check_date(on, today, ("the request to the panel", waiting["requested_on"]))
+        self._panel_outcome_recorded(
+            request=waiting["request"], outcome=result.value, services=allocated,
+            notes=(notes or "").strip() or None, on=on,
+        )  # fmt: skip
+
+    @event("PanelOutcomeRecorded")
+    def _panel_outcome_recorded(
+        self, request: int, outcome: str, services: list[dict[str, str]], notes: str | None,
+        on: date, author: str | None = None,
+    ) -> None:  # fmt: skip
+        found = self.panel_requests[request - 1]
+        found.update(outcome=outcome, outcome_on=on)
+        allocated = outcome == PanelOutcome.SERVICES_ALLOCATED.value
+        self._remember("PanelOutcomeRecorded", on, {"request": request, "allocated": allocated})
+
+    def record_panel_review(
+        self, further_support: bool, on: date, today: date, notes: str | None = None
+    ) -> None:
+        self._move("record_panel_review")
+        waiting = next(
+            (r for r in self.panel_requests
+             if r["outcome"] == PanelOutcome.SERVICES_ALLOCATED.value and r["reviewed_on"] is None),
+            None,
+        )  # fmt: skip
+        if waiting is None:
+            raise InvalidCommandError("no allocation by the Level 2 Panel is awaiting its review")
+        self._check_date(on, today, ("the panel's allocation", waiting["outcome_on"]))
+        self._panel_reviewed(
+            request=waiting["request"], further_support=further_support,
+            notes=(notes or "").strip() or None, on=on,
+        )  # fmt: skip
+
+    @event("PanelReviewed")
+    def _panel_reviewed(
+        self, request: int, further_support: bool, notes: str | None, on: date,
+        author: str | None = None,
+    ) -> None:  # fmt: skip
+        self.panel_requests[request - 1]["reviewed_on"] = on
+        self._remember(
+            "PanelReviewed", on, {"request": request, "further_support": further_support}
+        )
+
     # ---- alerts (raised by the sweep; part of the record) ---------------------------------
 
     def raise_alert(
@@ -504,7 +679,7 @@ class Episode(Authored):
         """Raise the alert unless it is already raised or the clock is no longer running as
         at today (the sweep re-checks here what its read model said). True if raised."""
         ident = alert_id(self.reference, clock, occurrence, rung)
-        if ident in self.alerts or not self.is_open:
+        if ident in self.alerts or not (self.is_open or clock in AFTER_CLOSURE):
             return False
         span = _span_of(self, clock, occurrence)
         if span is None or not span.as_at(today).running:
@@ -558,6 +733,14 @@ class Episode(Authored):
     @event("AlertCleared")
     def _alert_cleared(self, alert_id: str, on: date, author: str | None = None) -> None:
         self.alerts[alert_id]["cleared_on"] = on
+
+
+def _choice(kind: type[StrEnum], value: str, what: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(item.value for item in kind)
+        raise InvalidCommandError(f"unknown {what} '{value}' ({known})") from None
 
 
 def _span_of(episode: Episode, clock: ClockName, occurrence: int) -> Span | None:

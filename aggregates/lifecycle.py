@@ -104,6 +104,19 @@ TABLE: dict[str, tuple[str, str, list[tuple[list[State], State | None]]]] = {
         [([State.AWAITING_MASH], State.CLOSED)],
     ),
     "close": ("close the episode", "an open episode", [(OPEN_STATES, State.CLOSED)]),
+    # family feedback: at closure it may come after the episode is closed
+    "record_feedback": ("record family feedback", "an episode", [(list(State), None)]),
+    "request_panel": ("ask the Level 2 Panel", "an open episode", [(OPEN_STATES, None)]),
+    "record_panel_outcome": (
+        "record the Level 2 Panel's outcome",
+        "an open episode",
+        [(OPEN_STATES, None)],
+    ),
+    "record_panel_review": (
+        "record the Level 2 Panel's review",
+        "an open episode",
+        [(OPEN_STATES, None)],
+    ),
 }
 
 

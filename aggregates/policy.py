@@ -29,6 +29,25 @@ class ClockName(StrEnum):
     GCP2 = "gcp2"
     LONG_RUNNING = "long_running"
     AUDIT_ACTIONS = "audit_actions"
+    # Clocks a council's policy may leave out (absent: never due). Family feedback (B&NES
+    # toolkits 5 and 6), the Level 2 Panel's review of an allocation (St Helens 2022) and the
+    # Supporting Families check that outcomes were sustained after closure.
+    FEEDBACK_ASSESSMENT = "feedback_assessment"
+    FEEDBACK_THIRD_REVIEW = "feedback_third_review"
+    FEEDBACK_CLOSURE = "feedback_closure"
+    PANEL_REVIEW = "panel_review"
+    OUTCOMES_SUSTAINED = "outcomes_sustained"
+
+
+OPTIONAL_CLOCKS: frozenset[ClockName] = frozenset(
+    {
+        ClockName.FEEDBACK_ASSESSMENT,
+        ClockName.FEEDBACK_THIRD_REVIEW,
+        ClockName.FEEDBACK_CLOSURE,
+        ClockName.PANEL_REVIEW,
+        ClockName.OUTCOMES_SUSTAINED,
+    }
+)
 
 
 class Timescale(BaseModel):
@@ -87,6 +106,12 @@ class ClockRule(BaseModel):
         return self.pre_birth_due if pre_birth and self.pre_birth_due else self.due
 
 
+# What a policy that leaves out an optional clock holds for it: a rule that is never due.
+ABSENT = ClockRule(
+    label="not part of this policy", due=Timescale(days=0), enabled=False, source="absent"
+)
+
+
 class Escalation(BaseModel):
     """The alert ladder: due soon (to the lead professional), overdue the working day after
     the due date (to the lead professional and the co-ordinator), escalated some working days
@@ -118,13 +143,18 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _every_clock_defined(self) -> Policy:
-        missing = [name.value for name in ClockName if name not in self.clocks]
+        missing = [
+            name.value
+            for name in ClockName
+            if name not in self.clocks and name not in OPTIONAL_CLOCKS
+        ]
         if missing:
             raise ValueError(f"clocks missing from the policy: {', '.join(missing)}")
         return self
 
     def rule(self, clock: ClockName) -> ClockRule:
-        return self.clocks[clock]
+        """The clock's rule (an optional clock the policy leaves out is disabled)."""
+        return self.clocks.get(clock, ABSENT)
 
     def due_date(
         self, clock: ClockName, start: date, pre_birth: bool, calendar: WorkingCalendar

@@ -417,7 +417,8 @@ COMMANDS: dict[str, type[cmd._Command]] = {
         cmd.RecordConsent, cmd.WithholdConsent, cmd.WithdrawConsent, cmd.FinaliseAssessment,
         cmd.DecideFam, cmd.HoldFam, cmd.AgreeSingleAgencyPlan, cmd.CirculatePlan, cmd.HoldReview,
         cmd.SeeChild, cmd.ChangeLead, cmd.StartGcp2, cmd.CompleteGcp2, cmd.RecordException,
-        cmd.StepUp, cmd.RecordMashOutcome, cmd.Close,
+        cmd.StepUp, cmd.RecordMashOutcome, cmd.Close, cmd.RecordFeedback, cmd.RequestPanel,
+        cmd.RecordPanelOutcome, cmd.RecordPanelReview,
     )
 }  # fmt: skip
 

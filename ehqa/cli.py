@@ -55,7 +55,13 @@ from ehqa.present import audit_json
 from ehqa.services import Services
 from ehqa.store import DEFAULT_DATABASE, StoreOpenError, StoreURLError
 from projections.queries import BoardRow
-from projections.reports import as_csv, grade_report, theme_report
+from projections.reports import (
+    as_csv,
+    feedback_answers,
+    feedback_coverage,
+    grade_report,
+    theme_report,
+)
 from projections.runner import REBUILD_BATCH, follow
 from schedulers.delivery import JsonLinesSink, Sink, WebhookSink
 from schedulers.scheduler import run_every
@@ -1377,6 +1383,70 @@ def simulate(
         typer.echo(f"  {scenario:<18} {count}")
     for refusal in report.refused[:20]:
         typer.echo(f"refused: {refusal}", err=True)
+
+
+# ---- family feedback and the Level 2 Panel ------------------------------------------------------
+
+feedback_app = typer.Typer(help="Family feedback (B&NES toolkits 5 and 6).", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+panel_app = typer.Typer(help="The Level 2 Panel (St Helens).", no_args_is_help=True)
+app.add_typer(panel_app, name="panel")
+
+
+@feedback_app.command("report")
+def feedback_report(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv_: Annotated[bool, typer.Option("--csv", help="Print the answers as CSV.")] = False,
+) -> None:
+    """Answers by agency, quarter, respondent and statement; and the share of episodes with
+    feedback at each point (of those that reached it)."""
+    facts = _views(ctx).read.feedback_facts()
+    answers, coverage = feedback_answers(facts), feedback_coverage(facts)
+    if as_json:
+        typer.echo(json.dumps({"answers": answers, "coverage": coverage}, indent=2))
+    elif as_csv_:
+        typer.echo(as_csv(answers), nl=False)
+    else:
+        if answers:
+            print_table(answers, tuple(answers[0]), tuple(answers[0]))
+        else:
+            typer.echo("no feedback recorded")
+        typer.echo("")
+        shown = [{**row, "share": "" if row["share"] is None else f"{row['share']:.0%}"}
+                 for row in coverage]  # fmt: skip
+        print_table(shown, tuple(shown[0]), tuple(shown[0]))
+
+
+@panel_app.command("caseload")
+def panel_caseload(
+    ctx: typer.Context,
+    as_at: Annotated[str | None, typer.Option("--as-at", help="As at YYYY-MM-DD.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Requests awaiting the panel's outcome and allocations awaiting its three-month review."""
+    when = _date_option("--as-at", as_at) or from_environment()()
+    rows = _views(ctx).read.panel_caseload(when)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif rows:
+        cells = [{**row, "asks": ", ".join(row["asks"]),
+                  "services": "; ".join(f"{s['service']} ({s['provider']})" for s in row["services"])}
+                 for row in rows]  # fmt: skip
+        columns = (
+            "episode",
+            "request",
+            "status",
+            "since",
+            "due_on",
+            "asks",
+            "services",
+            "lead",
+            "agency",
+        )
+        print_table(cells, columns, columns)
+    else:
+        typer.echo("nothing awaits the Level 2 Panel")
 
 
 def main() -> None:

@@ -14,9 +14,11 @@ from eventsourcing.persistence import Tracking
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from aggregates.episode import ClosureReason, Episode, Origin
+from aggregates.feedback import FeedbackPoint, Rating, Respondent
+from aggregates.panel import PanelAsk, PanelOutcome
 from aggregates.policy import ClockName
 from ehqa.application import EhqaApplication, Rehearsal
-from ehqa.bounds import Code, Name, Reference, RequiredText, Subject
+from ehqa.bounds import Code, FreeText, Name, Reference, RequiredText, Subject
 
 
 class Lead(BaseModel):
@@ -217,6 +219,83 @@ class CompleteGcp2(_Command):
         episode.complete_gcp2(self.on, today)
 
 
+class RecordFeedback(_Command):
+    """Family feedback (B&NES toolkits 5 and 6): one sheet from the child or young person or
+    from the parent or carer, at one point of the episode."""
+
+    # (`from` is a Python keyword: the field is `from_`, read and written as `from`)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    cmd: Literal["record_feedback"]
+    from_: Respondent = Field(alias="from")
+    point: FeedbackPoint
+    answers: dict[Code, Rating] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Each statement of the sheet (its key) rated agree, partly or disagree; a"
+        " statement the family left blank is left out. Child: made_a_difference, kept_informed,"
+        " asked_my_views, agreed_plan, agreed_sharing. Parent or carer: worries_discussed,"
+        " whole_life_discussed, agreed_plan, agreed_sharing, got_help, made_a_difference.",
+    )
+    comments: FreeText | None = None
+
+    def run(self, episode: Episode, today: date) -> None:
+        episode.record_feedback(
+            self.from_.value,
+            self.point.value,
+            {key: rating.value for key, rating in self.answers.items()},
+            self.on,
+            today,
+            comments=self.comments,
+        )
+
+
+class RequestPanel(_Command):
+    """A request to the Level 2 Panel (St Helens), only once the family has consented."""
+
+    cmd: Literal["request_panel"]
+    asks: list[PanelAsk] = Field(min_length=1, max_length=3)
+    summary: RequiredText
+
+    def run(self, episode: Episode, today: date) -> None:
+        episode.request_panel([ask.value for ask in self.asks], self.summary, self.on, today)
+
+
+class AllocatedService(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    service: Name
+    provider: Name
+
+
+class RecordPanelOutcome(_Command):
+    """The Level 2 Panel's answer to the request awaiting it: advice, or services allocated
+    (each with who provides it)."""
+
+    cmd: Literal["record_panel_outcome"]
+    outcome: PanelOutcome
+    services: list[AllocatedService] = Field(default_factory=list, max_length=20)
+    notes: FreeText | None = None
+
+    def run(self, episode: Episode, today: date) -> None:
+        episode.record_panel_outcome(
+            self.outcome.value,
+            [item.model_dump() for item in self.services],
+            self.on,
+            today,
+            notes=self.notes,
+        )
+
+
+class RecordPanelReview(_Command):
+    """The Level 2 Panel's review of the allocation awaiting it (due three months on)."""
+
+    cmd: Literal["record_panel_review"]
+    further_support: bool = False
+    notes: FreeText | None = None
+
+    def run(self, episode: Episode, today: date) -> None:
+        episode.record_panel_review(self.further_support, self.on, today, notes=self.notes)
+
+
 Command = Annotated[
     Open
     | RecordConsent
@@ -235,7 +314,11 @@ Command = Annotated[
     | RecordException
     | StepUp
     | RecordMashOutcome
-    | Close,
+    | Close
+    | RecordFeedback
+    | RequestPanel
+    | RecordPanelOutcome
+    | RecordPanelReview,
     Field(discriminator="cmd"),
 ]
 COMMAND = TypeAdapter[Any](Command)

@@ -22,6 +22,7 @@ from typing import Any
 
 from aggregates.episode import ChildRecord, Episode, Origin
 from aggregates.errors import DomainError
+from aggregates.feedback import STATEMENTS, Respondent
 from ehqa.application import EhqaApplication
 
 AGENCIES = [
@@ -41,6 +42,23 @@ LATE_REASONS = [
 ]  # fmt: skip
 
 Step = tuple[date, Callable[[Episode, date], None]]
+
+# Family feedback, the Level 2 Panel: our assumptions, as no published figures exist.
+# - Feedback is asked for where the policy asks for it (B&NES). During the assessment about 7 in
+#   10 parents or carers and 4 in 10 children return a sheet; at the third review about half of
+#   the families, at closure about 6 in 10 (half at the closing meeting, half in the following
+#   fortnight). A sheet leaves about 1 statement in 10 blank; answers are mostly favourable
+#   (agree 65%, partly 25%, disagree 10%).
+# - About 1 episode in 8 with a finalised assessment goes to the Level 2 Panel, a few weeks on.
+#   The panel answers within one to two weeks, allocating services 6 times in 10 (otherwise it
+#   gives advice), and reviews 85% of its allocations around three months later (a week early
+#   to three weeks late); the rest drift, which the panel-review clock shows.
+FEEDBACK_POLICIES = ("bnes",)
+RATINGS = (["agree"] * 13) + (["partly"] * 5) + (["disagree"] * 2)
+PANEL_SERVICES = [
+    ("Family support", "Home-Start"), ("Parenting programme", "Early Help team"),
+    ("Youth work", "Youth service"), ("Emotional wellbeing support", "School nursing"),
+]  # fmt: skip
 
 
 @dataclass
@@ -67,6 +85,8 @@ class _Plan:
         self.opened_on = start
         self.closed = False
         self.recent_assessment = scenario == "step_down" and rng.random() < 0.6
+        self.policy = ""  # set once the episode is opened
+        self.after_closure: list[Step] = []  # steps that may follow the closing (feedback)
 
     def at(self, day: date, step: Callable[[Episode, date], None]) -> bool:
         if self.closed or day > self.end:
@@ -101,6 +121,8 @@ def _episode_plan(plan: _Plan) -> None:
         return
     plan.at(consent, lambda e, t: e.record_consent(agencies, consent, t))
     _visits(plan, consent)
+    if not plan.recent_assessment:
+        _feedback(plan, consent + plan.days(5, 25), "during_assessment", child_too=True)
     if rng.random() < 0.15:
         _gcp2(plan, consent + plan.days(3, 30))
     if s == "step_down":
@@ -120,6 +142,8 @@ def _episode_plan(plan: _Plan) -> None:
         plan.at(why_on, lambda e, t: e.record_exception("assessment", reason, why_on, t))
     if not plan.at(assessed, lambda e, t: e.finalise_assessment(assessed, t)):
         return
+    if rng.random() < 1 / 8:
+        _panel(plan, assessed + plan.days(3, 30))
     if s == "stepped_up":
         up = assessed + plan.days(1, 40)
         level = rng.choice([3, 4])
@@ -140,6 +164,50 @@ def _episode_plan(plan: _Plan) -> None:
     if s == "drifting":
         return
     _reviews(plan, held, late=s == "missed_reviews")
+
+
+def _feedback(plan: _Plan, day: date, point: str, child_too: bool = False,
+              after_closure: bool = False) -> None:  # fmt: skip
+    """The family's sheets at one point, where the policy asks for them (see the assumptions)."""
+    if plan.policy not in FEEDBACK_POLICIES:
+        return
+    rng = plan.rng
+    chance = {"during_assessment": 0.7, "third_review": 0.5, "closure": 0.6}[point]
+    who = [("parent_carer", chance), *([("child", 0.4)] if child_too else [])]
+    for respondent, likely in who:
+        if rng.random() >= likely:
+            continue
+        answers = {key: rng.choice(RATINGS) for key in STATEMENTS[Respondent(respondent)]
+                   if rng.random() < 0.9}  # fmt: skip
+        comments = None if answers and rng.random() < 0.7 else "Thank you for listening to us"
+
+        def step(e: Episode, t: date, r: str = respondent, a: dict[str, str] = answers,
+                 c: str | None = comments) -> None:  # fmt: skip
+            e.record_feedback(r, point, a, day, t, comments=c)
+
+        if after_closure:
+            if day <= plan.end:
+                plan.after_closure.append((day, step))
+        else:
+            plan.at(day, step)
+
+
+def _panel(plan: _Plan, asked: date) -> None:
+    rng = plan.rng
+    asks = sorted(set(rng.sample(["advice", "services", "family_support"], rng.randint(1, 2))))
+    plan.at(asked, lambda e, t: e.request_panel(asks, "Support to progress the plan", asked, t))
+    answered = asked + plan.days(5, 14)
+    if rng.random() >= 0.6:
+        plan.at(answered, lambda e, t: e.record_panel_outcome("advice", [], answered, t))
+        return
+    services = [dict(zip(("service", "provider"), item, strict=True))
+                for item in rng.sample(PANEL_SERVICES, rng.randint(1, 2))]  # fmt: skip
+    plan.at(answered,
+            lambda e, t: e.record_panel_outcome("services_allocated", services, answered, t))  # fmt: skip
+    if rng.random() < 0.85:
+        reviewed = answered + timedelta(days=91) + plan.days(-7, 21)
+        further = rng.random() < 0.3
+        plan.at(reviewed, lambda e, t: e.record_panel_review(further, reviewed, t))
 
 
 def _visits(plan: _Plan, since: date) -> None:
@@ -176,6 +244,8 @@ def _reviews(plan: _Plan, since: date, late: bool) -> None:
             review, lambda e, t, d=review, c=changed: e.hold_review(d, t, plan_changed=c)
         ):
             return
+        if n == 2:
+            _feedback(plan, review + plan.days(0, 12), "third_review")
         if changed:
             sent = review + plan.days(3, 20)
             plan.at(sent, lambda e, t, d=sent: e.circulate_plan(d, t))
@@ -192,9 +262,14 @@ def _reviews(plan: _Plan, since: date, late: bool) -> None:
     closing = review - plan.days(0, 20)
     reason = "outcomes_achieved" if rng.random() < 0.8 else rng.choice(
         ["no_further_action", "transferred_out", "disengaged"])  # fmt: skip
+    at_meeting = rng.random() < 0.5  # feedback at the closing meeting, or in the fortnight after
+    if at_meeting:
+        _feedback(plan, closing, "closure")
     plan.at(
         closing, lambda e, t: e.close(reason, "Plan outcomes reviewed with the family", closing, t)
     )
+    if not at_meeting and closing <= plan.end:
+        _feedback(plan, closing + plan.days(1, 14), "closure", after_closure=True)
 
 
 AUTHOR = "system:simulate"  # the author recorded on simulated facts
@@ -283,11 +358,13 @@ def _history(app: EhqaApplication, rng: random.Random, number: int, seed: int, s
     record = ChildRecord(child, author=AUTHOR)
     record.recorded_by(AUTHOR)
     record.episode_opened(reference)
+    plan.policy = episode.policy
     _episode_plan(plan)
     refused = []
-    for day, step in sorted(plan.steps, key=lambda s: s[0]):
-        if not episode.is_open:
-            break
+    after = {id(step) for step in plan.after_closure}
+    for day, step in sorted(plan.steps + plan.after_closure, key=lambda s: s[0]):
+        if not episode.is_open and id(step) not in after:
+            continue
         try:
             step(episode, today)
         except DomainError as error:

@@ -25,6 +25,34 @@ def _agencies(body: Body) -> str:
     return ", ".join(body.get("agencies") or [])
 
 
+_FROM = {"child": "the child or young person", "parent_carer": "the parent or carer"}
+_AT = {
+    "during_assessment": "during the assessment",
+    "third_review": "at the third review",
+    "closure": "at closure",
+}
+
+
+def _feedback(body: Body) -> str:
+    answers = body.get("answers") or {}
+    rated = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(answers.items()))
+    return (
+        f"Feedback from {_FROM.get(str(body.get('from') or body.get('respondent')), 'the family')}"
+        f" {_AT.get(str(body.get('point')), str(body.get('point')))}"
+        + (f" ({rated})" if rated else "")
+        + ("; with comments" if body.get("comments") else "")
+    )
+
+
+def _panel_outcome(body: Body) -> str:
+    if body.get("outcome") == "advice":
+        return f"Level 2 Panel gave advice on request {body.get('request')}"
+    services = "; ".join(
+        f"{s.get('service')} with {s.get('provider')}" for s in body.get("services") or []
+    )
+    return f"Level 2 Panel allocated {services} (request {body.get('request')}); review in three months"
+
+
 LABELS: dict[str, Callable[[Body], str]] = {
     "Opened": _opened,
     "ConsentRecorded": lambda b: f"Consent recorded for {_agencies(b)}",
@@ -55,6 +83,16 @@ LABELS: dict[str, Callable[[Body], str]] = {
         + ("stays at level 2" if b.get("level") == 2 else f"level {b.get('level')}; episode closed")
     ),
     "Closed": lambda b: f"Episode closed: {str(b.get('reason', '')).replace('_', ' ')}",
+    "FeedbackRecorded": _feedback,
+    "PanelRequested": lambda b: (
+        f"Request {b.get('request')} to the Level 2 Panel for "
+        + " and ".join(str(a).replace("_", " ") for a in b.get("asks") or [])
+    ),
+    "PanelOutcomeRecorded": _panel_outcome,
+    "PanelReviewed": lambda b: (
+        f"Level 2 Panel reviewed its allocation (request {b.get('request')}): "
+        + ("further support agreed" if b.get("further_support") else "no further support needed")
+    ),
     "AlertRaised": lambda b: (
         f"Alert: {_clock(b.get('clock'))} "
         + {"due_soon": "due soon", "overdue": "overdue", "escalated": "overdue, escalated"}.get(
@@ -80,6 +118,11 @@ CLOCK_WORDS = {
     ClockName.CHILD_SEEN: "child seen",
     ClockName.GCP2: "GCP2",
     ClockName.LONG_RUNNING: "six-month",
+    ClockName.FEEDBACK_ASSESSMENT: "family feedback during the assessment",
+    ClockName.FEEDBACK_THIRD_REVIEW: "family feedback at the third review",
+    ClockName.FEEDBACK_CLOSURE: "family feedback at closure",
+    ClockName.PANEL_REVIEW: "Level 2 Panel review",
+    ClockName.OUTCOMES_SUSTAINED: "outcomes sustained",
 }
 
 

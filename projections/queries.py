@@ -387,3 +387,68 @@ class ReadModels:
         return [
             r[0] for r in self.db.query("SELECT reference FROM ehqa_episodes ORDER BY opened_seq")
         ]
+
+    # ---- family feedback and the Level 2 Panel ---------------------------------------------
+
+    def _events(self, *kinds: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every event of these kinds, as (episode reference, timeline body), in business order."""
+        by_id = {episode_id(ref).hex: ref for ref in self.references()}
+        rows = self.db.query(
+            "SELECT episode_id, body FROM ehqa_timeline"
+            f" WHERE event IN ({', '.join('?' for _ in kinds)}) ORDER BY on_date, episode_id, version",
+            kinds,
+        )
+        return [(by_id[ident], json.loads(body)) for ident, body in rows if ident in by_id]
+
+    def feedback_facts(self) -> list[tuple[str, dict[str, Any]]]:
+        """What the feedback report needs: each feedback sheet, and the events that make an
+        episode due feedback at each point (first consent to an assessment, reviews, closing)."""
+        return self._events("Opened", "ConsentRecorded", "ReviewHeld", "Closed", "FeedbackRecorded")
+
+    def panel_caseload(self, as_at: date) -> list[dict[str, Any]]:
+        """The Level 2 Panel's caseload as at `as_at`: requests on open episodes still awaiting
+        the panel's outcome, and allocations awaiting the panel's review (with its due date)."""
+        open_refs = {
+            r[0]: (r[1], r[2])
+            for r in self.db.query(
+                "SELECT reference, lead_name, lead_agency FROM ehqa_episodes"
+                " WHERE closed_on IS NULL OR closed_on > ?",
+                (as_at.isoformat(),),
+            )
+        }
+        requests: dict[tuple[str, int], dict[str, Any]] = {}
+        allocations: dict[str, int] = {}  # the n-th allocation starts the n-th review clock
+        occurrence: dict[tuple[str, int], int] = {}
+        for ref, body in self._events("PanelRequested", "PanelOutcomeRecorded", "PanelReviewed"):
+            if body["on"] > as_at.isoformat() or ref not in open_refs:
+                continue
+            key = (ref, int(body["request"]))
+            if body["event"] == "PanelRequested":
+                lead_name, lead_agency = open_refs[ref]
+                requests[key] = {
+                    "episode": ref, "request": key[1], "status": "awaiting_outcome",
+                    "since": body["on"], "due_on": None, "asks": body["asks"], "services": [],
+                    "lead": lead_name, "agency": lead_agency,
+                }  # fmt: skip
+            elif body["event"] == "PanelOutcomeRecorded" and key in requests:
+                if body["outcome"] == "advice":
+                    del requests[key]
+                else:
+                    allocations[ref] = allocations.get(ref, 0) + 1
+                    occurrence[key] = allocations[ref]
+                    requests[key].update(
+                        status="awaiting_review", since=body["on"], services=body["services"]
+                    )
+            elif key in requests:
+                del requests[key]
+        due = {
+            (r[0], r[1]): r[2]
+            for r in self.db.query(
+                "SELECT reference, occurrence, due_on FROM ehqa_clocks WHERE clock = ?",
+                (ClockName.PANEL_REVIEW.value,),
+            )
+        }
+        for key, item in requests.items():
+            if key in occurrence:
+                item["due_on"] = due.get((key[0], occurrence[key]))
+        return sorted(requests.values(), key=lambda i: (i["status"], i["since"], i["episode"]))

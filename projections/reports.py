@@ -48,6 +48,58 @@ def theme_report(audits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             for t, eps in sorted(found.items(), key=lambda kv: (-len(kv[1]), kv[0]))]  # fmt: skip
 
 
+RATINGS = ("agree", "partly", "disagree")
+POINTS = ("during_assessment", "third_review", "closure")
+
+
+def feedback_answers(facts: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Family feedback answers counted by agency (of the lead professional when the sheet was
+    given), quarter, respondent and statement."""
+    table: dict[tuple[str, str, str, str], Counter[str]] = {}
+    for _, body in facts:
+        if body["event"] != "FeedbackRecorded":
+            continue
+        for statement, rating in body["answers"].items():
+            key = (body["agency"], quarter(body["on"]), body["respondent"], statement)
+            table.setdefault(key, Counter())[rating] += 1
+    return [
+        {"agency": agency, "quarter": q, "respondent": who, "statement": statement,
+         **{r: counts[r] for r in RATINGS}, "answered": sum(counts.values())}
+        for (agency, q, who, statement), counts in sorted(table.items())
+    ]  # fmt: skip
+
+
+def feedback_coverage(facts: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """For each point, how many episodes reached it (consent to an assessment; a third review;
+    a closing after consent) and how many of those have feedback at it from anyone."""
+    reached: dict[str, set[str]] = {point: set() for point in POINTS}
+    given: dict[str, set[str]] = {point: set() for point in POINTS}
+    skips, consented, reviews = set(), set(), Counter[str]()
+    for ref, body in facts:
+        kind = body["event"]
+        if kind == "Opened" and body.get("recent_social_care_assessment"):
+            skips.add(ref)
+        elif kind == "ConsentRecorded":
+            consented.add(ref)
+            if ref not in skips:
+                reached["during_assessment"].add(ref)
+        elif kind == "ReviewHeld":
+            reviews[ref] += 1
+            if reviews[ref] == 3:
+                reached["third_review"].add(ref)
+        elif kind == "Closed" and ref in consented:
+            reached["closure"].add(ref)
+        elif kind == "FeedbackRecorded":
+            given[body["point"]].add(ref)
+    rows = []
+    for point in POINTS:
+        due, with_feedback = len(reached[point]), len(reached[point] & given[point])
+        share = round(with_feedback / due, 3) if due else None
+        rows.append({"point": point, "episodes": due, "with_feedback": with_feedback,
+                     "share": share})  # fmt: skip
+    return rows
+
+
 def as_csv(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ""

@@ -25,7 +25,7 @@ from eventsourcing.domain import DomainEventProtocol
 from aggregates.alerts import Rung, episode_of_alert, ladder
 from aggregates.audit import Audit
 from aggregates.calendar import WorkingCalendar
-from aggregates.clocks import due_dates
+from aggregates.clocks import AFTER_CLOSURE, due_dates
 from aggregates.episode import ChildRecord, Episode
 from aggregates.policy import ClockName, Policy
 from projections.db import Cursor
@@ -309,7 +309,7 @@ class EpisodesProjection:
         rows = []
         for seq, (span, due) in enumerate(due_dates(episode.facts, policy, self._calendar)):
             following = None
-            if span.running and episode.is_open:
+            if span.running and (episode.is_open or span.clock in AFTER_CLOSURE):
                 rungs = raised.get((span.clock.value, span.occurrence), set())
                 following = ladder(due, policy.escalation, self._calendar).next_after(rungs)
             rows.append((

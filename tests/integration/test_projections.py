@@ -104,7 +104,10 @@ def test_caseloads_count_each_lead_professionals_open_episodes(services: Service
             expected[key] = expected.get(key, 0) + 1
     loads = services.read.caseloads(SIM_TODAY)
     assert {(x["lead"], x["agency"]): x["open_episodes"] for x in loads} == expected
-    overdue = services.read.drift(SIM_TODAY)
+    # (the board also holds clocks that run on after closing, such as feedback at closure; a
+    # lead whose episodes are all closed has no caseload row)
+    leads = {(x["lead"], x["agency"]) for x in loads}
+    overdue = [r for r in services.read.drift(SIM_TODAY) if (r.lead_name, r.lead_agency) in leads]
     assert sum(x["overdue_clocks"] for x in loads) == len(overdue)
     worst = max((x for x in loads if x["worst"]), key=lambda x: x["worst"]["working_days_late"])
     assert worst["worst"]["working_days_late"] == overdue[0].entry.working_days_late

@@ -25,17 +25,28 @@ def test_st_helens_preset_has_every_clock_of_the_domain_brief() -> None:
         "gcp2": "30 days",
         "long_running": "6 months",
         "audit_actions": "10 working days",
+        "panel_review": "3 months",
     }
     assert str(policy.rule(ClockName.ASSESSMENT).pre_birth_due) == "45 days"
+    # it asks for no family feedback: those optional clocks are absent, so never due
+    assert not policy.rule(ClockName.FEEDBACK_ASSESSMENT).enabled
 
 
-def test_bnes_overrides_only_its_first_review() -> None:
+FEEDBACK = (
+    ClockName.FEEDBACK_ASSESSMENT, ClockName.FEEDBACK_THIRD_REVIEW, ClockName.FEEDBACK_CLOSURE
+)  # fmt: skip
+
+
+def test_bnes_overrides_only_its_first_review_and_adds_family_feedback() -> None:
     book = PolicyBook()
     bnes, st_helens = book.get("bnes"), book.get("st-helens")
     assert bnes.extends == "st-helens"
     assert str(bnes.rule(ClockName.FIRST_REVIEW).due) == "12 weeks"
+    assert [str(bnes.rule(c).due) for c in FEEDBACK] == [
+        "20 working days", "10 working days", "10 working days"
+    ]  # fmt: skip
     for clock in ClockName:
-        if clock is not ClockName.FIRST_REVIEW:
+        if clock is not ClockName.FIRST_REVIEW and clock not in FEEDBACK:
             assert bnes.rule(clock).due == st_helens.rule(clock).due
 
 
