@@ -46,7 +46,7 @@ from aggregates.errors import ChildAlreadyOpenError, DomainError
 from aggregates.schemes import Grade, SchemeName
 from ehqa import bounds, idempotency
 from ehqa import commands as cmd
-from ehqa.application import EpisodeNotFoundError
+from ehqa.application import ConflictError, EpisodeExistsError, EpisodeNotFoundError
 from ehqa.auth import (
     AccessLog,
     Authenticator,
@@ -295,9 +295,9 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     )
     app.state.api = api
     _errors(app)
-    app.add_middleware(Limits)  # (before the log's, so that the log wraps it)
-    _middleware(app)
     refuse_undocumented(app)
+    app.add_middleware(Limits)  # (before the log's, so that the log wraps both)
+    _middleware(app)
     _routes(app, api)
     return app
 
@@ -368,8 +368,10 @@ AlertsFor = Annotated[
 ]  # fmt: skip
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="Retries with the same key record once."),
-]
+    Header(alias="Idempotency-Key", max_length=255, pattern=r"^[\x21-\x7e]+$",
+           description="Retries with the same key record once (1-255 printable ASCII"
+           " characters, no spaces)."),
+]  # fmt: skip
 
 
 def _may_read_episode(api: Api, who: Principal, reference: str) -> bool:
@@ -458,23 +460,33 @@ def _idempotent(api: Api, who: Principal, key: str | None, request: str,
     except StillRunning:
         raise Refused(409, "Conflict", f"a request with Idempotency-Key {key!r} is still being"
                       " handled; retry in a few seconds") from None  # fmt: skip
-    if earlier is not None:
+    if isinstance(earlier, idempotency.Answer):
         media = PROBLEM if earlier.status >= 400 else "application/json"
         return JSONResponse(earlier.body, status_code=earlier.status, media_type=media)
     mark = idempotency.tracking(who.subject, key)
+
+    def recorded() -> bool:
+        return bool(api.services.app.recorder.max_tracking_id(mark.application_name))
+
     try:
-        recorded = bool(api.services.app.recorder.max_tracking_id(mark.application_name))
-        status, body = run(mark, recorded)
+        try:
+            status, body = run(mark, recorded())
+        except ConflictError:
+            if not recorded():
+                raise
+            # an earlier attempt (whose lease ran out while it was still working) recorded
+            # the command meanwhile: answer as it would have
+            status, body = run(mark, True)
     except Exception as error:
         status, body = _refusal(error)
         with api.lock:
             if status is None:
-                api.keys.release(who.subject, key)
+                api.keys.release(who.subject, key, earlier)
             else:
-                api.keys.answer(who.subject, key, status, body)
+                api.keys.answer(who.subject, key, earlier, status, body)
         raise
     with api.lock:
-        api.keys.answer(who.subject, key, status, body)
+        api.keys.answer(who.subject, key, earlier, status, body)
     return JSONResponse(body, status_code=status)
 
 
@@ -521,8 +533,9 @@ def _routes(app: FastAPI, api: Api) -> None:
             with api.lock:
                 s.catch_up()
                 found = s.status()
-        except Exception as error:  # the store is unreachable
-            return problem(503, "Service Unavailable", f"the store does not answer: {error}")
+        except Exception as error:  # the store is unreachable: the cause is logged, not shown
+            log.error(json.dumps({"ready": "store does not answer", "error": str(error)[:2000]}))
+            return problem(503, "Service Unavailable", "the store does not answer (see the log)")
         views = {v.name: v.position for v in found}
         return {"status": "ready", "views": views,
                 "dead_letters": {v.name: v.dead_letters for v in found}}  # fmt: skip
@@ -550,6 +563,11 @@ def _routes(app: FastAPI, api: Api) -> None:
                         command.apply(s.app, by=who.subject, tracking=tracking)
                 except ChildAlreadyOpenError as error:
                     raise _child_open(api, who, error) from None
+                except EpisodeExistsError as error:
+                    if not _may_read_episode(api, who, data["episode"]):
+                        raise Refused(409, "Conflict", "that reference cannot be used; choose"
+                                      " another") from None  # fmt: skip
+                    raise error from None
                 api.access.record(who, "record open", data["episode"])
                 return 201, json.loads(json.dumps(api.episode_view(data["episode"]), default=str))
 
@@ -850,6 +868,7 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
         """Score an item, section, dimension or standard with its evidence (overriding a
         proposal from the record needs a reason)."""
         who = api.who(authorization)
+        may_audit(who)  # before the audit is looked up: no answer tells a non-auditor it exists
         with api.lock:
             proposed = s.app.proposed_value(s.app.get_audit(reference), body.item)
         return change(who, reference, lambda a, t: a.score(
@@ -873,6 +892,7 @@ def _audit_routes(app: FastAPI, api: Api) -> None:
     def issue_action(reference: str, body: ActionBody, authorization: Auth = None) -> Any:
         """Issue a SMART action; it runs on the audit_actions clock."""
         who = api.who(authorization)
+        may_audit(who)
         with api.lock:
             due = body.due_on or s.app.action_due(s.app.get_audit(reference), body.on)
         return change(

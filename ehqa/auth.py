@@ -15,6 +15,7 @@ from typing import Any
 import jwt
 
 from aggregates.access import Principal, Role
+from ehqa import bounds
 from projections.db import Cursor, ViewDatabase
 
 SERVICE_TABLES = [
@@ -91,14 +92,21 @@ def upgrade_tokens(db: ViewDatabase) -> None:
         cur.execute("SELECT token_hash FROM ehqa_tokens WHERE id IS NULL")
         for (token_hash,) in cur.fetchall():
             cur.execute(
-                "UPDATE ehqa_tokens SET id = ? WHERE token_hash = ?", (_fresh_id(cur), token_hash)
+                # (conditional: a worker starting at the same moment may have given it one)
+                "UPDATE ehqa_tokens SET id = ? WHERE token_hash = ? AND id IS NULL",
+                (_fresh_id(cur), token_hash),
             )
         cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS ehqa_tokens_id ON ehqa_tokens (id)")
+
+
+MAX_EXPIRY_DAYS = 3653
 
 
 def parse_expiry(value: str, now: datetime) -> datetime:
     """`90d` (that many days from now) or `YYYY-MM-DD` (at 00:00 UTC that day), in the future."""
     if value[:-1].isdigit() and value.endswith("d"):
+        if int(value[:-1]) > MAX_EXPIRY_DAYS:
+            raise TokenError(f"--expires {value!r}: at most {MAX_EXPIRY_DAYS}d (ten years)")
         moment = now + timedelta(days=int(value[:-1]))
     else:
         try:
@@ -270,6 +278,13 @@ class JwtVerifier:
         subject = str(claims["sub"])
         name = str(claims.get(self.settings.name_claim) or subject)
         agency = claims.get(self.settings.agency_claim)
+        try:  # claims reach the access log and every fact's author: the same bounds as input
+            bounds.check("subject", f"{claims['iss']}#{subject}", "the token's iss and sub")
+            bounds.check("name", name, f"the token's {self.settings.name_claim} claim")
+            if agency:
+                bounds.check("name", str(agency), f"the token's {self.settings.agency_claim} claim")
+        except bounds.OutOfBounds as error:
+            raise Unauthenticated(str(error)) from None
         return Principal(
             name, role, str(agency) if agency else None, subject=f"{claims['iss']}#{subject}"
         )

@@ -66,57 +66,61 @@ class IdempotencyKeys:
         db.ensure([TABLE])
         db.ensure_columns("ehqa_idempotency", {"started_at": "TEXT"})
 
-    def claim(self, subject: str, key: str, request: str) -> Answer | None:
-        """None: the caller holds the key now and must run the request, then `answer`. An
-        Answer: the first attempt's, to send again. Raises KeyReused or StillRunning."""
-        digest, now = fingerprint(request), datetime.now(UTC)
+    def claim(self, subject: str, key: str, request: str) -> Answer | str:
+        """A string (the claim's own stamp): the caller holds the key now and must run the
+        request, then `answer` with that stamp. An Answer: the first attempt's, to send again.
+        Raises KeyReused or StillRunning."""
+        digest, now = fingerprint(request), datetime.now(UTC).isoformat()
         with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO ehqa_idempotency (principal, key, request, started_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (principal, key) DO NOTHING",
-                (subject, key, digest, now.isoformat()),
+                (subject, key, digest, now),
             )
             if cur.rowcount == 1:
-                return None
+                return now
             cur.execute(
                 "SELECT request, status, body, started_at FROM ehqa_idempotency"
                 " WHERE principal = ? AND key = ?",
                 (subject, key),
             )
             row = cur.fetchone()
-        assert row is not None  # rows are never deleted while a request may use them
+        if row is None:  # released by a failed attempt a moment ago
+            raise StillRunning(key)
         request_digest, status, body, started_at = row
         if request_digest != digest:
             raise KeyReused(key)
         if status is not None:
             return Answer(status, json.loads(body))
-        if started_at and datetime.fromisoformat(started_at) > now - self.lease:
+        lease_ends = datetime.fromisoformat(started_at) + self.lease if started_at else None
+        if lease_ends is not None and lease_ends > datetime.now(UTC):
             raise StillRunning(key)
-        self._take_over(subject, key, started_at, now)
-        return None
-
-    def _take_over(self, subject: str, key: str, started_at: str | None, now: datetime) -> None:
-        with self.db.transaction() as cur:
+        with self.db.transaction() as cur:  # the attempt that held it died: take it over
             cur.execute(
                 "UPDATE ehqa_idempotency SET started_at = ? WHERE principal = ? AND key = ?"
                 " AND status IS NULL AND (started_at = ? OR started_at IS NULL)",
-                (now.isoformat(), subject, key, started_at),
+                (now, subject, key, started_at),
             )
             if cur.rowcount != 1:  # another retry took it over first
                 raise StillRunning(key)
+        return now
 
-    def answer(self, subject: str, key: str, status: int, body: Any) -> None:
+    def answer(self, subject: str, key: str, stamp: str, status: int, body: Any) -> None:
+        """Keep the answer, if this attempt still holds the key (one that lost its lease to a
+        retry leaves the retry's answer alone)."""
         with self.db.transaction() as cur:
             cur.execute(
-                "UPDATE ehqa_idempotency SET status = ?, body = ? WHERE principal = ? AND key = ?",
-                (status, json.dumps(body, default=str), subject, key),
+                "UPDATE ehqa_idempotency SET status = ?, body = ?"
+                " WHERE principal = ? AND key = ? AND started_at = ? AND status IS NULL",
+                (status, json.dumps(body, default=str), subject, key, stamp),
             )
 
-    def release(self, subject: str, key: str) -> None:
+    def release(self, subject: str, key: str, stamp: str) -> None:
         """The attempt failed without an answer worth keeping (a server error): a retry may
         run at once."""
         with self.db.transaction() as cur:
             cur.execute(
-                "DELETE FROM ehqa_idempotency WHERE principal = ? AND key = ? AND status IS NULL",
-                (subject, key),
+                "DELETE FROM ehqa_idempotency WHERE principal = ? AND key = ? AND started_at = ?"
+                " AND status IS NULL",
+                (subject, key, stamp),
             )

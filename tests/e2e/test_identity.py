@@ -130,7 +130,7 @@ def test_a_key_left_pending_by_a_killed_worker_can_be_retried(call: Caller, stor
     body = {"on": "2025-10-01"}
     request = json.dumps(["see_child", "EH-S", body])
     # A worker claimed the key and died before it recorded anything.
-    assert api.keys.claim(subject, "k-dead", request) is None
+    assert isinstance(api.keys.claim(subject, "k-dead", request), str)
     held = call(
         "jo_school", "POST", "/episodes/EH-S/see_child", body, **{"Idempotency-Key": "k-dead"}
     )
@@ -150,7 +150,9 @@ def test_a_key_left_pending_by_a_killed_worker_can_be_retried(call: Caller, stor
     # Another worker claimed a key, recorded the command (with its tracking record, in the same
     # transaction) and died before it answered: the retry answers, and records nothing again.
     body = {"on": "2025-10-02"}
-    assert api.keys.claim(subject, "k-half", json.dumps(["see_child", "EH-S", body])) is None
+    assert isinstance(
+        api.keys.claim(subject, "k-half", json.dumps(["see_child", "EH-S", body])), str
+    )
     command = parse_line(json.dumps({"cmd": "see_child", "episode": "EH-S", **body}))
     command.apply(api.services.app, by=subject, tracking=idempotency.tracking(subject, "k-half"))
     with api.services.views.transaction() as cur:
@@ -258,3 +260,31 @@ def test_facts_recorded_over_http_name_the_caller_as_their_author(call: Caller) 
     app = api.services.app
     stored = app.recorder.select_events(app.get_episode("EH-S").id)
     assert {app.mapper.to_domain_event(e).author for e in stored} == {jo}
+
+
+def test_opening_an_existing_reference_tells_an_outsider_nothing_about_it(call: Caller) -> None:
+    open_episode(call, "jo_school", "EH-S", "primary_school")
+    body = {"episode": "EH-S", "on": "2025-10-01", "child": "C-NEW",
+            "lead": {"name": "Jo Bright", "agency": "youth_service"}}  # fmt: skip
+    outsider = call("jo_youth", "POST", "/episodes", body)
+    assert outsider.status_code == 409 and "exists" not in outsider.text
+    assert "EH-S" not in outsider.text and "primary_school" not in outsider.text
+    insider = call("coordinator", "POST", "/episodes", body)
+    assert insider.status_code == 409 and "EH-S already exists" in insider.json()["detail"]
+
+
+def test_a_non_auditor_learns_nothing_of_an_audit_and_keys_are_bounded(call: Caller) -> None:
+    open_episode(call, "jo_school", "EH-S", "primary_school")
+    assign = {"reference": "AU-1", "episode": "EH-S", "scheme": "what_makes_good",
+              "reason": "sample", "on": "2025-11-20"}  # fmt: skip
+    assert call("kate", "POST", "/audits", assign).status_code == 201
+    score = {"item": "assessment", "value": "Good", "evidence": "read it", "on": "2025-11-20"}
+    action = {"number": "1", "who": "Jo", "what": "Do it", "on": "2025-11-20"}
+    for path, body in (("scores", score), ("actions", action)):
+        real = call("jo_school", "POST", f"/audits/AU-1/{path}", body)
+        missing = call("jo_school", "POST", f"/audits/AU-9/{path}", body)
+        assert real.status_code == missing.status_code == 403 and real.json() == missing.json()
+    long_key = call("jo_school", "POST", "/episodes/EH-S/see_child", {"on": "2025-10-01"},
+                    **{"Idempotency-Key": "k" * 5000})  # fmt: skip
+    assert long_key.status_code == 422 and "Idempotency-Key" in long_key.text
+    assert "k" * 300 not in long_key.text
