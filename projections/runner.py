@@ -88,12 +88,16 @@ class Moved(Exception):
     """Another process advanced this view first; the batch is rolled back and read again."""
 
 
-# Failures of the store itself, not of an event: they are raised, never dead-lettered.
-TRANSIENT = (
-    psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError,
-    sqlite3.InterfaceError, eventsourcing.persistence.OperationalError,
-    eventsourcing.persistence.InterfaceError,
-)  # fmt: skip
+# Failures of the store itself (unreachable, a missing grant or table, a corrupt file, a broken
+# constraint): they are raised, never dead-lettered, or one bad GRANT would skip the whole log.
+STORE_ERRORS = (psycopg.Error, sqlite3.Error, eventsourcing.persistence.PersistenceError)
+# ... except a value one event carries that the store cannot hold (NUL in PostgreSQL text):
+# that is the event's failure, so it is dead-lettered.
+EVENT_DATA_ERRORS = (psycopg.DataError,)
+
+
+def store_failure(error: BaseException) -> bool:
+    return isinstance(error, STORE_ERRORS) and not isinstance(error, EVENT_DATA_ERRORS)
 
 
 def _escape(char: str) -> str:
@@ -224,7 +228,7 @@ def _batch(
                 _bury(cur, projection.name, window.dead)
                 projection.process(cur, prepared)
     except Exception as error:
-        if isinstance(error, (Moved, *TRANSIENT)):
+        if isinstance(error, Moved) or store_failure(error):
             raise
         window.report()
         return window, error

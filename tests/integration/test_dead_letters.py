@@ -278,3 +278,24 @@ def test_ready_answers_200_and_reports_the_dead_letters(store_url: str) -> None:
             assert http.get("/drift", headers=headers).status_code == 200
     finally:
         services.close()
+
+
+def test_a_failure_of_the_store_itself_is_raised_never_dead_lettered(store_url: str) -> None:
+    """A missing grant, a corrupt file or a lost table is the store's fault, not an event's:
+    dead-lettering it would skip the whole log while /ready said all was well."""
+    services = Services(store_url)
+    try:
+        simulate(services.app, 5, 11, START, SIM_TODAY)
+        timeline = services.projection("timeline")
+        broken = psycopg.ProgrammingError if on_postgres(services) else sqlite3.DatabaseError
+
+        def process(*_: Any, **__: Any) -> None:
+            raise broken("permission denied for table ehqa_timeline")
+
+        timeline.process = process  # type: ignore[method-assign]
+        with pytest.raises(broken):
+            services.catch_up_one("timeline")
+        assert services.views.query("SELECT COUNT(*) FROM ehqa_dead_letters")[0][0] == 0
+        assert position(services.views, "timeline") == 0
+    finally:
+        services.close()
