@@ -183,11 +183,26 @@ def _services(ctx: typer.Context) -> Services:
     while parent.parent is not None:
         names.insert(0, parent.info_name or "")
         parent = parent.parent
-    reference = ctx.params.get("reference")
-    AccessLog(services.views).record(
-        _operator(ctx), "cli " + " ".join(names), reference if isinstance(reference, str) else None
-    )
+    action, episode = "cli " + " ".join(names), _episode_named(ctx, services, names)
+    if names[0] == "audit" and isinstance(ctx.params.get("reference"), str):
+        action += " " + ctx.params["reference"]
+    AccessLog(services.views).record(_operator(ctx), action, episode)
     return services
+
+
+def _episode_named(ctx: typer.Context, services: Services, names: list[str]) -> str | None:
+    """The episode a command reads or records on: its REFERENCE (for an audit command, the
+    audited episode), else its --episode option."""
+    reference, option = ctx.params.get("reference"), ctx.params.get("episode")
+    if names[0] == "audit" and isinstance(reference, str):
+        try:
+            return services.app.get_audit(reference).episode
+        except DomainError:  # no such audit (yet): the command says so itself
+            reference = None
+    for value in (reference, option):
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def _views(ctx: typer.Context) -> Services:

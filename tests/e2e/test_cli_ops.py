@@ -225,7 +225,11 @@ def test_the_access_log(store_url: str) -> None:
     assert entries[0]["action"] == "cli access-log"
     assert entries[1]["who"] == "Kate Evans" and entries[1]["episode"] is None
     one = json.loads(ok(store_url, "access-log", "--episode", "EH-1", "--json"))
-    assert [(e["who"], e["role"], e["agency"], e["action"], e["episode"]) for e in one] == [
+    # (reading one episode's access log is itself a read of that episode's record)
+    assert [(e["role"], e["action"], e["episode"]) for e in one[:1]] == [
+        ("admin", "cli access-log", "EH-1")
+    ]
+    assert [(e["who"], e["role"], e["agency"], e["action"], e["episode"]) for e in one[1:]] == [
         ("Ann Cole", "practitioner", "health_visiting", "episode", "EH-1")
     ]
     assert len(json.loads(ok(store_url, "access-log", "--limit", "2", "--json"))) == 2
@@ -241,6 +245,10 @@ def test_every_command_line_read_and_write_is_in_the_access_log_with_its_subject
     ok(store_url, "--by", "staff:jb", "apply", str(examples))
     ok(store_url, "--by", "staff:co", "timeline", "EH-0001")
     ok(store_url, "--by", "staff:co", "drift")
+    ok(store_url, "--by", "staff:co", "deadlines", "--episode", "EH-0002")
+    ok(store_url, "--by", "staff:au", "audit", "assign", "AU-1", "--episode", "EH-0001",
+       "--scheme", "what_makes_good", "--auditor", "Kate Evans", "--on", "2025-11-20")  # fmt: skip
+    ok(store_url, "--by", "staff:au", "audit", "show", "AU-1")
     entries = json.loads(
         ok(store_url, "--by", "staff:insp", "access-log", "--limit", "1000", "--json")
     )
@@ -250,5 +258,8 @@ def test_every_command_line_read_and_write_is_in_the_access_log_with_its_subject
     assert ("staff:jb", "record record_consent", "EH-0001") in seen
     assert ("staff:co", "cli timeline", "EH-0001") in seen
     assert ("staff:co", "cli drift", None) in seen
+    assert ("staff:co", "cli deadlines", "EH-0002") in seen
+    assert ("staff:au", "cli audit assign AU-1", "EH-0001") in seen
+    assert ("staff:au", "cli audit show AU-1", "EH-0001") in seen
     assert ("staff:insp", "cli access-log", None) in seen
     assert all(e["subject"] for e in entries)
