@@ -336,7 +336,7 @@ class EhqaApplication(Application[UUID]):
                 f"{reference} is an episode's reference: give the audit its own"
             )
         found = self.get_episode(episode)
-        leads = set(found.lead_history) | {s for s in [(found.lead or {}).get("subject")] if s}
+        leads = set(found.lead_history) | self._people_of(found)
         try:
             scheme_name = SchemeName(scheme)
         except ValueError:
@@ -351,6 +351,20 @@ class EhqaApplication(Application[UUID]):
         )  # fmt: skip
         self.save(audit)
         return audit
+
+    def _people_of(self, episode: Episode) -> set[str]:
+        """The subjects of everyone who recorded a fact on the episode or led it (from its
+        events: the record itself, not a log beside it); the system's own authors left out."""
+        people: set[str] = set()
+        for stored in self.recorder.select_events(episode.id):
+            event = self.mapper.to_domain_event(stored)
+            author = getattr(event, "author", None)
+            if author and not author.startswith("system:"):
+                people.add(author)
+            lead = getattr(event, "lead", None)
+            if isinstance(lead, dict) and lead.get("subject"):
+                people.add(lead["subject"])
+        return people
 
     def get_audit(self, reference: str) -> Audit:
         try:

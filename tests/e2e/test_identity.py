@@ -288,3 +288,21 @@ def test_a_non_auditor_learns_nothing_of_an_audit_and_keys_are_bounded(call: Cal
                     **{"Idempotency-Key": "k" * 5000})  # fmt: skip
     assert long_key.status_code == 422 and "Idempotency-Key" in long_key.text
     assert "k" * 300 not in long_key.text
+
+
+def test_an_auditor_who_recorded_on_the_episode_is_refused_by_subject_not_name(
+    call: Caller,
+) -> None:
+    """The independence check reads the record's authors: an auditor who recorded a fact
+    (under whatever display name) is refused; the log beside the record is not needed."""
+    open_episode(call, "jo_school", "EH-S", "primary_school")
+    api = call.http.app.state.api  # type: ignore[attr-defined]
+    kate = api.auth.principal(f"Bearer {call.tokens['kate']}").subject
+    api.services.app.change("EH-S", lambda e, t: e.see_child(date(2025, 10, 1), t), by=kate)
+    with api.services.views.transaction() as cur:  # (nothing in the access log says so)
+        cur.execute("DELETE FROM ehqa_access_log")
+    assign = {"reference": "AU-1", "episode": "EH-S", "scheme": "what_makes_good",
+              "reason": "sample", "on": "2025-11-20"}  # fmt: skip
+    refused = call("kate", "POST", "/audits", assign)
+    assert refused.status_code == 409 and "has recorded on episode EH-S" in refused.json()["detail"]
+    assert call("kate_too", "POST", "/audits", assign).status_code == 201
