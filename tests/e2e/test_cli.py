@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples" / "episodes.jsonl"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "episodes.jsonl"
 EXAMPLE_LINES = [
     '{"cmd":"open","episode":"EH-0001","on":"2025-09-01","child":"C-1001","lead":{"name":"Jo Bright","agency":"primary_school"}}',
     '{"cmd":"record_consent","episode":"EH-0001","on":"2025-09-02","agencies":["primary_school","health_visiting"]}',
@@ -61,11 +61,10 @@ def examples(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_example_history_in_shared_is_the_one_these_tests_use() -> None:
-    if EXAMPLES.exists():
-        assert [json.loads(line) for line in EXAMPLES.read_text().splitlines() if line.strip()] == [
-            json.loads(line) for line in EXAMPLE_LINES
-        ]
+def test_the_example_history_in_the_docs_is_the_one_these_tests_use() -> None:
+    assert [json.loads(line) for line in EXAMPLES.read_text().splitlines() if line.strip()] == [
+        json.loads(line) for line in EXAMPLE_LINES
+    ]
 
 
 def test_apply_then_query_an_episode(store_url: str, examples: Path) -> None:
