@@ -731,8 +731,8 @@ class AssignBody(BaseModel):
 
 class ScoreBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    item: str = Field(min_length=1, max_length=40)
-    value: int | str
+    item: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")
+    value: int | Annotated[str, Field(min_length=1, max_length=40)]
     evidence: bounds.RequiredText
     override_reason: bounds.FreeText = ""
     action: bounds.FreeText = ""

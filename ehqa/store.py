@@ -149,7 +149,8 @@ def _postgres_cause(message: str, env: dict[str, str]) -> str:
     if cause[:2].istitle():
         cause = cause[0].lower() + cause[1:]
     password = env.get("POSTGRES_PASSWORD")
-    return cause.replace(password, "***") if password else cause
+    # (a short password would match ordinary words of the message; the server never echoes it)
+    return cause.replace(password, "***") if password and len(password) >= 6 else cause
 
 
 def _check_sqlite(url: str, path: str) -> None:
