@@ -442,8 +442,8 @@ class OpenBody(BaseModel):
 Run = Callable[[Tracking | None, bool], tuple[int, Any]]
 
 
-def _idempotent(api: Api, who: Principal, key: str | None, request: str,
-                run: Run) -> JSONResponse:  # fmt: skip
+def _idempotent(api: Api, who: Principal, key: str | None, request: str, run: Run,
+                reference: str) -> JSONResponse:  # fmt: skip
     """Run a command once per (caller's subject, Idempotency-Key); a retry gets the first
     answer back. Refusals are answers too (a retry of a refused command is refused alike).
     `run(tracking, recorded)` records the command with `tracking` in its transaction, or, if
@@ -461,6 +461,9 @@ def _idempotent(api: Api, who: Principal, key: str | None, request: str,
         raise Refused(409, "Conflict", f"a request with Idempotency-Key {key!r} is still being"
                       " handled; retry in a few seconds") from None  # fmt: skip
     if isinstance(earlier, idempotency.Answer):
+        if earlier.status < 400:  # the episode it shows: only while the caller may still read it
+            with api.lock:
+                api.readable(who, reference, "replay of a recorded command")
         media = PROBLEM if earlier.status >= 400 else "application/json"
         return JSONResponse(earlier.body, status_code=earlier.status, media_type=media)
     mark = idempotency.tracking(who.subject, key)
@@ -571,7 +574,8 @@ def _routes(app: FastAPI, api: Api) -> None:
                 api.access.record(who, "record open", data["episode"])
                 return 201, json.loads(json.dumps(api.episode_view(data["episode"]), default=str))
 
-        return _idempotent(api, who, idempotency_key, json.dumps(["open", data], default=str), run)
+        request = json.dumps(["open", data], default=str)
+        return _idempotent(api, who, idempotency_key, request, run, data["episode"])
 
     for name, model in COMMANDS.items():
         _command_route(app, api, name, model)
@@ -675,6 +679,10 @@ def _routes(app: FastAPI, api: Api) -> None:
             s.catch_up()
             when = as_at or s.app.clock()
             if may_see_authority(who).allowed:
+                try:
+                    check_filters(s, **{"for": to})
+                except UnknownValueError as error:
+                    raise Refused(400, "Bad Request", error.detail("for")) from None
                 role = to if to in ALERT_ROLES else None
                 found = s.read.alerts(when, None if role else to, role, include_cleared=all)
             else:
@@ -694,6 +702,10 @@ def _routes(app: FastAPI, api: Api) -> None:
         reference = episode_of_alert(ident)
         with api.lock:
             api.writable(who, reference)
+            if not may_see_authority(who).allowed and not any(
+                a["id"] == ident for a in s.read.alerts(s.app.clock(), who.subject)
+            ):  # an agency caller acknowledges only the alerts addressed to them
+                raise Refused(404, "Not Found", f"no alert {ident} addressed to you")
             s.app.acknowledge_alert(ident, who.name, by=who.subject)
             api.access.record(who, f"acknowledge alert {ident}", reference)
             s.catch_up()
@@ -989,7 +1001,7 @@ def _command_route(app: FastAPI, api: Api, name: str, model: type[cmd._Command])
                 api.access.record(who, f"record {name}", reference)
                 return 200, json.loads(json.dumps(api.episode_view(reference), default=str))
 
-        return _idempotent(api, who, key, json.dumps([name, reference, data]), run)
+        return _idempotent(api, who, key, json.dumps([name, reference, data]), run, reference)
 
     def endpoint(reference: str, body: body_model, authorization: Auth = None,  # type: ignore[valid-type]
                  idempotency_key: IdempotencyKey = None) -> JSONResponse:  # fmt: skip

@@ -276,6 +276,8 @@ class JwtVerifier:
                 f"the token's {self.settings.role_claim} claim names no ehqa role"
             ) from None
         subject = str(claims["sub"])
+        if not subject.strip():
+            raise Unauthenticated("the token's sub claim is empty")
         name = str(claims.get(self.settings.name_claim) or subject)
         agency = claims.get(self.settings.agency_claim)
         try:  # claims reach the access log and every fact's author: the same bounds as input

@@ -573,7 +573,9 @@ def drift(
         int | None,
         typer.Option("--due-within", min=0, help="Instead: clocks due in the next N working days."),
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Only the first N rows.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The drift board: overdue clocks (worst first), or those falling due soon."""
@@ -682,7 +684,7 @@ def projections_catch_up(ctx: typer.Context) -> None:
 def projections_rebuild(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="One view (default: all).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = REBUILD_BATCH,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000_000)] = REBUILD_BATCH,
 ) -> None:
     """Empty a view and replay every event into it, showing progress and events/s."""
     services = _services(ctx)
@@ -840,7 +842,9 @@ app.add_typer(scheduler_app, name="scheduler")
 @scheduler_app.command("run")
 def scheduler_run(
     ctx: typer.Context,
-    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between sweeps.")] = 300,
+    interval: Annotated[
+        float, typer.Option(min=0.1, max=86_400, help="Seconds between sweeps.")
+    ] = 300,
     alert_file: Annotated[Path | None, typer.Option(envvar="EHQA_ALERT_FILE")] = None,
     webhook: Annotated[str | None, typer.Option(envvar="EHQA_ALERT_WEBHOOK")] = None,
 ) -> None:
@@ -882,8 +886,8 @@ def scheduler_run(
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    port: Annotated[int, typer.Option(min=1, max=65_535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     sweep_interval: Annotated[float, typer.Option(help="Seconds between sweeps.")] = 300,
 ) -> None:
     """Serve the HTTP API (with view catch-up and the alert sweep running beside it)."""
@@ -977,7 +981,9 @@ def tokens_revoke(
 def access_log(
     ctx: typer.Context,
     episode: Annotated[str | None, typer.Option(help="Only the reads of this episode.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="The most recent N entries.")] = 200,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="The most recent N entries.")
+    ] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
     """Who read or recorded what, most recent first (the access log)."""
@@ -1215,8 +1221,8 @@ def audit_show(
 @audit_app.command("sample")
 def audit_sample(
     ctx: typer.Context,
-    size: Annotated[int, typer.Option(min=1, help="How many episodes.")],
-    seed: Annotated[int, typer.Option(help="Same seed, same sample.")],
+    size: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many episodes.")],
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Same seed, same sample.")],
     open_only: Annotated[bool, typer.Option("--open-only", help="Open episodes only.")] = False,
     agency: Annotated[str | None, typer.Option(help="Episodes led by this agency.")] = None,
 ) -> None:
@@ -1361,8 +1367,8 @@ def grade(
 @app.command()
 def simulate(
     ctx: typer.Context,
-    episodes: Annotated[int, typer.Option(min=1, help="How many episodes.")] = 100,
-    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
+    episodes: Annotated[int, typer.Option(min=1, max=10_000_000, help="How many episodes.")] = 100,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Same seed, same data.")] = 1,
     start: Annotated[
         str | None, typer.Option(help="First referral date (default: 2 years ago).")
     ] = None,

@@ -342,6 +342,8 @@ def parse_line(text: str) -> _Command:
         raise LineError(f"not valid JSON ({error.msg} at column {error.colno})") from None
     except RecursionError:
         raise LineError("not valid JSON (nested too deeply)") from None
+    except ValueError as error:  # e.g. a number too long to read
+        raise LineError(f"not valid JSON ({str(error)[:200]})") from None
     if not isinstance(data, dict):
         raise LineError("a command is a JSON object with cmd, episode and on")
     if "cmd" not in data:

@@ -157,7 +157,7 @@ def _check_body(body: bytes) -> None:
         detail = f"the body is not valid UTF-8 (byte 0x{body[error.start]:02X} at {error.start})"
         raise Refusal(400, detail) from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_no_repeated_keys)
     except json.JSONDecodeError as error:
         detail = (
             f"the body is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
@@ -165,6 +165,8 @@ def _check_body(body: bytes) -> None:
         raise Refusal(400, detail) from None
     except RecursionError:
         raise Refusal(400, f"the body nests deeper than {DEPTH_MAX} levels") from None
+    except ValueError as error:  # a number too long to read, or a key given twice
+        raise Refusal(400, f"the body is not acceptable JSON ({str(error)[:200]})") from None
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         item, depth = stack.pop()
@@ -176,6 +178,15 @@ def _check_body(body: bytes) -> None:
         elif isinstance(item, str) and _SURROGATE.search(item):
             why = bad_character(item) or "contains an unpaired surrogate"
             raise Refusal(400, f"the body holds a string that {why}")
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"key {key[:100]!r} is given twice in one object")
+        found[key] = value
+    return found
 
 
 async def _problem(send: Send, refusal: Refusal) -> None:

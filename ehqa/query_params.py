@@ -58,9 +58,15 @@ class RefuseUndocumentedQuery:
         known = self.known.get(route.path_format + str(route.methods))
         if known is None:
             known = self.known[route.path_format + str(route.methods)] = declared(route)
-        keys = dict.fromkeys(k for k, _ in parse_qsl(scope["query_string"].decode("latin-1"),
-                                                     keep_blank_values=True))  # fmt: skip
+        given = [k for k, _ in parse_qsl(scope["query_string"].decode("latin-1"),
+                                         keep_blank_values=True)]  # fmt: skip
+        keys = dict.fromkeys(given)
         extra = [k for k in keys if k not in known]
+        repeated = [k for k in keys if given.count(k) > 1]
+        if repeated and not extra:  # one value each: a second would be silently dropped
+            detail = f"query parameter {repeated[0]!r} is given more than once (give it once)"
+            body = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail}
+            return JSONResponse(body, status_code=400, media_type=PROBLEM)
         if not extra:
             return None
         takes = f"it takes {', '.join(known)}" if known else "it takes no query parameters"

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,6 +76,10 @@ def _postgres_env(url: str) -> dict[str, str]:
     }
     schema = parse_qs(parts.query).get("schema")
     if schema:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema[0]):
+            raise StoreURLError(
+                f"schema {schema[0][:80]!r} in the database URL: use letters, digits and '_'"
+            )
         env["POSTGRES_SCHEMA"] = schema[0]
     return env
 
@@ -133,7 +138,16 @@ def check_store(url: str, env: dict[str, str]) -> None:
 def _check_postgres(url: str, env: dict[str, str]) -> None:
     conninfo = postgres_conninfo({**env, "POSTGRES_CONNECT_TIMEOUT": str(CHECK_TIMEOUT)})
     try:
-        psycopg.connect(conninfo).close()
+        with psycopg.connect(conninfo) as conn:
+            schema = env.get("POSTGRES_SCHEMA")
+            if (
+                schema
+                and conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+                ).fetchone()
+                is None
+            ):
+                raise StoreOpenError(url, f'schema "{schema}" does not exist (create it first)')
     except psycopg.Error as error:
         raise StoreOpenError(url, _postgres_cause(str(error), env)) from None
 

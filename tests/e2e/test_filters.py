@@ -246,7 +246,8 @@ def test_the_400_lists_what_the_endpoint_takes_and_documented_parameters_still_w
     )
     assert problem(get(http, "/health?x="), 400).endswith("(it takes no query parameters)")
     assert get(http, "/caseloads?by_agency=true&as_at=2025-11-20").status_code == 200
-    assert get(http, "/alerts?for=Jo%20Bright&all=true").status_code == 200
+    assert get(http, "/alerts?for=coordinator&all=true").status_code == 200
+    assert get(http, "/alerts?for=Jo%20Bright&all=true").status_code == 400  # a name is no address
     assert (
         get(http, "/episodes/EH-0001/timeline?milestones=true&as_at=2025-11-20").status_code == 200
     )
