@@ -38,6 +38,8 @@ class Span:
     stopped_on: date | None = None
     closed_on: date | None = None
     exceptions: list[tuple[date, str]] = field(default_factory=list)
+    # the day the due date counts from, when it is not the start (outcomes sustained: closure)
+    due_from: date | None = None
 
     @property
     def running(self) -> bool:
@@ -52,6 +54,7 @@ class Span:
             self.stopped_on if self.stopped_on and self.stopped_on <= day else None,
             self.closed_on if self.closed_on and self.closed_on <= day else None,
             [(on, reason) for on, reason in self.exceptions if on <= day],
+            self.due_from,
         )
 
 
@@ -83,6 +86,7 @@ STOPS: dict[str, tuple[ClockName, ...]] = {
     "ChildSeen": (C.CHILD_SEEN,),
     "Gcp2Completed": (C.GCP2,),
     "PanelReviewed": (C.PANEL_REVIEW,),
+    "SustainedCheckRecorded": (C.OUTCOMES_SUSTAINED,),
 }
 # Feedback at each point stops that point's clock.
 FEEDBACK_CLOCKS: dict[str, ClockName] = {
@@ -102,10 +106,11 @@ class _Walk:
         self.skips_assessment = False
         self.reviews = 0
         self.feedback_points: set[str] = set()
+        self.closed_on: date | None = None
 
-    def start(self, clock: ClockName, on: date) -> None:
+    def start(self, clock: ClockName, on: date, due_from: date | None = None) -> None:
         self.counts[clock] = self.counts.get(clock, 0) + 1
-        self.spans.append(Span(clock, self.counts[clock], on))
+        self.spans.append(Span(clock, self.counts[clock], on, due_from=due_from))
 
     def stop(self, clock: ClockName, on: date) -> None:
         for span in self.spans:
@@ -113,6 +118,7 @@ class _Walk:
                 span.stopped_on = on
 
     def close(self, on: date) -> None:
+        self.closed_on = on
         self.stop(C.LONG_RUNNING, on)
         for span in self.spans:
             if span.running:
@@ -154,6 +160,9 @@ class _Walk:
         if kind == "FeedbackRecorded":
             self.feedback_points.add(str(details["point"]))
             self.stop(FEEDBACK_CLOCKS[str(details["point"])], on)
+        if kind == "OutcomesRecorded" and details.get("met"):
+            # Supporting Families: a met outcome is checked six months after the closing
+            self.start(C.OUTCOMES_SUSTAINED, on, due_from=self.closed_on or on)
         if details.get("closes"):
             self.close(on)
         if kind == "Closed" and self.consented:
@@ -204,7 +213,8 @@ def due_dates(
     for span in spans(facts):
         rule = policy.rule(span.clock)
         if rule.enabled and (rule.applies_pre_birth or not pre_birth):
-            due = rule.timescale(pre_birth).due_date(span.started_on, calendar, policy.roll_forward)
+            counted_from = span.due_from or span.started_on
+            due = rule.timescale(pre_birth).due_date(counted_from, calendar, policy.roll_forward)
             found.append((span, due))
     return found
 

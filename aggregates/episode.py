@@ -15,7 +15,7 @@ from eventsourcing.domain import event
 
 from aggregates.alerts import Rung, alert_id
 from aggregates.authored import Authored
-from aggregates.calendar import FIRST_DAY
+from aggregates.calendar import FIRST_DAY, add_months
 from aggregates.clocks import AFTER_CLOSURE, Span, spans
 from aggregates.errors import (
     ChildAlreadyOpenError,
@@ -26,6 +26,7 @@ from aggregates.errors import (
 from aggregates.facts import Fact
 from aggregates.feedback import POINT_WORDS, STATEMENTS, FeedbackPoint, Rating, Respondent
 from aggregates.lifecycle import State, next_state
+from aggregates.outcomes import Outcome
 from aggregates.panel import PanelAsk, PanelOutcome
 from aggregates.policy import ClockName
 
@@ -156,6 +157,12 @@ class Episode(Authored):
         self.alerts: dict[str, dict[str, Any]] = {}
         self.feedback: list[dict[str, Any]] = []
         self.panel_requests: list[dict[str, Any]] = []
+        self.needs: list[str] = []
+        self.whole_family_assessment = False
+        self.outcomes: dict[str, bool] | None = None  # need -> met, once recorded
+        self.outcomes_on: date | None = None
+        self.sustained: dict[str, bool] | None = None  # met outcome -> sustained, once checked
+        self.sustained_on: date | None = None
         self._remember(
             "Opened",
             on,
@@ -663,6 +670,111 @@ class Episode(Authored):
         self._remember(
             "PanelReviewed", on, {"request": request, "further_support": further_support}
         )
+
+    # ---- Supporting Families outcomes ------------------------------------------------------
+
+    def record_needs(
+        self, needs: list[str], whole_family_assessment: bool, on: date, today: date
+    ) -> None:
+        """The family's needs identified at assessment, against the ten headline outcomes.
+        Recorded again (a fuller assessment), the later list replaces the earlier one."""
+        found = sorted({_choice(Outcome, need, "headline outcome").value for need in needs})
+        if not found:
+            raise InvalidCommandError(
+                "record at least one need against the headline outcomes "
+                f"({', '.join(o.value for o in Outcome)})"
+            )
+        self._move("record_needs")
+        if self.consented_on is None:
+            raise InvalidCommandError(
+                "cannot record the family's needs yet: the family has not given consent. Record "
+                "their consent first; needs are identified at the assessment they agreed to"
+            )
+        self._check_date(on, today, ("consent was recorded", self.consented_on))
+        self._needs_recorded(needs=found, whole_family_assessment=whole_family_assessment, on=on)
+
+    @event("NeedsRecorded")
+    def _needs_recorded(
+        self, needs: list[str], whole_family_assessment: bool, on: date, author: str | None = None
+    ) -> None:
+        self.needs = list(needs)
+        self.whole_family_assessment = whole_family_assessment
+        self._remember("NeedsRecorded", on, {"needs": list(needs)})
+
+    def record_outcomes(self, outcomes: dict[str, bool], on: date, today: date) -> None:
+        """Whether each identified need was met, confirmed at closing: on or after the closure."""
+        self._move("record_outcomes")
+        given = {_choice(Outcome, need, "headline outcome").value: bool(met)
+                 for need, met in outcomes.items()}  # fmt: skip
+        if not self.needs:
+            raise InvalidCommandError(
+                "cannot record outcomes: no needs were identified for this episode"
+            )
+        if self.outcomes is not None:
+            raise InvalidCommandError(f"outcomes are already recorded (on {self.outcomes_on})")
+        unknown = sorted(set(given) - set(self.needs))
+        if unknown:
+            raise InvalidCommandError(
+                f"outcome for {', '.join(unknown)}: not a need identified for this episode "
+                f"(needs: {', '.join(self.needs)})"
+            )
+        missing = sorted(set(self.needs) - set(given))
+        if missing:
+            raise InvalidCommandError(
+                f"say whether each identified need was met; missing: {', '.join(missing)}"
+            )
+        self._check_date(on, today, ("the episode was closed", self.closed_on))
+        self._outcomes_recorded(outcomes=dict(sorted(given.items())), on=on)
+
+    @event("OutcomesRecorded")
+    def _outcomes_recorded(
+        self, outcomes: dict[str, bool], on: date, author: str | None = None
+    ) -> None:
+        self.outcomes = dict(outcomes)
+        self.outcomes_on = on
+        met = sorted(need for need, ok in outcomes.items() if ok)
+        self._remember("OutcomesRecorded", on, {"met": met})
+
+    def record_sustained_check(self, sustained: dict[str, bool], on: date, today: date) -> None:
+        """Whether each met outcome was sustained, checked six months after the closing."""
+        self._move("record_sustained_check")
+        met = sorted(need for need, ok in (self.outcomes or {}).items() if ok)
+        if not met:
+            raise InvalidCommandError(
+                "cannot record a sustained check: no outcome was recorded as met at closure"
+            )
+        if self.sustained is not None:
+            raise InvalidCommandError(
+                f"the sustained check is already recorded (on {self.sustained_on})"
+            )
+        given = {_choice(Outcome, need, "headline outcome").value: bool(kept)
+                 for need, kept in sustained.items()}  # fmt: skip
+        unknown = sorted(set(given) - set(met))
+        if unknown:
+            raise InvalidCommandError(
+                f"{', '.join(unknown)}: not an outcome met at closure (met: {', '.join(met)})"
+            )
+        missing = sorted(set(met) - set(given))
+        if missing:
+            raise InvalidCommandError(
+                f"say whether each met outcome was sustained; missing: {', '.join(missing)}"
+            )
+        assert self.closed_on is not None  # outcomes are recorded only on a closed episode
+        self._check_date(
+            on,
+            today,
+            ("the outcomes were recorded", self.outcomes_on),
+            ("six months after the closing", add_months(self.closed_on, 6)),
+        )
+        self._sustained_check_recorded(sustained=dict(sorted(given.items())), on=on)
+
+    @event("SustainedCheckRecorded")
+    def _sustained_check_recorded(
+        self, sustained: dict[str, bool], on: date, author: str | None = None
+    ) -> None:
+        self.sustained = dict(sustained)
+        self.sustained_on = on
+        self._remember("SustainedCheckRecorded", on)
 
     # ---- alerts (raised by the sweep; part of the record) ---------------------------------
 

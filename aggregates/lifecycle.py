@@ -117,6 +117,18 @@ TABLE: dict[str, tuple[str, str, list[tuple[list[State], State | None]]]] = {
         "an open episode",
         [(OPEN_STATES, None)],
     ),
+    # Supporting Families: needs at assessment; outcomes confirmed at closing, checked later
+    "record_needs": ("record the family's needs", "an open episode", [(OPEN_STATES, None)]),
+    "record_outcomes": (
+        "record the outcomes",
+        "a closed episode (outcomes are confirmed at closing)",
+        [([State.CLOSED], None)],
+    ),
+    "record_sustained_check": (
+        "record the sustained check",
+        "a closed episode",
+        [([State.CLOSED], None)],
+    ),
 }
 
 

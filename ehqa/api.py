@@ -420,7 +420,8 @@ COMMANDS: dict[str, type[cmd._Command]] = {
         cmd.DecideFam, cmd.HoldFam, cmd.AgreeSingleAgencyPlan, cmd.CirculatePlan, cmd.HoldReview,
         cmd.SeeChild, cmd.ChangeLead, cmd.StartGcp2, cmd.CompleteGcp2, cmd.RecordException,
         cmd.StepUp, cmd.RecordMashOutcome, cmd.Close, cmd.RecordFeedback, cmd.RequestPanel,
-        cmd.RecordPanelOutcome, cmd.RecordPanelReview,
+        cmd.RecordPanelOutcome, cmd.RecordPanelReview, cmd.RecordNeeds, cmd.RecordOutcomes,
+        cmd.RecordSustainedCheck,
     )
 }  # fmt: skip
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -57,6 +58,8 @@ from ehqa.store import DEFAULT_DATABASE, StoreOpenError, StoreURLError
 from projections.queries import BoardRow
 from projections.reports import (
     as_csv,
+    claims,
+    claims_csv,
     feedback_answers,
     feedback_coverage,
     grade_report,
@@ -1468,6 +1471,42 @@ def panel_caseload(
         print_table(cells, columns, columns)
     else:
         typer.echo("nothing awaits the Level 2 Panel")
+
+
+# ---- Supporting Families claims -----------------------------------------------------------------
+
+claims_app = typer.Typer(help="Supporting Families outcomes and claims.", no_args_is_help=True)
+app.add_typer(claims_app, name="claims")
+
+
+@claims_app.command("report")
+def claims_report(
+    ctx: typer.Context,
+    quarter: Annotated[str, typer.Option("--quarter", help="The quarter, as YYYY-Qn.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv_: Annotated[
+        bool, typer.Option("--csv", help="Print the claimable episodes as CSV.")
+    ] = False,
+) -> None:
+    """Episodes whose six-month sustained check fell in the quarter: which can be claimed (three
+    or more needs, a whole-family assessment, a plan, every met outcome sustained) and why not."""
+    if not re.fullmatch(r"(2[01][0-9]{2})-Q[1-4]", quarter):
+        fail(f"--quarter must look like 2025-Q3, not {quarter!r}", code=2)
+    rows = claims(_views(ctx).read.outcomes_facts(), quarter)
+    total = sum(1 for row in rows if row["claimable"])
+    if as_json:
+        typer.echo(json.dumps({"quarter": quarter, "episodes": rows, "claimable": total}, indent=2))
+    elif as_csv_:
+        typer.echo(claims_csv(rows), nl=False)
+    elif rows:
+        cells = [{**row, **{k: ", ".join(row[k]) for k in ("needs", "met", "sustained")},
+                  "claimable": "yes" if row["claimable"] else "no",
+                  "reasons": "; ".join(row["reasons"])} for row in rows]  # fmt: skip
+        columns = ("episode", "checked_on", "needs", "met", "sustained", "claimable", "reasons")
+        print_table(cells, columns, columns)
+        typer.echo(f"\n{total} claimable of {len(rows)} checked in {quarter}")
+    else:
+        typer.echo(f"no sustained check fell in {quarter}")
 
 
 def main() -> None:

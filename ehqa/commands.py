@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from aggregates.episode import ClosureReason, Episode, Origin
 from aggregates.feedback import FeedbackPoint, Rating, Respondent
+from aggregates.outcomes import Outcome
 from aggregates.panel import PanelAsk, PanelOutcome
 from aggregates.policy import ClockName
 from ehqa.application import EhqaApplication, Rehearsal
@@ -296,6 +297,55 @@ class RecordPanelReview(_Command):
         episode.record_panel_review(self.further_support, self.on, today, notes=self.notes)
 
 
+class RecordNeeds(_Command):
+    """Supporting Families: the family's needs identified at assessment, against the ten
+    headline outcomes (only once the family has consented)."""
+
+    cmd: Literal["record_needs"]
+    needs: list[Outcome] = Field(
+        min_length=1,
+        max_length=10,
+        description="Headline outcome codes: education, early_years, health, substance_use,"
+        " relationships, safe_from_abuse, crime, domestic_abuse, housing, finances.",
+    )
+    whole_family_assessment: bool = False
+
+    def run(self, episode: Episode, today: date) -> None:
+        episode.record_needs(
+            [need.value for need in self.needs], self.whole_family_assessment, self.on, today
+        )
+
+
+class RecordOutcomes(_Command):
+    """Supporting Families: for each identified need, met or not, confirmed at closing (on or
+    after the closure)."""
+
+    cmd: Literal["record_outcomes"]
+    outcomes: dict[Outcome, bool] = Field(
+        min_length=1, max_length=10, description="Each identified need: true if met."
+    )
+
+    def run(self, episode: Episode, today: date) -> None:
+        episode.record_outcomes(
+            {need.value: met for need, met in self.outcomes.items()}, self.on, today
+        )
+
+
+class RecordSustainedCheck(_Command):
+    """Supporting Families: for each outcome met at closure, whether it was sustained six
+    months after the closing."""
+
+    cmd: Literal["record_sustained_check"]
+    sustained: dict[Outcome, bool] = Field(
+        min_length=1, max_length=10, description="Each met outcome: true if sustained."
+    )
+
+    def run(self, episode: Episode, today: date) -> None:
+        episode.record_sustained_check(
+            {need.value: kept for need, kept in self.sustained.items()}, self.on, today
+        )
+
+
 Command = Annotated[
     Open
     | RecordConsent
@@ -318,7 +368,10 @@ Command = Annotated[
     | RecordFeedback
     | RequestPanel
     | RecordPanelOutcome
-    | RecordPanelReview,
+    | RecordPanelReview
+    | RecordNeeds
+    | RecordOutcomes
+    | RecordSustainedCheck,
     Field(discriminator="cmd"),
 ]
 COMMAND = TypeAdapter[Any](Command)

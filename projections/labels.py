@@ -53,6 +53,15 @@ def _panel_outcome(body: Body) -> str:
     return f"Level 2 Panel allocated {services} (request {body.get('request')}); review in three months"
 
 
+def _words(codes: Any) -> str:
+    return ", ".join(str(c).replace("_", " ") for c in (codes or []))
+
+
+def _met(flags: Any, yes: str, no: str) -> str:
+    items = sorted((flags or {}).items())
+    return "; ".join(f"{str(k).replace('_', ' ')}: {yes if v else no}" for k, v in items)
+
+
 LABELS: dict[str, Callable[[Body], str]] = {
     "Opened": _opened,
     "ConsentRecorded": lambda b: f"Consent recorded for {_agencies(b)}",
@@ -92,6 +101,21 @@ LABELS: dict[str, Callable[[Body], str]] = {
     "PanelReviewed": lambda b: (
         f"Level 2 Panel reviewed its allocation (request {b.get('request')}): "
         + ("further support agreed" if b.get("further_support") else "no further support needed")
+    ),
+    "NeedsRecorded": lambda b: (
+        f"Needs identified: {_words(b.get('needs'))}"
+        + ("; whole-family assessment" if b.get("whole_family_assessment") else "")
+    ),
+    "OutcomesRecorded": lambda b: (
+        f"Outcomes at closure ({_met(b.get('outcomes'), 'met', 'not met')}); "
+        + (
+            "sustained check due six months after the closing"
+            if any((b.get("outcomes") or {}).values())
+            else "none met"
+        )
+    ),
+    "SustainedCheckRecorded": lambda b: (
+        f"Outcomes six months on ({_met(b.get('sustained'), 'sustained', 'not sustained')})"
     ),
     "AlertRaised": lambda b: (
         f"Alert: {_clock(b.get('clock'))} "

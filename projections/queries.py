@@ -452,3 +452,11 @@ class ReadModels:
             if key in occurrence:
                 item["due_on"] = due.get((key[0], occurrence[key]))
         return sorted(requests.values(), key=lambda i: (i["status"], i["since"], i["episode"]))
+
+    def outcomes_facts(self) -> list[tuple[str, dict[str, Any]]]:
+        """What the Supporting Families claims report needs: needs, plans, outcomes and the
+        sustained checks of every episode."""
+        return self._events(
+            "NeedsRecorded", "FamHeld", "SingleAgencyPlanAgreed", "OutcomesRecorded",
+            "SustainedCheckRecorded",
+        )  # fmt: skip

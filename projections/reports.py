@@ -100,6 +100,68 @@ def feedback_coverage(facts: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[
     return rows
 
 
+CLAIM_MIN_NEEDS = 3
+
+
+def claims(facts: Sequence[tuple[str, dict[str, Any]]], in_quarter: str) -> list[dict[str, Any]]:
+    """Supporting Families: every episode whose sustained check fell in the quarter, with whether
+    it can be claimed and, if not, why. Claimable: at least three needs identified, a whole-family
+    assessment, a plan (a Family Action Meeting held or a single-agency plan agreed), at least
+    one outcome met at closure and every met outcome sustained."""
+    found: dict[str, dict[str, Any]] = {}
+    for ref, body in facts:
+        item = found.setdefault(ref, {"needs": [], "whole_family": False, "plan": False,
+                                      "outcomes": {}, "sustained": None, "checked_on": None})  # fmt: skip
+        kind = body["event"]
+        if kind == "NeedsRecorded":
+            item.update(
+                needs=list(body["needs"]), whole_family=bool(body["whole_family_assessment"])
+            )
+        elif kind in ("FamHeld", "SingleAgencyPlanAgreed"):
+            item["plan"] = True
+        elif kind == "OutcomesRecorded":
+            item["outcomes"] = dict(body["outcomes"])
+        elif kind == "SustainedCheckRecorded":
+            item.update(sustained=dict(body["sustained"]), checked_on=body["on"])
+    rows = []
+    for ref, item in sorted(found.items()):
+        if item["checked_on"] is None or quarter(item["checked_on"]) != in_quarter:
+            continue
+        met = sorted(need for need, ok in item["outcomes"].items() if ok)
+        reasons = []
+        if len(item["needs"]) < CLAIM_MIN_NEEDS:
+            reasons.append(f"fewer than {CLAIM_MIN_NEEDS} needs identified")
+        if not item["whole_family"]:
+            reasons.append("no whole-family assessment")
+        if not item["plan"]:
+            reasons.append("no plan")
+        if not met:
+            reasons.append("no outcome met")
+        lost = sorted(need for need in met if not item["sustained"].get(need))
+        if lost:
+            reasons.append(f"not sustained: {', '.join(lost)}")
+        rows.append({
+            "episode": ref, "checked_on": item["checked_on"], "needs": item["needs"],
+            "met": met, "not_met": sorted(set(item["needs"]) - set(met)),
+            "sustained": sorted(n for n in met if item["sustained"].get(n)),
+            "claimable": not reasons, "reasons": reasons,
+        })  # fmt: skip
+    return rows
+
+
+def claims_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """The claimable episodes, one a row, with their needs and outcomes; then the total."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["episode", "checked_on", "needs", "met", "not_met", "sustained"])
+    claimable = [row for row in rows if row["claimable"]]
+    for row in claimable:
+        writer.writerow([row["episode"], row["checked_on"],
+                         *(";".join(row[k]) for k in ("needs", "met", "not_met", "sustained"))])  # fmt: skip
+    writer.writerow(["total", len(claimable), "", "", "", ""])
+    return out.getvalue()
+
+
 def as_csv(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ""

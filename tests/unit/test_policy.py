@@ -45,8 +45,11 @@ def test_bnes_overrides_only_its_first_review_and_adds_family_feedback() -> None
     assert [str(bnes.rule(c).due) for c in FEEDBACK] == [
         "20 working days", "10 working days", "10 working days"
     ]  # fmt: skip
+    # and the Supporting Families check, six months after the closing (st-helens leaves it out)
+    assert str(bnes.rule(ClockName.OUTCOMES_SUSTAINED).due) == "6 months"
+    assert not st_helens.rule(ClockName.OUTCOMES_SUSTAINED).enabled
     for clock in ClockName:
-        if clock is not ClockName.FIRST_REVIEW and clock not in FEEDBACK:
+        if clock not in (ClockName.FIRST_REVIEW, ClockName.OUTCOMES_SUSTAINED, *FEEDBACK):
             assert bnes.rule(clock).due == st_helens.rule(clock).due
 
 
