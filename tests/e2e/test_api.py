@@ -367,3 +367,57 @@ def test_an_audit_over_http(client: Client) -> None:
     assert {r["section"] for r in by_section} >= {"what_makes_good: outcomes"}
     proposals = client.call("coordinator", "GET", "/audits/AU-3/proposals").json()
     assert proposals["A1"]["facts"][0] == "consent recorded 2025-09-02"
+
+
+def test_supporting_families_outcomes_over_http_only_for_the_familys_agencies(
+    client: Client,
+) -> None:
+    """Needs, outcomes and the sustained check through their routes; an agency outside the
+    family's consent is told 404 on each, as for an episode that does not exist, and records
+    nothing."""
+    body = {"episode": "EH-SF", "on": "2024-09-02", "child": "C-SF", "policy": "bnes",
+            "lead": {"name": "Jo Bright", "agency": "primary_school"}}  # fmt: skip
+    assert client.call("lp_in", "POST", "/episodes", body).status_code == 201
+    steps = [
+        ("record_consent", {"on": "2024-09-03", "agencies": ["primary_school", "health_visiting"]}),
+        ("finalise_assessment", {"on": "2024-09-20"}),
+        ("record_needs", {"on": "2024-09-20", "needs": ["education", "health", "relationships"],
+                          "whole_family_assessment": True}),
+        ("close", {"on": "2025-01-15", "reason": "outcomes_achieved", "summary": "Plan met"}),
+        ("record_outcomes", {"on": "2025-01-15",
+                             "outcomes": {"education": True, "health": True, "relationships": False}}),
+        ("record_sustained_check", {"on": "2025-07-21",
+                                    "sustained": {"education": True, "health": False}}),
+    ]  # fmt: skip
+    outsiders = ("lp_out", "pr_out")
+    for step, payload in steps:
+        for who in outsiders:  # before the family's own agency records the step
+            refused = client.call(who, "POST", f"/episodes/EH-SF/{step}", payload)
+            unknown = client.call(who, "POST", f"/episodes/EH-NONE/{step}", payload)
+            assert refused.status_code == unknown.status_code == 404, (step, who, refused.text)
+            assert refused.json()["detail"] == "no episode EH-SF"
+            assert "primary_school" not in refused.text and "health" not in refused.text
+        who = "pr_in" if step == "record_sustained_check" else "lp_in"  # a consented agency
+        done = client.call(who, "POST", f"/episodes/EH-SF/{step}", payload)
+        assert done.status_code == 200, (step, done.text)
+    episode = client.call("admin", "GET", "/episodes/EH-SF").json()
+    assert episode["version"] == 1 + len(steps) and episode["state"] == "closed"
+    timeline = client.call("pr_in", "GET", "/episodes/EH-SF/timeline").json()
+    recorded = {e["event"]: {k: e[k] for k in ("on", "needs", "whole_family_assessment",
+                                                 "outcomes", "sustained") if k in e}
+                for e in timeline if e["event"].endswith("Recorded")}  # fmt: skip
+    assert {k: v for k, v in recorded.items() if k != "ConsentRecorded"} == {
+        "NeedsRecorded": {"on": "2024-09-20", "needs": ["education", "health", "relationships"],
+                          "whole_family_assessment": True},
+        "OutcomesRecorded": {"on": "2025-01-15", "outcomes": {"education": True, "health": True,
+                                                              "relationships": False}},
+        "SustainedCheckRecorded": {"on": "2025-07-21",
+                                   "sustained": {"education": True, "health": False}},
+    }  # fmt: skip
+    # the checks that refuse a wrong outcome still answer the family's agencies (409), never
+    # an outsider
+    again = {"on": "2025-07-22", "sustained": {"education": True, "health": True}}
+    twice = client.call("lp_in", "POST", "/episodes/EH-SF/record_sustained_check", again)
+    assert twice.status_code == 409 and "already recorded" in twice.json()["detail"]
+    hidden = client.call("lp_out", "POST", "/episodes/EH-SF/record_sustained_check", again)
+    assert hidden.status_code == 404 and hidden.json()["detail"] == "no episode EH-SF"
