@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from aggregates.calendar import add_months
 from aggregates.episode import ChildRecord, Episode, Origin
 from aggregates.errors import DomainError
 from aggregates.feedback import STATEMENTS, Respondent
+from aggregates.outcomes import Outcome
 from ehqa.application import EhqaApplication
 
 AGENCIES = [
@@ -60,6 +62,28 @@ PANEL_SERVICES = [
     ("Youth work", "Youth service"), ("Emotional wellbeing support", "School nursing"),
 ]  # fmt: skip
 
+# Supporting Families outcomes: again our assumptions, not published figures.
+# - The family's needs are recorded for about 85 episodes in 100 on the day the assessment is
+#   finalised (a step-down with a recent social-care assessment: when its plan is agreed). A
+#   family has 1 to 5 needs (1 and 5 rarer than 2 to 4); family relationships, health, education
+#   and domestic abuse are the commonest, substance use and crime the rarest. About 8 assessments
+#   in 10 look at the whole family.
+# - At closure, outcomes are recorded for 9 in 10 episodes closed with outcomes achieved (each
+#   need met 8 times in 10) and for 3 in 10 of the other closures (each need met 3 times in 10),
+#   at the closing or within ten days of it. A closure by withdrawn consent or by a step up
+#   records none.
+# - Where at least one outcome was met, about 85 in 100 are checked six months after the closing
+#   (up to four weeks later), when that day is not after the simulation's end; each met outcome
+#   is found sustained 85 times in 100.
+# These draws come from a generator of their own per episode, so the other events of a seed are
+#   the same as they were before Supporting Families was simulated.
+NEEDS_WEIGHTS: dict[Outcome, int] = {
+    Outcome.RELATIONSHIPS: 20, Outcome.HEALTH: 18, Outcome.EDUCATION: 16,
+    Outcome.DOMESTIC_ABUSE: 10, Outcome.FINANCES: 9, Outcome.SAFE_FROM_ABUSE: 8,
+    Outcome.EARLY_YEARS: 7, Outcome.HOUSING: 6, Outcome.SUBSTANCE_USE: 3, Outcome.CRIME: 3,
+}  # fmt: skip
+NEEDS_COUNT = {1: 15, 2: 25, 3: 25, 4: 20, 5: 15}  # how many needs a family has, per 100
+
 
 @dataclass
 class Report:
@@ -87,6 +111,8 @@ class _Plan:
         self.recent_assessment = scenario == "step_down" and rng.random() < 0.6
         self.policy = ""  # set once the episode is opened
         self.after_closure: list[Step] = []  # steps that may follow the closing (feedback)
+        self.sf = random.Random(0)  # Supporting Families draws (set per episode by _history)
+        self.needs: list[str] = []  # the needs planned to be recorded
 
     def at(self, day: date, step: Callable[[Episode, date], None]) -> bool:
         if self.closed or day > self.end:
@@ -130,8 +156,11 @@ def _episode_plan(plan: _Plan) -> None:
         if not plan.recent_assessment:  # no recent social-care assessment: assess first
             assessed = plan.working(consent, 5, 18)
             plan.at(assessed, lambda e, t: e.finalise_assessment(assessed, t))
+            _needs(plan, assessed)
             plan_day = assessed + plan.days(1, 7)
         plan.at(plan_day, lambda e, t: e.agree_single_agency_plan(plan_day, t))
+        if plan.recent_assessment:
+            _needs(plan, plan_day)
         _reviews(plan, plan_day, late=False)
         return
     late = s == "late_assessment"
@@ -142,6 +171,7 @@ def _episode_plan(plan: _Plan) -> None:
         plan.at(why_on, lambda e, t: e.record_exception("assessment", reason, why_on, t))
     if not plan.at(assessed, lambda e, t: e.finalise_assessment(assessed, t)):
         return
+    _needs(plan, assessed)
     if rng.random() < 1 / 8:
         _panel(plan, assessed + plan.days(3, 30))
     if s == "stepped_up":
@@ -210,6 +240,42 @@ def _panel(plan: _Plan, asked: date) -> None:
         plan.at(reviewed, lambda e, t: e.record_panel_review(further, reviewed, t))
 
 
+def _needs(plan: _Plan, day: date) -> None:
+    """The family's needs, identified at the assessment (see the assumptions)."""
+    sf = plan.sf
+    if sf.random() >= 0.85:
+        return
+    count = sf.choices(list(NEEDS_COUNT), weights=list(NEEDS_COUNT.values()))[0]
+    found: set[str] = set()
+    while len(found) < count:
+        found.add(sf.choices(list(NEEDS_WEIGHTS), weights=list(NEEDS_WEIGHTS.values()))[0].value)
+    needs, whole = sorted(found), sf.random() < 0.8
+    if plan.at(day, lambda e, t: e.record_needs(needs, whole, day, t)):
+        plan.needs = needs
+
+
+def _outcomes(plan: _Plan, closing: date, reason: str) -> None:
+    """Outcomes at the closing and the check six months on (see the assumptions)."""
+    sf = plan.sf
+    achieved = reason == "outcomes_achieved"
+    if not plan.needs or sf.random() >= (0.9 if achieved else 0.3):
+        return
+    outcomes = {need: sf.random() < (0.8 if achieved else 0.3) for need in plan.needs}
+    recorded = closing + timedelta(days=sf.randint(0, 10))
+    if recorded > plan.end:
+        return
+    plan.after_closure.append((recorded, lambda e, t: e.record_outcomes(outcomes, recorded, t)))
+    met = [need for need, ok in outcomes.items() if ok]
+    if not met or sf.random() >= 0.85:
+        return
+    checked = add_months(closing, 6) + timedelta(days=sf.randint(0, 28))
+    sustained = {need: sf.random() < 0.85 for need in met}
+    if checked <= plan.end:
+        plan.after_closure.append(
+            (checked, lambda e, t: e.record_sustained_check(sustained, checked, t))
+        )
+
+
 def _visits(plan: _Plan, since: date) -> None:
     if plan.scenario == "pre_birth":
         return
@@ -265,9 +331,10 @@ def _reviews(plan: _Plan, since: date, late: bool) -> None:
     at_meeting = rng.random() < 0.5  # feedback at the closing meeting, or in the fortnight after
     if at_meeting:
         _feedback(plan, closing, "closure")
-    plan.at(
+    if plan.at(
         closing, lambda e, t: e.close(reason, "Plan outcomes reviewed with the family", closing, t)
-    )
+    ):
+        _outcomes(plan, closing, reason)
     if not at_meeting and closing <= plan.end:
         _feedback(plan, closing + plan.days(1, 14), "closure", after_closure=True)
 
@@ -359,9 +426,10 @@ def _history(app: EhqaApplication, rng: random.Random, number: int, seed: int, s
     record.recorded_by(AUTHOR)
     record.episode_opened(reference)
     plan.policy = episode.policy
+    plan.sf = random.Random(f"{seed}:{number}:supporting-families")
     _episode_plan(plan)
     refused = []
-    after = {id(step) for step in plan.after_closure}
+    after = {id(step) for _, step in plan.after_closure}
     for day, step in sorted(plan.steps + plan.after_closure, key=lambda s: s[0]):
         if not episode.is_open and id(step) not in after:
             continue

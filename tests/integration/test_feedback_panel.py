@@ -221,7 +221,7 @@ def test_the_feedback_report_counts_a_known_caseload(store_url: str, tmp_path: P
     assert "nothing awaits the Level 2 Panel" in caseload
 
 
-def test_simulate_produces_feedback_and_panel_events(store_url: str) -> None:
+def test_simulate_produces_feedback_panel_and_outcomes_events(store_url: str) -> None:
     s = Services(store_url, clock=fixed(D(2026, 3, 2)))
     try:
         report = simulate(s.app, 400, 5, D(2024, 1, 1), D(2026, 3, 2))
@@ -236,8 +236,44 @@ def test_simulate_produces_feedback_and_panel_events(store_url: str) -> None:
                 policies.add(s.app.repository.get(event.originator_id).policy)
         assert kinds["FeedbackRecorded"] > 0 and policies == {"bnes"}  # only where it is asked
         assert kinds["PanelRequested"] >= kinds["PanelOutcomeRecorded"] > kinds["PanelReviewed"] > 0
+        # Supporting Families: needs for most assessed families; outcomes at some closings (the
+        # closings since the needs were recorded, fewer where outcomes were not achieved); a
+        # sustained check for some of those whose six months fell before the simulation's end
+        assessed = kinds["AssessmentFinalised"]
+        assert assessed * 0.6 < kinds["NeedsRecorded"] <= assessed + kinds["SingleAgencyPlanAgreed"]
+        assert kinds["NeedsRecorded"] > kinds["OutcomesRecorded"] > kinds["SustainedCheckRecorded"]
+        assert kinds["Closed"] > kinds["OutcomesRecorded"] and kinds["SustainedCheckRecorded"] > 0
         s.catch_up()
         coverage = {row["point"]: row for row in feedback_coverage(s.read.feedback_facts())}
         assert all(row["with_feedback"] > 0 for row in coverage.values())
     finally:
         s.close()
+
+
+def test_the_claims_report_finds_claimable_families_in_a_simulated_bnes_caseload(
+    store_url: str,
+) -> None:
+    env = {**os.environ, "EHQA_TODAY": "2026-03-02"}
+
+    def ehqa(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "ehqa", "--db", store_url,
+                               "--default-policy", "bnes", *args],
+                              capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    ehqa("simulate", "--episodes", "300", "--seed", "11", "--start", "2024-01-01")
+    quarters = [f"{year}-Q{n}" for year in (2024, 2025, 2026) for n in (1, 2, 3, 4)]
+    found = {q: json.loads(ehqa("claims", "report", "--quarter", q, "--json")) for q in quarters}
+    checked = {q: len(report["episodes"]) for q, report in found.items() if report["episodes"]}
+    claimable = {q: report["claimable"] for q, report in found.items() if report["claimable"]}
+    # six months after the first closings (mid-2024) until the simulation's end (2 March 2026)
+    assert set(checked) <= {"2024-Q3", "2024-Q4", "2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4",
+                            "2026-Q1"} and len(checked) >= 3  # fmt: skip
+    assert claimable and all(claimable[q] <= checked[q] for q in claimable)
+    rows = [row for report in found.values() for row in report["episodes"]]
+    reasons = {reason.split(":")[0] for row in rows for reason in row["reasons"]}
+    assert {"fewer than 3 needs identified", "not sustained"} <= reasons  # and not every one
+    q = next(iter(claimable))
+    table = ehqa("claims", "report", "--quarter", q)
+    assert f"{claimable[q]} claimable of {checked[q]} checked in {q}" in table
