@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -22,10 +21,7 @@ def fixed(day: date) -> Clock:
 
 def from_environment() -> Clock:
     """A fixed date from EHQA_TODAY (YYYY-MM-DD) when it is set, otherwise the wall clock."""
-    setting = os.environ.get("EHQA_TODAY")
-    if not setting:
-        return london_today
-    try:
-        return fixed(date.fromisoformat(setting))
-    except ValueError:
-        raise ValueError(f"EHQA_TODAY={setting!r} is not a date (YYYY-MM-DD)") from None
+    from ehqa.settings import load
+
+    today = load().today
+    return london_today if today is None else fixed(today)

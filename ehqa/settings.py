@@ -1,0 +1,165 @@
+"""The service's settings: one typed class, read once from the environment (`EHQA_*`).
+
+The command line and the HTTP server both take their settings from here; `docs/settings.md` is
+generated from this class (`python -m ehqa.settings > docs/settings.md`, checked by a test).
+An `EHQA_*` variable that names no setting is refused, so a typo is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ehqa.policies import DEFAULT_POLICY
+from ehqa.store import DEFAULT_DATABASE
+
+PREFIX = "EHQA_"
+# Variables of this prefix that are not settings of the service: the tests' and benchmarks'.
+NOT_SETTINGS = ("EHQA_TEST_", "EHQA_BENCH_")
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or unknown: the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE,
+        min_length=1,
+        max_length=2_000,
+        description="The store: an SQLite file path, or postgresql://user@host:port/dbname"
+        " (add ?schema=NAME for a schema of its own).",
+    )
+    policy_dir: Path | None = Field(
+        None, description="A directory of the council's own policy files (TOML)."
+    )
+    default_policy: str = Field(
+        DEFAULT_POLICY,
+        min_length=1,
+        max_length=64,
+        description="The policy for episodes that name none.",
+    )
+    today: date | None = Field(
+        None,
+        description="A fixed date (YYYY-MM-DD) to use as today, for rehearsals and tests;"
+        " unset, today is the wall clock's date in Europe/London.",
+    )
+    by: str | None = Field(
+        None,
+        max_length=200,
+        description='Who records, on the command line: a stable subject stored on every fact'
+        ' (unset: "os:" and the operating-system user name).',
+    )
+    sweep_interval: float = Field(
+        300.0, gt=0, le=86_400, description="Seconds between sweeps beside the server."
+    )
+    background: bool = Field(
+        True,
+        description="Run the view follower and the sweep beside the server (off when another"
+        " process runs them, e.g. `ehqa scheduler run`).",
+    )
+    staff_file: Path | None = Field(
+        None, description="A TOML file of line managers ([managers] worker = manager)."
+    )
+    oidc_issuer: str | None = Field(
+        None, max_length=500, description="The OIDC issuer whose JWTs the API accepts."
+    )
+    oidc_audience: str | None = Field(
+        None, max_length=500, description="The audience those JWTs must name."
+    )
+    oidc_jwks_file: Path | None = Field(
+        None, description="The issuer's signing keys as a JWKS file (read at start-up)."
+    )
+    oidc_jwks_url: str | None = Field(
+        None,
+        max_length=2_000,
+        description="Or the issuer's JWKS address (fetched once at start-up).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="How the server logs: plain text or one JSON object per line."
+    )
+    alert_file: Path | None = Field(
+        None, description="`ehqa deliver` and the scheduler: a JSON Lines file for alerts."
+    )
+    alert_webhook: str | None = Field(
+        None, max_length=2_000, description="Or a webhook address alerts are posted to."
+    )
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer:
+            if not self.oidc_audience:
+                raise ValueError("EHQA_OIDC_AUDIENCE is required with EHQA_OIDC_ISSUER")
+            if (self.oidc_jwks_file is None) == (self.oidc_jwks_url is None):
+                raise ValueError(
+                    "with EHQA_OIDC_ISSUER set exactly one of EHQA_OIDC_JWKS_FILE and"
+                    " EHQA_OIDC_JWKS_URL is required"
+                )
+        elif self.oidc_audience or self.oidc_jwks_file or self.oidc_jwks_url:
+            raise ValueError("EHQA_OIDC_* settings need EHQA_OIDC_ISSUER")
+        return self
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    environ = dict(os.environ) if environ is None else environ
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.startswith(PREFIX) and name not in known and not name.startswith(NOT_SETTINGS)
+    )
+
+
+def load(**overrides: object) -> Settings:
+    """Settings from the environment, with `overrides` (e.g. command-line options) on top.
+    Raises SettingsError naming the variable at fault."""
+    unknown = unknown_variables()
+    if unknown:
+        known = ", ".join(PREFIX + name.upper() for name in Settings.model_fields)
+        raise SettingsError(f"unknown setting {', '.join(unknown)} (known: {known})")
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        name = PREFIX + where.upper() if where else "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return load()
+
+
+def markdown() -> str:
+    """Every setting with its variable, default and meaning (docs/settings.md)."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated from `ehqa.settings.Settings` by `python -m ehqa.settings`; do not edit.",
+        "Each is read from the environment variable named; command-line options such as `--db`",
+        "override them for one run. A variable beginning `EHQA_` that is not listed is refused.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = "(unset)" if field.default is None else f"`{field.default}`"
+        lines.append(f"| `{PREFIX}{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown())
