@@ -18,31 +18,7 @@ from aggregates.access import Principal, Role
 from ehqa import bounds
 from projections.db import Cursor, ViewDatabase
 
-SERVICE_TABLES = [
-    """CREATE TABLE IF NOT EXISTS ehqa_tokens (
-        token_hash TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        agency TEXT,
-        created_at TEXT NOT NULL,
-        revoked_at TEXT,
-        id TEXT,
-        expires_at TEXT,
-        last_used_at TEXT
-    )""",
-    """CREATE TABLE IF NOT EXISTS ehqa_access_log (
-        at TEXT NOT NULL,
-        who TEXT NOT NULL,
-        role TEXT NOT NULL,
-        agency TEXT,
-        action TEXT NOT NULL,
-        episode TEXT,
-        subject TEXT
-    )""",
-    "CREATE INDEX IF NOT EXISTS ehqa_access_log_episode ON ehqa_access_log (episode, at)",
-]
-# Columns added since the first release: a store made by it gains them on start-up.
-SERVICE_COLUMNS = {"ehqa_access_log": {"subject": "TEXT"}}
+# The tables (ehqa_tokens, ehqa_access_log) are made and changed by ehqa/migrations.
 
 
 class Unauthenticated(Exception):
@@ -68,7 +44,6 @@ class Issued:
     expires_at: str | None
 
 
-TOKEN_COLUMNS = ("id", "expires_at", "last_used_at")  # added since the first stores were made
 LAST_USED_EVERY = timedelta(minutes=1)
 
 
@@ -82,21 +57,6 @@ def _fresh_id(cur: Cursor) -> str:
         cur.execute("SELECT 1 FROM ehqa_tokens WHERE id = ?", (ident,))
         if cur.fetchone() is None:
             return ident
-
-
-def upgrade_tokens(db: ViewDatabase) -> None:
-    """Give a store made before tokens had ids, expiry and last use those columns, and its
-    tokens an id each (they keep working). Safe to run from several processes at once."""
-    db.ensure_columns("ehqa_tokens", dict.fromkeys(TOKEN_COLUMNS, "TEXT"))
-    with db.transaction() as cur:
-        cur.execute("SELECT token_hash FROM ehqa_tokens WHERE id IS NULL")
-        for (token_hash,) in cur.fetchall():
-            cur.execute(
-                # (conditional: a worker starting at the same moment may have given it one)
-                "UPDATE ehqa_tokens SET id = ? WHERE token_hash = ? AND id IS NULL",
-                (_fresh_id(cur), token_hash),
-            )
-        cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS ehqa_tokens_id ON ehqa_tokens (id)")
 
 
 MAX_EXPIRY_DAYS = 3653
@@ -133,7 +93,6 @@ class TokenBook:
     ) -> None:
         self.db = db
         self.now = now
-        upgrade_tokens(db)
 
     def create(
         self, name: str, role: Role, agency: str | None = None, expires: datetime | None = None

@@ -22,15 +22,7 @@ from eventsourcing.persistence import Tracking
 
 from projections.db import ViewDatabase
 
-TABLE = """CREATE TABLE IF NOT EXISTS ehqa_idempotency (
-    principal TEXT NOT NULL,
-    key TEXT NOT NULL,
-    request TEXT NOT NULL,
-    status INTEGER,
-    body TEXT,
-    started_at TEXT,
-    PRIMARY KEY (principal, key)
-)"""
+# The table (ehqa_idempotency) is made and changed by ehqa/migrations.
 LEASE = timedelta(seconds=30)
 
 
@@ -63,8 +55,6 @@ class IdempotencyKeys:
     def __init__(self, db: ViewDatabase, lease: timedelta = LEASE) -> None:
         self.db = db
         self.lease = lease
-        db.ensure([TABLE])
-        db.ensure_columns("ehqa_idempotency", {"started_at": "TEXT"})
 
     def claim(self, subject: str, key: str, request: str) -> Answer | str:
         """A string (the claim's own stamp): the caller holds the key now and must run the

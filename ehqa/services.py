@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,8 @@ from uuid import UUID
 from aggregates.audit import Audit
 from aggregates.episode import Episode
 from ehqa.application import EhqaApplication
-from ehqa.auth import SERVICE_COLUMNS, SERVICE_TABLES
 from ehqa.clock import Clock, from_environment
+from ehqa.migrate import migrate_store
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import check_store, postgres_conninfo, store_env
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
@@ -53,7 +54,15 @@ def open_views(env: dict[str, str]) -> ViewDatabase:
         return SQLiteViews(env["SQLITE_DBNAME"])
     if module == "eventsourcing.postgres":
         return PostgresViews(postgres_conninfo(env), env.get("POSTGRES_SCHEMA"))
-    return SQLiteViews(":memory:")
+    # (named and shared, so that the migrations can reach it while the views keep it alive)
+    return SQLiteViews(f"file:ehqa-{uuid.uuid4().hex}?mode=memory&cache=shared")
+
+
+def migrate(env: dict[str, str], views: ViewDatabase) -> list[str]:
+    """Apply the migrations the store lacks; an in-memory store's tables are in its views'."""
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.popo" and isinstance(views, SQLiteViews):
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": views.path}
+    return migrate_store(env)
 
 
 class Services:
@@ -75,6 +84,13 @@ class Services:
             env, policies=PolicyBook(policy_dir), default_policy=default_policy, clock=clock
         )
         self.views = open_views(env)
+        # The tables that are not views (tokens, access log, ...) are made and changed only by
+        # migrations (ehqa/migrations): those the store lacks are applied on every start-up.
+        try:
+            self.migrated = migrate(env, self.views)
+        except BaseException:
+            self.close()
+            raise
         self.projections: list[Projection] = [
             EpisodesProjection(self._load_episode, self.app.policies.get, self.app.calendar),
             TimelineProjection(),
@@ -84,9 +100,6 @@ class Services:
         ]
         self.read = ReadModels(self.views, self.app.calendar)
         self.sweep_lock = sweep_lock(env)
-        self.views.ensure(SERVICE_TABLES)
-        for table, columns in SERVICE_COLUMNS.items():
-            self.views.ensure_columns(table, columns)
 
     def _load_audit(self, audit_id: UUID, version: int) -> Audit:
         audit: Audit = self.app.repository.get(audit_id, version=version)

@@ -3,7 +3,6 @@ stable subject, expire, are revoked at once and record when they were last used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -71,31 +70,6 @@ def test_a_single_key_jwks_refuses_a_token_without_its_kid(store_url: str, tmp_p
         assert get(http, sso_token(RSA_KEY, "RS256", "other")).status_code == 401
         assert get(http, sso_token(RSA_KEY, "RS256", None)).status_code == 401
     services.close()
-
-
-OLD_TOKENS_TABLE = """CREATE TABLE ehqa_tokens (
-    token_hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agency TEXT,
-    created_at TEXT NOT NULL, revoked_at TEXT)"""
-
-
-def test_tokens_of_a_store_made_before_token_ids_keep_working(store_url: str) -> None:
-    services = Services(store_url, clock=fixed(TODAY))
-    with services.views.transaction() as cur:
-        cur.execute("DROP TABLE ehqa_tokens")
-        cur.execute(OLD_TOKENS_TABLE)
-        cur.execute(
-            "INSERT INTO ehqa_tokens VALUES (?, 'Old admin', 'admin', NULL, '2024-01-01T00:00:00+00:00', NULL)",
-            (hashlib.sha256(b"ehqa_old").hexdigest(),),
-        )
-    services.close()
-    workers = [Services(store_url, clock=fixed(TODAY)) for _ in range(2)]  # both upgrade
-    with TestClient(create_app(workers[0])) as http:
-        assert get(http, "ehqa_old").status_code == 200
-    (old,) = TokenBook(workers[1].views).tokens()
-    assert len(old["id"]) == 8 and old["name"] == "Old admin" and old["last_used_at"]
-    assert TokenBook(workers[1].views).principal("ehqa_old").subject == f"token:{old['id']}"
-    for services in workers:
-        services.close()
 
 
 def test_token_subject_expiry_revocation_and_last_use(store_url: str) -> None:

@@ -135,7 +135,8 @@ def test_sqlite_files_are_the_owners_only(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
         conn.execute("INSERT INTO t VALUES (1)")
         conn.commit()
-        files = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}.sweep.lock")]
+        files = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}.sweep.lock"),
+                 Path(f"{db}.migrate.lock")]  # fmt: skip
         modes = {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files}
         conn.close()
     finally:
