@@ -131,9 +131,8 @@ class _SQLite(SQLiteBackend):  # type: ignore[misc]
     def begin(self) -> None:
         """Take the write lock at once (waiting for other writers): a transaction that read
         first and writes later would fail at once if another process wrote in between."""
-        assert not self._in_transaction
-        self._in_transaction = True
         self.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
 
 
 def _uri(env: dict[str, str]) -> DatabaseURI:
