@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,19 @@ def test_redoc_renders_offline(live: Live, page: Page) -> None:
     assert "cdn." not in (page.page.content().split("<redoc", 1)[0])  # (the page's own head)
     assert (page.elsewhere, page.errors) == ([], [])
     assert set(page.refused) <= {REDOC_LOGO}, page.refused
+
+
+def test_the_pages_and_their_assets_are_served_from_here_whatever_the_query(live: Live) -> None:
+    """No browser needed: the pages name no other host, and the query-parameter check (which
+    refuses what an API route does not document) leaves the pages, the assets and the
+    document alone."""
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs-static/swagger-ui-bundle.js",
+                 "/docs-static/swagger-ui.css", "/docs-static/redoc.standalone.js"):  # fmt: skip
+        for query in ("", "?v=1", "?v=1&v=2"):
+            with urllib.request.urlopen(f"{live.base}{path}{query}", timeout=30) as response:
+                assert response.status == 200, (path, query)
+                text = response.read().decode()
+            if path in ("/docs", "/redoc"):
+                assert not re.findall(r"(?:src|href)=[\"']?(?:https?:)?//", text), path
+                policy = response.headers["Content-Security-Policy"]
+                assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
