@@ -185,16 +185,33 @@ class TokenBook:
 
 @dataclass(frozen=True)
 class OidcSettings:
+    """The issuer whose JWTs are accepted, and where its signing keys are: a JWKS file, or the
+    issuer's JWKS address (exactly one)."""
+
     issuer: str
     audience: str
-    jwks_file: Path
+    jwks_file: Path | None = None
     role_claim: str = "ehqa_role"
     agency_claim: str = "ehqa_agency"
     name_claim: str = "name"
+    jwks_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError("give the issuer's keys as a JWKS file or a JWKS URL (one of them)")
+
+
+class JwksUnavailable(Exception):
+    """The issuer's JWKS could not be fetched or read at start-up."""
+
+
+JWKS_TIMEOUT = 10  # seconds, for fetching the key set at start-up
 
 
 class JwtVerifier:
-    """Verifies RS256/ES256 JWTs with keys from a JWKS file (no network at request time).
+    """Verifies RS256/ES256 JWTs with keys from a JWKS file, or from the issuer's JWKS address
+    fetched once at start-up (no network at request time: a key the issuer adds later is known
+    after a restart).
 
     The token's header names its key (`kid`, always required, whatever the number of keys) and
     its algorithm, which must be the key's: the JWK's `alg` if it has one, else the algorithm of
@@ -204,7 +221,12 @@ class JwtVerifier:
 
     def __init__(self, settings: OidcSettings) -> None:
         self.settings = settings
-        keys = json.loads(settings.jwks_file.read_text())["keys"]
+        if settings.jwks_file is not None:
+            keys = json.loads(settings.jwks_file.read_text())["keys"]
+            self._source = "the JWKS file"
+        else:
+            keys = _fetch_keys(str(settings.jwks_url))
+            self._source = "the issuer's JWKS"
         self._keys = {
             key["kid"]: (jwt.PyJWK(key), _key_algorithm(key)) for key in keys if key.get("kid")
         }
@@ -218,7 +240,7 @@ class JwtVerifier:
             if not kid:
                 raise Unauthenticated("the token's header names no key (kid)")
             if kid not in self._keys:
-                raise Unauthenticated(f"no key (kid) {kid!r} in the JWKS file")
+                raise Unauthenticated(f"no key (kid) {kid!r} in {self._source}")
             key, key_alg = self._keys[kid]
             if key_alg != alg:
                 raise Unauthenticated(f"the token is {alg} but key {kid!r} is {key_alg}")
@@ -249,6 +271,19 @@ class JwtVerifier:
         return Principal(
             name, role, str(agency) if agency else None, subject=f"{claims['iss']}#{subject}"
         )
+
+
+def _fetch_keys(url: str) -> list[dict[str, Any]]:
+    """The issuer's keys, fetched once (PyJWT's JWKS client, without its cache: the verifier
+    keeps the keys)."""
+    client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False, timeout=JWKS_TIMEOUT)
+    try:
+        found = client.fetch_data()
+    except (jwt.PyJWKClientError, ValueError) as error:  # (ValueError: not JSON)
+        raise JwksUnavailable(f"the JWKS at {url} could not be fetched: {error}") from None
+    if not isinstance(found, dict) or not isinstance(found.get("keys"), list):
+        raise JwksUnavailable(f"the JWKS at {url} is not a JWK set (no list of keys)")
+    return [key for key in found["keys"] if isinstance(key, dict)]
 
 
 def _key_algorithm(jwk: dict[str, Any]) -> str:

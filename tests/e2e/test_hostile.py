@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from ehqa.cli import app as cli
 from ehqa.services import Services
 from tests.conftest import postgres_server_url
-from tests.e2e.test_serve import call, ehqa, serving
+from tests.e2e.api.test_serve import call, ehqa, serving
 
 CONTROLS = ["\x00", "\x01", "\x1b", "\x7f", "\x85"]
 HOSTILE = [*CONTROLS, "\ud800"]

@@ -20,7 +20,7 @@ from ehqa.api import create_app
 from ehqa.auth import JwtVerifier, OidcSettings
 from ehqa.clock import fixed
 from ehqa.services import Services
-from tests.e2e.test_api import TODAY, Client, client, consented_episode  # noqa: F401
+from tests.e2e.api.test_api import TODAY, Client, client, consented_episode  # noqa: F401
 
 
 def test_F1_an_over_long_json_integer_is_400_not_500(client: Client) -> None:

@@ -1,10 +1,15 @@
 """Single sign-on JWTs: the header's `kid` names the key, and the key's algorithm must be the
-header's. Real RS256 and ES256 keys, a JWKS file, and the verifier alone (no database)."""
+header's. Real RS256 and ES256 keys, a JWKS file or a JWKS served over HTTP on loopback, and the
+verifier alone (no database)."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from aggregates.access import Principal, Role
-from ehqa.auth import JwtVerifier, OidcSettings, Unauthenticated
+from ehqa.auth import JwksUnavailable, JwtVerifier, OidcSettings, Unauthenticated
 
 ISSUER = "https://sso.council.example"
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -102,3 +107,67 @@ def test_an_hmac_or_unsigned_token_is_refused(tmp_path: Path) -> None:
     unsigned = jwt.encode({"iss": ISSUER, "aud": "ehqa", "sub": "u1"}, None, algorithm="none",
                           headers={"kid": "r1"})  # fmt: skip
     refused(v, unsigned, "none")
+
+
+@contextmanager
+def jwks_server(body: bytes, status: int = 200) -> Iterator[tuple[str, list[str]]]:
+    """A JWKS served on 127.0.0.1 (a free port): its address, and the paths asked for."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:  # (quiet)
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_keys_from_a_jwks_url_are_fetched_once_at_start_up() -> None:
+    keys = json.dumps({"keys": [rsa_jwk("r1"), ec_jwk("e1")]}).encode()
+    with jwks_server(keys) as (url, asked):
+        v = JwtVerifier(OidcSettings(issuer=ISSUER, audience="ehqa", jwks_url=url))
+        assert asked == ["/.well-known/jwks.json"]
+        assert v.principal(token(RSA_KEY, "RS256", "r1")).subject == f"{ISSUER}#u1"
+        assert v.principal(token(EC_KEY, "ES256", "e1", sub="u2")).subject == f"{ISSUER}#u2"
+        refused(v, token(RSA_KEY, "RS256", "r2"), "no key (kid) 'r2' in the issuer's JWKS")
+        refused(v, token(OTHER_RSA_KEY, "RS256", "r1"), "invalid token")
+        assert asked == ["/.well-known/jwks.json"]  # no network at request time
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "because"),
+    [
+        (b"not json", 200, "could not be fetched"),
+        (b'{"keys": "none"}', 200, "not a JWK set"),
+        (b"{}", 500, "could not be fetched"),
+    ],
+)
+def test_a_jwks_url_that_gives_no_keys_stops_the_start(
+    body: bytes, status: int, because: str
+) -> None:
+    with jwks_server(body, status) as (url, _), pytest.raises(JwksUnavailable) as caught:
+        JwtVerifier(OidcSettings(issuer=ISSUER, audience="ehqa", jwks_url=url))
+    assert because in str(caught.value) and url in str(caught.value)
+
+
+def test_the_keys_come_from_a_file_or_a_url_not_both_nor_neither(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="one of them"):
+        OidcSettings(issuer=ISSUER, audience="ehqa")
+    with pytest.raises(ValueError, match="one of them"):
+        OidcSettings(issuer=ISSUER, audience="ehqa", jwks_file=tmp_path / "k.json",
+                     jwks_url="http://127.0.0.1:1/jwks.json")  # fmt: skip

@@ -40,12 +40,15 @@ def ehqa(db: str, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 @contextmanager
-def serving(db: str, tmp_path: Path, *extra: str) -> Iterator[str]:
+def serving(
+    db: str, tmp_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / f"serve-{port}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "ehqa", "--db", db, "serve", "--port", str(port), *extra],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "EHQA_TODAY": "2025-11-20"},
+        stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "EHQA_TODAY": "2025-11-20", **(env or {})},
         start_new_session=True,  # its workers too can be stopped as one group
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

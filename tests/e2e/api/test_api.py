@@ -174,6 +174,20 @@ def test_errors_name_the_field_the_rule_or_the_episode_and_record_nothing(client
     assert bad_token.status_code == 401 and bad_token.headers["www-authenticate"] == "Bearer"
 
 
+def test_credentials_are_checked_before_the_fields(client: Client) -> None:
+    """Who is calling is settled first: without credentials (or with a scheme other than
+    Bearer) a malformed request is 401, and says nothing of its fields; with them, 422."""
+    malformed = {"on": "not a date", "colour": "red"}
+    for headers in ({}, {"Authorization": "Basic am86eA=="}, {"Authorization": "Bearer"}):
+        refused = client.http.post("/episodes/EH-C/see_child", json=malformed, headers=headers)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json()["detail"] == "send Authorization: Bearer <token>"
+    assert client.http.get("/drift?due_within=-1").status_code == 401
+    assert client.call("coordinator", "GET", "/drift?due_within=-1").status_code == 422
+    assert client.call("lp_in", "POST", "/episodes/EH-C/see_child", malformed).status_code == 422
+    assert client.http.get("/drift?nonsense=1").status_code == 400  # (the query's names first)
+
+
 def test_a_retried_command_with_the_same_idempotency_key_records_once(client: Client) -> None:
     consented_episode(client)
     first = client.call(

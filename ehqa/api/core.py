@@ -1,0 +1,102 @@
+"""What every route shares: one Services (guarded by a lock), the tokens, the access log and the
+idempotency keys; and the checks of who may read or record what.
+
+The edge translates and never decides: it checks who is calling and what the consent statement
+allows (aggregates.access), makes one application call, and maps refusals to problem+json.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aggregates.access import Decision, Principal, may_read, may_record, may_see_authority
+from ehqa.api.errors import Refused
+from ehqa.auth import AccessLog, Authenticator, JwtVerifier, TokenBook, Unauthenticated
+from ehqa.filters import UnknownValueError, check_filters
+from ehqa.idempotency import IdempotencyKeys
+from ehqa.services import Services
+
+
+def check(decision: Decision) -> None:
+    if not decision.allowed:
+        raise Refused(403, "Forbidden", decision.reason)
+
+
+class Api:
+    """What the routes share: one Services (guarded by a lock), tokens and the access log."""
+
+    def __init__(self, services: Services, verifier: JwtVerifier | None = None) -> None:
+        self.services = services
+        self.lock = threading.RLock()
+        self.tokens = TokenBook(services.views)
+        self.auth = Authenticator(self.tokens, verifier)
+        self.access = AccessLog(services.views)
+        self.keys = IdempotencyKeys(services.views)
+        self.staff: dict[str, str] = {}  # worker -> line manager (EHQA_STAFF_FILE)
+
+    def who(self, authorization: str | None) -> Principal:
+        try:
+            with self.lock:
+                return self.auth.principal(authorization)
+        except Unauthenticated as error:
+            raise Refused(401, "Unauthorized", str(error)) from None
+
+    def episode_view(self, reference: str) -> dict[str, Any]:
+        self.services.catch_up()
+        view = self.services.read.episode(reference)
+        if view is None:
+            raise Refused(404, "Not Found", f"no episode {reference}")
+        return view
+
+    @contextmanager
+    def authority_read(self, who: Principal, what: str) -> Iterator[None]:
+        """An authority-wide query: refused to agency roles; answered from current views, under
+        the lock, and recorded in the access log."""
+        check(may_see_authority(who))
+        with self.lock:
+            self.services.catch_up()
+            self.access.record(who, what)
+            yield
+
+    def episode_json(self, reference: str) -> Any:
+        """The episode as a command's answer (dates as text, as it is kept for replays)."""
+        return json.loads(json.dumps(self.episode_view(reference), default=str))
+
+    def visible(self, who: Principal, reference: str) -> dict[str, Any]:
+        """The episode, if the caller may read it. A caller who may not gets the same 404 as
+        for an episode that does not exist: a refusal must not tell them it exists."""
+        view = self.episode_view(reference)
+        if not may_read(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]).allowed:
+            raise Refused(404, "Not Found", f"no episode {reference}")
+        return view
+
+    def readable(self, who: Principal, reference: str, action: str) -> dict[str, Any]:
+        view = self.visible(who, reference)
+        self.access.record(who, action, reference)
+        return view
+
+    def writable(self, who: Principal, reference: str) -> dict[str, Any]:
+        """The episode, if the caller may record on it (404 if they may not even read it)."""
+        view = self.visible(who, reference)
+        check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
+        return view
+
+    def may_read_episode(self, who: Principal, reference: str) -> bool:
+        """From the views as they stand (the caller has caught them up): no catch-up per call."""
+        view = self.services.read.episode(reference)
+        if view is None:
+            return False
+        return may_read(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]).allowed
+
+    def known(self, name: str | None = None, **values: str | None) -> None:
+        """A filter value that matches nothing: 400, naming the parameter (as `name`, if given)
+        and the known values (asked only on authority-wide routes, so an agency caller never
+        sees the list)."""
+        try:
+            check_filters(self.services, **values)
+        except UnknownValueError as error:
+            raise Refused(400, "Bad Request", error.detail(name)) from None
