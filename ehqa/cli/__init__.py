@@ -3,6 +3,7 @@
 The commands live by area, each module with a typer app of its own merged into this one:
 
 - `episodes`: apply, episode, deadlines, timeline, demo, lifecycle, simulate;
+- `record`: `ehqa record STEP`, one subcommand per command model (options from `fields`);
 - `views`: drift, caseload, projections;
 - `alerts`: sweep, alerts, deliver;
 - `audits` and `grading`: the audit commands, and grade;
@@ -24,7 +25,7 @@ import psycopg
 import typer
 from eventsourcing.persistence import OperationalError
 
-from ehqa.cli import admin, alerts, audits, episodes, grading, reports, views
+from ehqa.cli import admin, alerts, audits, episodes, grading, record, reports, views
 from ehqa.cli.context import start
 
 app = typer.Typer(
@@ -72,7 +73,7 @@ def main_options(
     ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
 
 
-for area in (episodes, views, alerts, audits, grading, reports, admin):
+for area in (episodes, record, views, alerts, audits, grading, reports, admin):
     app.add_typer(area.app)
 
 
