@@ -112,6 +112,26 @@ KINDS: Final[dict[str, Any]] = {
 _ADAPTERS: dict[str, TypeAdapter[str]] = {k: TypeAdapter(t) for k, t in KINDS.items()}
 
 
+# What each string schema above accepts, in words (for help texts generated from a schema).
+_WORDS: Final = {
+    REFERENCE_PATTERN: "letters, digits, '.', '_', '-' and '/', starting with a letter or digit",
+    CODE_PATTERN: "letters, digits, '.', '_' and '-', starting with a letter or digit",
+    _NO_CONTROL_SCHEMA: "no control character",
+    _TEXT_SCHEMA: "no control character but newline and tab",
+}
+
+
+def describe(schema: dict[str, Any]) -> str | None:
+    """The bounds of a string's JSON schema made here, in words ("1-200 characters, no control
+    character"); None for any other schema."""
+    words = _WORDS.get(schema.get("pattern", ""))
+    if words is None or "maxLength" not in schema:
+        return None
+    low, high = schema.get("minLength", 0), schema["maxLength"]
+    size = f"up to {high:,}" if low == 0 else f"{low}-{high:,}"
+    return f"{size} characters, {words}"
+
+
 class OutOfBounds(ValueError):
     """A value outside its bounds; the message names the field and the rule."""
 

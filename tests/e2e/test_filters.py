@@ -20,7 +20,7 @@ from ehqa.clock import fixed
 from ehqa.commands import parse_line
 from ehqa.services import Services
 
-from .test_cli import EXAMPLE_LINES, as_json, ehqa, ok
+from .cli.test_cli import EXAMPLE_LINES, as_json, ehqa, ok
 
 TODAY = date(2025, 11, 25)
 LATER = [  # recorded after the examples: a lead change, and a step dated before earlier ones

@@ -23,7 +23,7 @@ from aggregates.access import Principal, Role
 from ehqa.auth import AccessLog
 from ehqa.services import Services
 from tests.conftest import postgres_server_url
-from tests.e2e.test_cli import EXAMPLE_LINES, ehqa, ok
+from tests.e2e.cli.test_cli import EXAMPLE_LINES, ehqa, ok
 
 QUICK = 8.0  # seconds: the interpreter starts (~2 s), the store answers (or not) within 3 s
 

@@ -16,7 +16,7 @@ from aggregates.audit import audit_id
 from aggregates.episode import child_record_id, episode_id
 from ehqa.application import EhqaApplication
 from ehqa.store import store_env
-from tests.e2e.test_cli import EXAMPLE_LINES, ehqa
+from tests.e2e.cli.test_cli import EXAMPLE_LINES, ehqa
 
 
 def authors(url: str, aggregate_id: object) -> list[str | None]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "episodes.jsonl"
+EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples" / "episodes.jsonl"
 EXAMPLE_LINES = [
     '{"cmd":"open","episode":"EH-0001","on":"2025-09-01","child":"C-1001","lead":{"name":"Jo Bright","agency":"primary_school"}}',
     '{"cmd":"record_consent","episode":"EH-0001","on":"2025-09-02","agencies":["primary_school","health_visiting"]}',

@@ -21,7 +21,7 @@ import pytest
 from aggregates.episode import episode_id
 from ehqa.application import EhqaApplication
 from ehqa.store import store_env
-from tests.e2e.test_cli import EXAMPLE_LINES, as_json, ehqa, ok
+from tests.e2e.cli.test_cli import EXAMPLE_LINES, as_json, ehqa, ok
 
 EPISODES = 36
 KILLS_PER_FILE = 5  # x 2 files = 10 killed runs on each store

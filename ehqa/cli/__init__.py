@@ -1,0 +1,87 @@
+"""The `ehqa` command line: parse, make one application call, print; exit non-zero on refusal.
+
+The commands live by area, each module with a typer app of its own merged into this one:
+
+- `episodes`: apply, episode, deadlines, timeline, demo, lifecycle, simulate;
+- `record`: `ehqa record STEP`, one subcommand per command model (options from `fields`);
+- `views`: drift, caseload, projections;
+- `alerts`: sweep, alerts, deliver;
+- `audits` and `grading`: the audit commands, and grade;
+- `reports`: feedback, panel, claims;
+- `admin`: serve, access-log, policy, scheduler, tokens.
+
+`context` holds what they share (the settings of the run, the store, the access log, `fail`,
+`bounded`, `refusals`) and `output` how they print (tables, JSON, CSV).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from eventsourcing.persistence import OperationalError
+
+from ehqa.cli import admin, alerts, audits, episodes, grading, record, reports, views
+from ehqa.cli.context import start
+
+app = typer.Typer(
+    help="ehqa: Early Help Assessment episodes, their clocks and their quality.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="SQLite file path or postgresql://user@host:port/dbname"
+            " (default: EHQA_DATABASE_URL, else ehqa.db).",
+            show_default=False,
+        ),
+    ] = None,
+    policy_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A directory of the council's own policy files (default: EHQA_POLICY_DIR)."
+        ),
+    ] = None,
+    default_policy: Annotated[
+        str | None,
+        typer.Option(
+            help="Policy for episodes that name none (default: EHQA_DEFAULT_POLICY, else"
+            " st-helens)."
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Who records: a stable subject id stored on every fact recorded"
+            ' (default: EHQA_BY, else "os:" and the operating-system user name).',
+        ),
+    ] = None,
+) -> None:
+    # Settings come from the EHQA_* environment (docs/settings.md); these options override them.
+    ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
+
+
+for area in (episodes, record, views, alerts, audits, grading, reports, admin):
+    app.add_typer(area.app)
+
+
+def main() -> None:
+    try:
+        app()
+    except (psycopg.OperationalError, sqlite3.OperationalError, OperationalError) as error:
+        # The store went away after it was opened: one line, not a traceback.
+        cause = (str(error).strip().splitlines() or ["no answer"])[0]
+        typer.echo(f"error: the store failed: {cause}", err=True)
+        sys.exit(2)
