@@ -28,8 +28,6 @@ from schedulers.scheduler import run_every
 app = typer.Typer()
 
 # ---- the HTTP service and the store ----------------------------------------------------------
-# (commands that look after the store itself, such as creating or upgrading its tables, belong
-# here beside `serve`)
 
 # The settings `serve` passes on to the server when given as options here.
 SERVER_SETTINGS = ("database_url", "policy_dir", "default_policy", "sweep_interval")
@@ -84,6 +82,34 @@ def access_log(
 
 
 # ---- policies ----------------------------------------------------------------------------------
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    show_status: Annotated[
+        bool, typer.Option("--status", help="Only list the applied and pending migrations.")
+    ] = False,
+) -> None:
+    """Bring the tables that are not views (tokens, access log, idempotency keys, deliveries) to
+    this release's shape. Every start-up does this too; run it to upgrade a store on purpose, or
+    to see where it stands."""
+    from ehqa import migrate as migrations
+    from ehqa.store import StoreOpenError, StoreURLError
+
+    url = run_of(ctx).settings.database_url
+    try:
+        if show_status:
+            found = migrations.status(url)
+            for name in found.applied:
+                typer.echo(f"applied  {name}")
+            for name in found.pending:
+                typer.echo(f"pending  {name}")
+            return
+        applied = migrations.migrate(url)
+    except (StoreURLError, StoreOpenError) as error:
+        fail(str(error), code=2)
+    typer.echo("\n".join(f"applied  {name}" for name in applied) or "up to date: nothing to apply")
+
 
 policy_app = typer.Typer(
     help="Council policies: the timescales of every clock.", no_args_is_help=True

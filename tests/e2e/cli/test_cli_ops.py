@@ -264,3 +264,19 @@ def test_every_command_line_read_and_write_is_in_the_access_log_with_its_subject
     assert ("staff:au", "cli audit show AU-1", "EH-0001") in seen
     assert ("staff:insp", "cli access-log", None) in seen
     assert all(e["subject"] for e in entries)
+
+
+def test_migrate_shows_pending_applies_once_and_is_then_up_to_date(store_url: str) -> None:
+    """`ehqa migrate --status` lists what a new store lacks; `ehqa migrate` applies it once; a
+    second run applies nothing; the store then serves commands (which migrate on start too)."""
+    status = ok(store_url, "migrate", "--status")
+    assert status.splitlines() == ["pending  0001_service_tables"]
+    assert ok(store_url, "migrate").splitlines() == ["applied  0001_service_tables"]
+    assert ok(store_url, "migrate").strip() == "up to date: nothing to apply"
+    status = ok(store_url, "migrate", "--status")
+    assert status.splitlines() == ["applied  0001_service_tables"]
+    ok(store_url, "tokens", "list")
+
+
+def test_migrate_names_a_store_it_cannot_open() -> None:
+    refused_at_once("postgresql://postgres@127.0.0.1:1/nothing", "migrate")
