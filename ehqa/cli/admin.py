@@ -83,6 +83,7 @@ def access_log(
 
 # ---- policies ----------------------------------------------------------------------------------
 
+
 @app.command()
 def migrate(
     ctx: typer.Context,
