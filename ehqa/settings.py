@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     by: str | None = Field(
         None,
         max_length=200,
-        description='Who records, on the command line: a stable subject stored on every fact'
+        description="Who records, on the command line: a stable subject stored on every fact"
         ' (unset: "os:" and the operating-system user name).',
     )
     sweep_interval: float = Field(
