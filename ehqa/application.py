@@ -1,4 +1,8 @@
-"""The application service: get -> command -> save, one unit of work per call."""
+"""The application service: get -> command -> save, one unit of work per call.
+
+How its events are stored is in `ehqa.persistence`; what it refuses beyond the domain's rules is
+in `ehqa.errors`.
+"""
 
 from __future__ import annotations
 
@@ -8,69 +12,42 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import (
-    IntegrityError,
-    JSONTranscoder,
-    Mapper,
-    ProcessRecorder,
-    Recording,
-    StoredEvent,
-    Tracking,
-    Transcoding,
-)
-from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from aggregates.alerts import episode_of_alert
 from aggregates.audit import Audit, audit_id
 from aggregates.calendar import WorkingCalendar, england_and_wales
 from aggregates.clocks import ClockEntry, schedule
 from aggregates.episode import ChildRecord, Episode, Origin, child_record_id, episode_id
-from aggregates.errors import DomainError, InvalidCommandError
+from aggregates.errors import InvalidCommandError
 from aggregates.policy import ClockName, Policy
 from aggregates.programme import AuditKind
 from aggregates.proposals import Proposal, propose_a1, propose_closure, propose_r6, propose_r8
 from aggregates.schemes import SchemeName
 from ehqa.clock import Clock, london_today
+from ehqa.errors import (
+    AuditExistsError,
+    AuditNotFoundError,
+    ConflictError,
+    EpisodeExistsError,
+    EpisodeNotFoundError,
+)
+from ehqa.persistence import TrackedApplication
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
-from ehqa.store import postgres_schema_lock
 from projections.views import describe_event
 
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-class AuthoredMapper(Mapper[UUID]):
-    """Events stored before authors were kept read with `author` None."""
-
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        event = super().to_domain_event(stored_event)
-        if "author" not in event.__dict__ and "author" in getattr(
-            type(event), "__dataclass_fields__", {}
-        ):
-            event.__dict__["author"] = None
-        return event
-
-
-class EpisodeNotFoundError(DomainError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"no episode {reference}")
-        self.reference = reference
-
-
-class EpisodeExistsError(DomainError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"episode {reference} already exists: choose another reference")
-        self.reference = reference
+__all__ = [  # the errors too, where the rest of the service has always imported them from
+    "AuditExistsError",
+    "AuditNotFoundError",
+    "ConflictError",
+    "EhqaApplication",
+    "EpisodeExistsError",
+    "EpisodeNotFoundError",
+    "Rehearsal",
+    "audit_kind",
+]
 
 
 def audit_kind(kind: str) -> AuditKind:
@@ -82,33 +59,6 @@ def audit_kind(kind: str) -> AuditKind:
         ) from None
 
 
-class AuditNotFoundError(EpisodeNotFoundError):
-    def __init__(self, reference: str) -> None:
-        DomainError.__init__(self, f"no audit {reference}")
-        self.reference = reference
-
-
-class AuditExistsError(DomainError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"audit {reference} already exists: choose another reference")
-
-
-class ConflictError(DomainError):
-    """Someone else changed the episode between our read and our write; nothing was recorded."""
-
-    def __init__(self, reference: str) -> None:
-        super().__init__(
-            f"episode {reference} was changed by someone else at the same time; "
-            "nothing was recorded: read it again and retry"
-        )
-        self.reference = reference
-
-
-# The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
-# which is the views' own table in the same schema). On SQLite it is eventsourcing's `tracking`.
-TRACKING_TABLE = "ehqa_import_tracking"
-
-
 class Rehearsal:
     """A dry run: commands run on aggregates held here (read from the store once, or created by
     an earlier command of the run) and nothing is saved."""
@@ -117,7 +67,7 @@ class Rehearsal:
         self.aggregates: dict[UUID, Any] = {}
 
 
-class EhqaApplication(Application[UUID]):
+class EhqaApplication(TrackedApplication):
     """Records what happens in Early Help episodes and answers where each one stands.
 
     Its recorder is a process recorder: a save may carry a `Tracking` record, inserted in the
@@ -125,7 +75,6 @@ class EhqaApplication(Application[UUID]):
     """
 
     name = "ehqa"
-    recorder: ProcessRecorder
 
     def __init__(
         self,
@@ -136,58 +85,12 @@ class EhqaApplication(Application[UUID]):
         clock: Clock = london_today,
         calendar: WorkingCalendar | None = None,
     ) -> None:
-        env = dict(env or {})
-        serialise_schema = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
-        if serialise_schema:
-            env["CREATE_TABLE"] = "n"
-        super().__init__(env=env)
-        if serialise_schema:
-            with postgres_schema_lock(env):
-                self.recorder.create_table()  # type: ignore[attr-defined]
+        super().__init__(env)
         self.policies = policies or PolicyBook()
         self.default_policy = default_policy
         self.policies.get(default_policy)
         self.clock = clock
         self.calendar = calendar or england_and_wales()
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
-
-    def construct_mapper(self) -> Mapper[UUID]:
-        return self.factory.mapper(
-            transcoder=self.construct_transcoder(), mapper_class=AuthoredMapper
-        )
-
-    def construct_recorder(self) -> ProcessRecorder:
-        factory = self.factory
-        if isinstance(factory, PostgresFactory):
-            recorder = PostgresProcessRecorder(
-                factory.datastore,
-                events_table_name=f"{factory.env.name.lower()}_events",
-                tracking_table_name=TRACKING_TABLE,
-            )
-            if factory.env_create_table():
-                recorder.create_table()
-            return recorder
-        return factory.process_recorder()
-
-    def save(
-        self,
-        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
-        tracking: Tracking | None = None,
-        **kwargs: Any,
-    ) -> list[Recording[UUID]]:
-        """Save, with the tracking record (if any) in the same transaction as the events: the
-        way eventsourcing's process applications record what they have processed."""
-        if tracking is None:
-            return super().save(*objs, **kwargs)
-        processing_event = ProcessingEvent[UUID](tracking=tracking)
-        processing_event.collect_events(*objs, **kwargs)
-        recordings = self._record(processing_event)
-        self._take_snapshots(processing_event)
-        self._notify(recordings)
-        return recordings
 
     def _load(self, aggregate_id: UUID, rehearsal: Rehearsal | None) -> Any:
         """An aggregate from the rehearsal if it holds it, else from the store."""

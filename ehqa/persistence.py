@@ -1,0 +1,109 @@
+"""How the application's events are stored: dates as ISO strings, events recorded before authors
+were kept read with `author` None, and a process recorder, so that a save may carry a tracking
+record in the same transaction as its events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    ProcessRecorder,
+    Recording,
+    StoredEvent,
+    Tracking,
+    Transcoding,
+)
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+
+from ehqa.store import postgres_schema_lock
+
+# The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
+# which is the views' own table in the same schema). On SQLite it is eventsourcing's `tracking`.
+TRACKING_TABLE = "ehqa_import_tracking"
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class AuthoredMapper(Mapper[UUID]):
+    """Events stored before authors were kept read with `author` None."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        if "author" not in event.__dict__ and "author" in getattr(
+            type(event), "__dataclass_fields__", {}
+        ):
+            event.__dict__["author"] = None
+        return event
+
+
+class TrackedApplication(Application[UUID]):
+    """An eventsourcing application on a process recorder: a save may carry a `Tracking` record,
+    inserted in the same transaction as the events. On PostgreSQL its tables are created under
+    the schema's lock, so that two processes starting at once do not race to create them."""
+
+    recorder: ProcessRecorder
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        env = dict(env or {})
+        serialise_schema = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+        if serialise_schema:
+            env["CREATE_TABLE"] = "n"
+        super().__init__(env=env)
+        if serialise_schema:
+            with postgres_schema_lock(env):
+                self.recorder.create_table()  # type: ignore[attr-defined]
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=AuthoredMapper
+        )
+
+    def construct_recorder(self) -> ProcessRecorder:
+        factory = self.factory
+        if isinstance(factory, PostgresFactory):
+            recorder = PostgresProcessRecorder(
+                factory.datastore,
+                events_table_name=f"{factory.env.name.lower()}_events",
+                tracking_table_name=TRACKING_TABLE,
+            )
+            if factory.env_create_table():
+                recorder.create_table()
+            return recorder
+        return factory.process_recorder()
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        tracking: Tracking | None = None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """Save, with the tracking record (if any) in the same transaction as the events: the
+        way eventsourcing's process applications record what they have processed."""
+        if tracking is None:
+            return super().save(*objs, **kwargs)
+        processing_event = ProcessingEvent[UUID](tracking=tracking)
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
