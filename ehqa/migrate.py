@@ -77,8 +77,8 @@ def migrate_store(env: dict[str, str]) -> list[str]:
     An SQLite store may be a shared in-memory database: SQLITE_DBNAME `file:NAME?mode=memory&
     cache=shared`, kept alive by a connection of the caller's."""
     migrations = _migrations()
-    with _backend(env, init=False) as backend:  # up to date: found without taking any lock
-        if _has_bookkeeping(backend) and not backend.to_apply(migrations):
+    with _backend(env, init=False) as backend:  # up to date: found by one read, without a lock
+        if {m.id for m in migrations} <= _applied_ids(backend):
             return []
     with _process_lock(env), _backend(env, init=True) as backend:
         try:
@@ -106,6 +106,14 @@ def _migrations() -> MigrationList:
 def _refuse_memory(url: str, env: dict[str, str]) -> None:
     if env["PERSISTENCE_MODULE"] == "eventsourcing.popo":
         raise StoreURLError(f"{url!r} is an in-memory store: it is migrated as it is opened")
+
+
+def _applied_ids(backend: Any) -> set[str]:
+    try:
+        rows = backend.execute(f"SELECT migration_id FROM {backend.migration_table_quoted}")
+    except backend.DatabaseError:  # (no bookkeeping yet; autocommit: nothing to roll back)
+        return set()
+    return {row[0] for row in rows.fetchall()}
 
 
 def _has_bookkeeping(backend: Any) -> bool:
