@@ -32,7 +32,7 @@ from yoyo.connections import DatabaseURI
 from yoyo.exceptions import LockTimeout
 from yoyo.migrations import MigrationList, default_migration_table
 
-from ehqa.store import StoreURLError, check_store, postgres_conninfo, store_env
+from ehqa.store import StoreOpenError, StoreURLError, check_store, postgres_conninfo, store_env
 
 log = logging.getLogger("ehqa.migrate")
 
@@ -72,10 +72,24 @@ def status(database_url: str) -> MigrationStatus:
     return MigrationStatus([row[0] for row in applied], [m.id for m in pending])
 
 
+class MigrationError(StoreOpenError):
+    """The store was reached but could not be migrated: one line naming the database's reason."""
+
+
 def migrate_store(env: dict[str, str]) -> list[str]:
     """`migrate` for a store already checked (`check_store`), by its settings (`store_env`).
     An SQLite store may be a shared in-memory database: SQLITE_DBNAME `file:NAME?mode=memory&
-    cache=shared`, kept alive by a connection of the caller's."""
+    cache=shared`, kept alive by a connection of the caller's. A database error while migrating
+    (a missing grant, a read-only file, a lock never released) is a MigrationError."""
+    try:
+        return _migrate_store(env)
+    except (sqlite3.Error, psycopg.Error, LockTimeout, filelock.Timeout) as error:
+        where = env.get("SQLITE_DBNAME") or env.get("POSTGRES_DBNAME", "?")
+        cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise MigrationError(where, f"migrating its service tables failed: {cause}") from error
+
+
+def _migrate_store(env: dict[str, str]) -> list[str]:
     migrations = _migrations()
     with _backend(env, init=False) as backend:  # up to date: found by one read, without a lock
         if {m.id for m in migrations} <= _applied_ids(backend):

@@ -451,3 +451,25 @@ def test_an_in_memory_store_has_the_tables_and_refuses_a_migrate_command() -> No
     services.close()
     with pytest.raises(ValueError, match="in-memory"):
         migrate("memory:")
+
+
+def test_a_migration_the_database_refuses_is_one_line_naming_its_reason(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error while migrating (a missing grant, a read-only file, a lock never
+    released) stops start-up with the store's one-line error, not a traceback of the tool's."""
+    import sqlite3
+
+    from ehqa import migrate as migrate_module
+    from ehqa.services import Services
+    from ehqa.store import StoreOpenError
+
+    def refused(env: dict[str, str]) -> list[str]:
+        raise sqlite3.OperationalError("attempt to write a readonly database\nmore detail")
+
+    monkeypatch.setattr(migrate_module, "_migrate_store", refused)
+    with pytest.raises(StoreOpenError) as caught:
+        Services(store_url)
+    message = str(caught.value)
+    assert "migrating its service tables failed: attempt to write a readonly database" in message
+    assert "\n" not in message
