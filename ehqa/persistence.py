@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+import filelock
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
@@ -52,21 +53,36 @@ class AuthoredMapper(Mapper[UUID]):
         return event
 
 
+TRUE = ("y", "yes", "t", "true", "on", "1")
+
+
 class TrackedApplication(Application[UUID]):
     """An eventsourcing application on a process recorder: a save may carry a `Tracking` record,
-    inserted in the same transaction as the events. On PostgreSQL its tables are created under
-    the schema's lock, so that two processes starting at once do not race to create them."""
+    inserted in the same transaction as the events. Its tables are created under a lock (on
+    PostgreSQL the schema's, on an SQLite file a lock file beside it), so that two processes
+    starting at once do not race to create them (eventsourcing's SQLite tracking table would
+    otherwise be given its `__migration__` row twice, and the second process fail)."""
 
     recorder: ProcessRecorder
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = dict(env or {})
-        serialise_schema = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+        module = env.get("PERSISTENCE_MODULE")
+        sqlite_file = env.get("SQLITE_DBNAME", "")
+        on_file = module == "eventsourcing.sqlite" and ":memory:" not in sqlite_file
+        on_file = on_file and "mode=memory" not in sqlite_file
+        serialise_schema = module == "eventsourcing.postgres" or on_file
+        serialise_schema = serialise_schema and env.get("CREATE_TABLE", "y").lower() in TRUE
         if serialise_schema:
             env["CREATE_TABLE"] = "n"
         super().__init__(env=env)
-        if serialise_schema:
+        if not serialise_schema:
+            return
+        if module == "eventsourcing.postgres":
             with postgres_schema_lock(env):
+                self.recorder.create_table()  # type: ignore[attr-defined]
+        elif on_file:
+            with filelock.FileLock(sqlite_file + ".schema.lock", mode=0o600):
                 self.recorder.create_table()  # type: ignore[attr-defined]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

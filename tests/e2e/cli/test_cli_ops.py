@@ -136,7 +136,7 @@ def test_sqlite_files_are_the_owners_only(tmp_path: Path) -> None:
         conn.execute("INSERT INTO t VALUES (1)")
         conn.commit()
         files = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}.sweep.lock"),
-                 Path(f"{db}.migrate.lock")]  # fmt: skip
+                 Path(f"{db}.migrate.lock"), Path(f"{db}.schema.lock")]  # fmt: skip
         modes = {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files}
         conn.close()
     finally:
