@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ehqa.bounds import Subject
 from ehqa.policies import DEFAULT_POLICY
 from ehqa.store import DEFAULT_DATABASE
 
@@ -53,9 +54,8 @@ class Settings(BaseSettings):
         description="A fixed date (YYYY-MM-DD) to use as today, for rehearsals and tests;"
         " unset, today is the wall clock's date in Europe/London.",
     )
-    by: str | None = Field(
+    by: Subject | None = Field(
         None,
-        max_length=200,
         description="Who records, on the command line: a stable subject stored on every fact"
         ' (unset: "os:" and the operating-system user name).',
     )
