@@ -2,18 +2,22 @@
 
 PostgreSQL tests take the server from EHQA_TEST_POSTGRES_URL and get a schema of their own.
 Without that variable they are skipped on a developer's machine and fail in CI (CI=true).
+Run by several pytest-xdist workers, each worker has a database of its own on that server.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from ehqa.application import EhqaApplication
 from ehqa.clock import fixed
@@ -30,7 +34,25 @@ def postgres_server_url() -> str:
         if os.environ.get("CI"):
             pytest.fail("EHQA_TEST_POSTGRES_URL is not set: the PostgreSQL tests must run in CI")
         pytest.skip("EHQA_TEST_POSTGRES_URL is not set")
-    return url
+    return worker_database(url, os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+@functools.cache
+def worker_database(url: str, worker: str | None) -> str:
+    """The URL's own database for a run in one process; for a pytest-xdist worker, a database of
+    its own beside it (test_gw0, test_gw1 ...), made when first needed. Advisory locks (one
+    sweeper at a time) and LISTEN/NOTIFY channels belong to a database, not to a schema: workers
+    sharing one would skip each other's sweeps and wake each other's followers."""
+    if not worker:
+        return url
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or parts.username or 'postgres'}_{worker}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
+            )
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture

@@ -43,34 +43,60 @@ def ehqa(db: str, *args: str, env: dict[str, str] | None = None) -> str:
 def serving(
     db: str, tmp_path: Path, *extra: str, env: dict[str, str] | None = None
 ) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / f"serve-{port}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ehqa", "--db", db, "serve", "--port", str(port), *extra],
-        stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "EHQA_TODAY": "2025-11-20", **(env or {})},
-        start_new_session=True,  # its workers too can be stopped as one group
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
+    """`ehqa serve` on a free port of loopback. A port found free may be taken before the server
+    binds it (by a server of another test running at the same time, or by an outgoing
+    connection): then it is tried again on another port. The server is ready once its own log
+    says it is listening and /health answers, so another process's server is never taken for it."""
+    for _ in range(5):
+        port = free_port()
+        log_path = tmp_path / f"serve-{port}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ehqa", "--db", db, "serve", "--port", str(port), *extra],
+                stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "EHQA_TODAY": "2025-11-20", **(env or {})},
+                start_new_session=True,  # its workers too can be stopped as one group
+            )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            if not _started(process, base, log_path):
+                continue  # the port was taken first: try another
+            yield base
+            return
+        finally:
+            _stop(process)
+    raise AssertionError("five free ports were each taken before the server could bind them")
+
+
+def _started(process: subprocess.Popen[bytes], base: str, log_path: Path) -> bool:
+    """Wait until the server listens on its port and answers; False if the port was taken (its
+    log is then renamed, out of the way of a test that reads the serve-*.log files)."""
+    listening = f"Uvicorn running on {base} "
+    deadline = time.monotonic() + 60
+    while True:
+        exited = process.poll() is not None
+        log = log_path.read_text()  # (read after the poll: all of it, if the server has exited)
+        if "address already in use" in log:
+            log_path.rename(log_path.with_name(f"taken-{log_path.name}.txt"))
+            return False
+        assert not exited, log
+        if listening in log:
             try:
                 with urllib.request.urlopen(f"{base}/health", timeout=2):
-                    break
+                    return True
             except (urllib.error.URLError, OSError):
-                assert process.poll() is None, (tmp_path / f"serve-{port}.log").read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        yield base
+                pass
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
-            log.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
 
 
 def call(base: str, token: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
