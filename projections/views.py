@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
@@ -46,6 +46,30 @@ class Projection(Protocol):
     def prepare(self, batch: Batch) -> Any: ...
 
     def process(self, cur: Cursor, prepared: Any) -> None: ...
+
+
+@dataclass
+class History:
+    """One aggregate's events as a rebuild reads them: whole, in version order (an event that
+    could not be decoded is left out, and dead-lettered by the runner)."""
+
+    opened: int  # the notification id of its first event
+    events: list[tuple[int, Event]]  # (notification id, event)
+
+
+class Replayable(Projection, Protocol):
+    """A projection whose rows are derived from aggregates, which a rebuild can replay one whole
+    history at a time (each aggregate's rows derived once) instead of in log order."""
+
+    def replay(self, histories: Sequence[History]) -> Any:
+        """Replay each history whole and derive its rows once; raise if any event cannot be
+        applied or any row derived (the runner then takes the histories one at a time)."""
+        ...
+
+    def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
+        """The history event by event, as catch-up applies the events of a failed batch: for
+        each event, the rows as they stand after it, or the exception that kept it out."""
+        ...
 
 
 class Unprepared:
@@ -197,6 +221,7 @@ class EpisodesProjection:
         self._calendar = calendar
         self._cache: OrderedDict[UUID, Episode] = OrderedDict()
         self._cache_size = cache_size
+        self.derivations = 0  # clock derivations (each derives one episode's clocks): a counter
 
     def prepare(self, batch: Batch) -> EpisodeRows:
         """Replay the batch into the episodes it touches; then derive each one's rows once.
@@ -224,14 +249,61 @@ class EpisodesProjection:
         rows = EpisodeRows()
         for episode_id, episode in touched.items():
             self._remember(episode)
-            summary = self._summary(episode)
-            if episode_id in opened:
-                rows.new.append((*summary, opened[episode_id]))
-            else:
-                rows.changed.append((*summary[1:], episode.reference))
-            rows.clocks += self._clock_rows(episode)
-            rows.alerts += self._alert_rows(episode)
+            self._add_rows(rows, episode, opened.get(episode_id))
         return rows
+
+    def replay(self, histories: Sequence[History]) -> EpisodeRows:
+        """Replay each episode's whole history, then derive its rows: once per rebuild.
+
+        Raises at the first event that does not follow the one before it (one was left out as
+        undecodable) or cannot be applied, and if a row cannot be derived: the runner then
+        takes the histories one at a time, and event by event where one fails.
+        """
+        rows = EpisodeRows()
+        for history in histories:
+            episode: Any = None
+            for _, event in history.events:
+                expected = 1 if episode is None else episode.version + 1
+                if event.originator_version != expected:
+                    raise ValueError(f"version {event.originator_version} follows {expected - 1}")
+                episode = cast(Any, event).mutate(episode)
+            if episode is not None:
+                self._add_rows(rows, episode, history.opened)
+        return rows
+
+    def replay_stepwise(self, history: History) -> Iterator[tuple[int, EpisodeRows | Exception]]:
+        """Event by event, as catch-up isolates the events of a failed batch: the episode as it
+        stood before each event comes from the event before (or is read back at that version,
+        as `prepare` does), so an event after one that failed fails in the same way."""
+        episode: Episode | None = None
+        for seq, event in history.events:
+            version = event.originator_version
+            outcome: EpisodeRows | Exception
+            try:
+                before = None if version == 1 else episode
+                if version > 1 and (episode is None or episode.version != version - 1):
+                    before = self._load(event.originator_id, version - 1)
+                try:
+                    episode = cast(Any, event).mutate(before)
+                except Exception:
+                    episode = None  # (it may be half-changed)
+                    raise
+                assert episode is not None
+                outcome = EpisodeRows()
+                self._add_rows(outcome, episode, history.opened if version == 1 else None)
+            except Exception as error:
+                outcome = error
+            yield seq, outcome
+
+    def _add_rows(self, rows: EpisodeRows, episode: Episode, opened: int | None) -> None:
+        """The episode's rows: new (with the id of its first event) or changed."""
+        summary = self._summary(episode)
+        if opened is not None:
+            rows.new.append((*summary, opened))
+        else:
+            rows.changed.append((*summary[1:], episode.reference))
+        rows.clocks += self._clock_rows(episode)
+        rows.alerts += self._alert_rows(episode)
 
     def process(self, cur: Cursor, rows: EpisodeRows) -> None:
         changed = [(row[-1],) for row in rows.changed]
@@ -301,6 +373,7 @@ class EpisodesProjection:
 
     def _clock_rows(self, episode: Episode) -> list[tuple[Any, ...]]:
         """Every clock occurrence, with the next alert rung still to raise while it runs."""
+        self.derivations += 1
         lead = episode.lead or {}
         policy = self._policy(episode.policy)
         raised: dict[tuple[str, int], set[Rung]] = {}

@@ -1,0 +1,124 @@
+"""The event log read aggregate by aggregate, for a rebuild that replays each history once.
+
+The library's recorder reads the log only in notification order. A rebuild of a view derived
+from aggregates wants each aggregate's whole history at once instead: in a live service's log an
+episode's events are spread across months of everyone else's. Both stores keep the events in one
+table with a primary key on (originator_id, originator_version) beside the notification id
+(SQLite's rowid; PostgreSQL's notification_id column, indexed), so a history is an index range
+and the first events (the aggregates' openings) are found in notification order by a scan that
+returns only their ids. The table is eventsourcing 9.5's (`pyproject.toml` keeps it below 9.6);
+the views share its database (SQLite file, or PostgreSQL database and schema), so these reads go
+through the views' own connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from projections.db import PostgresViews, SQLiteViews, ViewDatabase
+
+IN_LIST = 500  # identifiers named in one query
+
+
+@dataclass(frozen=True)
+class Opening:
+    """An aggregate's first event: where it is in the log, and whose it is."""
+
+    id: int
+    originator_id: UUID
+
+
+class EventLog:
+    """Reads of the application's event table through the views' connection."""
+
+    def __init__(self, db: ViewDatabase, table: str, id_column: str, as_text: bool) -> None:
+        self._db, self._table, self._id, self._as_text = db, table, id_column, as_text
+
+    @classmethod
+    def of(cls, app: Application[Any], db: ViewDatabase) -> EventLog | None:
+        """The log of `app` as the views' database sees it, or None where the views cannot
+        read it (events held in memory, or views in another database)."""
+        recorder = app.recorder
+        if isinstance(recorder, SQLiteApplicationRecorder) and isinstance(db, SQLiteViews):
+            if recorder.datastore.originator_id_type != "uuid":
+                return None
+            return cls(db, f'"{recorder.events_table_name}"', "rowid", as_text=True)
+        if isinstance(recorder, PostgresApplicationRecorder) and isinstance(db, PostgresViews):
+            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+            return cls(db, table, "notification_id", as_text=False)
+        return None
+
+    def _ident(self, ident: UUID) -> Any:
+        return ident.hex if self._as_text else ident
+
+    def _uuid(self, value: Any) -> UUID:
+        return UUID(value) if self._as_text else value
+
+    def last(self, topics: Sequence[str]) -> int:
+        """The id of the last event of `topics` in the log (0 if there is none)."""
+        rows = self._db.query(
+            f"SELECT {self._id} FROM {self._table} WHERE topic IN ({_marks(topics)})"
+            f" ORDER BY {self._id} DESC LIMIT 1",
+            list(topics),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def openings(self, topics: Sequence[str], after: int, upto: int, limit: int) -> list[Opening]:
+        """The first events (version 1) of `topics` after `after` up to `upto`, in log order."""
+        rows = self._db.query(
+            f"SELECT {self._id}, originator_id FROM {self._table}"
+            f" WHERE {self._id} > ? AND {self._id} <= ? AND originator_version = 1"
+            f" AND topic IN ({_marks(topics)}) ORDER BY {self._id} LIMIT ?",
+            [after, upto, *topics, limit],
+        )
+        return [Opening(int(seq), self._uuid(ident)) for seq, ident in rows]
+
+    def lengths(self, idents: Sequence[UUID], upto: int) -> dict[UUID, int]:
+        """How many events each aggregate has up to `upto` (read from the key's index)."""
+        found: dict[UUID, int] = {}
+        for chunk in range(0, len(idents), IN_LIST):
+            part = idents[chunk : chunk + IN_LIST]
+            rows = self._db.query(
+                f"SELECT originator_id, COUNT(*) FROM {self._table}"
+                f" WHERE originator_id IN ({_marks(part)}) AND {self._id} <= ?"
+                " GROUP BY originator_id",
+                [*map(self._ident, part), upto],
+            )
+            found.update((self._uuid(ident), int(count)) for ident, count in rows)
+        return found
+
+    def histories(
+        self, idents: Sequence[UUID], topics: Sequence[str], upto: int
+    ) -> dict[UUID, list[Notification]]:
+        """Each aggregate's events of `topics` up to `upto`, in version order."""
+        found: dict[UUID, list[Notification]] = {ident: [] for ident in idents}
+        for chunk in range(0, len(idents), IN_LIST):
+            part = idents[chunk : chunk + IN_LIST]
+            rows = self._db.query(
+                f"SELECT {self._id}, originator_id, originator_version, topic, state"
+                f" FROM {self._table} WHERE originator_id IN ({_marks(part)})"
+                f" AND {self._id} <= ? AND topic IN ({_marks(topics)})"
+                " ORDER BY originator_id, originator_version",
+                [*map(self._ident, part), upto, *topics],
+            )
+            for seq, ident, version, topic, state in rows:
+                originator = self._uuid(ident)
+                found[originator].append(
+                    Notification(
+                        id=int(seq), originator_id=originator, originator_version=int(version),
+                        topic=topic, state=bytes(state),
+                    )
+                )  # fmt: skip
+        return found
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
