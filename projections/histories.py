@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -34,6 +34,23 @@ class Opening:
 
     id: int
     originator_id: UUID
+
+
+class Stored(NamedTuple):
+    """A stored event with its notification id: what the mapper decodes, read as a plain tuple
+    (the library's frozen dataclass costs more to make than the rest of the read)."""
+
+    id: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+    def notification(self) -> Notification:
+        return Notification(
+            id=self.id, originator_id=self.originator_id,
+            originator_version=self.originator_version, topic=self.topic, state=self.state,
+        )  # fmt: skip
 
 
 class EventLog:
@@ -81,25 +98,25 @@ class EventLog:
         )
         return [Opening(int(seq), self._uuid(ident)) for seq, ident in rows]
 
-    def lengths(self, idents: Sequence[UUID], upto: int) -> dict[UUID, int]:
-        """How many events each aggregate has up to `upto` (read from the key's index)."""
+    def lengths(self, idents: Sequence[UUID]) -> dict[UUID, int]:
+        """At most how many events each aggregate has: its last version (one index seek)."""
         found: dict[UUID, int] = {}
         for chunk in range(0, len(idents), IN_LIST):
             part = idents[chunk : chunk + IN_LIST]
             rows = self._db.query(
-                f"SELECT originator_id, COUNT(*) FROM {self._table}"
-                f" WHERE originator_id IN ({_marks(part)}) AND {self._id} <= ?"
-                " GROUP BY originator_id",
-                [*map(self._ident, part), upto],
+                f"SELECT column1, (SELECT MAX(originator_version) FROM {self._table}"
+                " WHERE originator_id = idents.column1)"
+                f" FROM (VALUES {', '.join(['(?)'] * len(part))}) AS idents",
+                list(map(self._ident, part)),
             )
-            found.update((self._uuid(ident), int(count)) for ident, count in rows)
+            found.update((self._uuid(ident), int(last or 0)) for ident, last in rows)
         return found
 
     def histories(
         self, idents: Sequence[UUID], topics: Sequence[str], upto: int
-    ) -> dict[UUID, list[Notification]]:
+    ) -> dict[UUID, list[Stored]]:
         """Each aggregate's events of `topics` up to `upto`, in version order."""
-        found: dict[UUID, list[Notification]] = {ident: [] for ident in idents}
+        found: dict[UUID, list[Stored]] = {ident: [] for ident in idents}
         for chunk in range(0, len(idents), IN_LIST):
             part = idents[chunk : chunk + IN_LIST]
             rows = self._db.query(
@@ -109,14 +126,13 @@ class EventLog:
                 " ORDER BY originator_id, originator_version",
                 [*map(self._ident, part), upto, *topics],
             )
-            for seq, ident, version, topic, state in rows:
-                originator = self._uuid(ident)
-                found[originator].append(
-                    Notification(
-                        id=int(seq), originator_id=originator, originator_version=int(version),
-                        topic=topic, state=bytes(state),
-                    )
-                )  # fmt: skip
+            ident: Any = None
+            originator, events = UUID(int=0), []  # (rows come originator by originator)
+            for seq, row_ident, version, topic, state in rows:
+                if row_ident != ident:
+                    ident, originator = row_ident, self._uuid(row_ident)
+                    events = found[originator]
+                events.append(Stored(seq, originator, version, topic, bytes(state)))
         return found
 
 

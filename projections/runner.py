@@ -28,7 +28,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from projections.db import Cursor, ViewDatabase, secondary_indexes
-from projections.histories import EventLog, Opening
+from projections.histories import EventLog, Opening, Stored
 from projections.views import History, Projection, Replayable
 
 Progress = Callable[[int], None]  # told how many notifications further through the log
@@ -345,7 +345,7 @@ def _replay_batch(
     topics, size = projection.topics, max(1, min(size, REPLAY_EVENTS))
     limit = min(REPLAY_OPENINGS, size)
     openings = log.openings(topics, start, target, limit)
-    lengths = log.lengths([o.originator_id for o in openings], target)
+    lengths = log.lengths([o.originator_id for o in openings])
     taken: list[Opening] = []
     held = 0
     for opening in openings:
@@ -359,19 +359,20 @@ def _replay_batch(
     found = log.histories([o.originator_id for o in taken], topics, target)
     histories: list[History] = []
     dead: list[Failure] = []
-    notes: dict[int, Notification] = {}
-    for opening in taken:
-        events = []
-        for notification in found[opening.originator_id]:
-            notes[notification.id] = notification
-            try:
-                events.append((notification.id, app.mapper.to_domain_event(notification)))
-            except Exception as error:
-                dead.append((notification, error))
-        histories.append(History(opening.id, events))
     failed: list[Failure] = []
+    count = 0
     try:
         with cycle_collection_paused():
+            decode = app.mapper.to_domain_event
+            for opening in taken:
+                events = []
+                for stored in found[opening.originator_id]:
+                    try:
+                        events.append((stored.id, decode(cast(Notification, stored))))
+                    except Exception as error:
+                        dead.append((stored.notification(), error))
+                count += len(found[opening.originator_id])
+                histories.append(History(opening.id, events))
             prepared = projection.replay(histories)
         with db.transaction() as cur:
             _move_replay(cur, projection.name, start, end, target, last)
@@ -382,20 +383,21 @@ def _replay_batch(
             raise
         with db.transaction() as cur:
             _move_replay(cur, projection.name, start, end, target, last)
-            failed = _one_by_one(cur, projection, histories, notes)
+            failed = _one_by_one(cur, projection, histories, found)
             _bury(cur, projection.name, dead + failed)
     if progress and end > start:
         progress(end - start)
-    return len(notes) - len(dead) - len(failed)
+    return count - len(dead) - len(failed)
 
 
 def _one_by_one(
     cur: Cursor, projection: Replayable, histories: Sequence[History],
-    notes: dict[int, Notification],
+    found: dict[UUID, list[Stored]],
 ) -> list[Failure]:  # fmt: skip
     """Write each history on its own (within the batch's transaction), and one that fails
     event by event, as catch-up isolates a failed batch: an event that cannot be applied, or
     whose rows cannot be derived or written, is kept out. Returns those events and why."""
+    notes = {stored.id: stored for events in found.values() for stored in events}
     failures: list[Failure] = []
     for history in histories:
         try:
@@ -407,7 +409,7 @@ def _one_by_one(
                 raise
         for seq, outcome in projection.replay_stepwise(history):
             if isinstance(outcome, Exception):
-                failures.append((notes[seq], outcome))
+                failures.append((notes[seq].notification(), outcome))
                 continue
             try:
                 with _savepoint(cur):
@@ -415,7 +417,7 @@ def _one_by_one(
             except Exception as error:
                 if store_failure(error):
                     raise
-                failures.append((notes[seq], error))
+                failures.append((notes[seq].notification(), error))
     return failures
 
 

@@ -34,8 +34,9 @@ from projections.labels import label_of
 Event = DomainEventProtocol[UUID]
 Batch = Iterable[tuple[int, Event]]  # (notification id, event), read lazily: iterate it once
 BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+NOT_DESCRIBED = frozenset({*BOOKKEEPING, "on"})
 SAFEGUARDING = "safeguarding"  # the pseudo-clock of alerts raised by audits' safeguarding concerns
-MOST_ROWS = 50_000  # events a projection holds in memory (as rows or events) for one batch
+MOST_ROWS = 20_000  # events a projection holds in memory (as rows or events) for one batch
 
 
 class Projection(Protocol):
@@ -90,13 +91,15 @@ def topics_of(*classes: type) -> list[str]:
 
 def describe_event(event: Event) -> dict[str, Any]:
     """An event as the timeline shows it: business date, recorded time, kind and fields."""
-    fields = {k: v for k, v in event.__dict__.items() if k not in BOOKKEEPING and k != "on"}
-    return {
+    body = {
         "on": event.on.isoformat(),  # type: ignore[attr-defined]
         "recorded_at": event.timestamp.isoformat(),  # type: ignore[attr-defined]
         "event": type(event).__name__,
-        **{k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()},
     }
+    for key, value in event.__dict__.items():  # (one pass: a rebuild describes every event)
+        if key not in NOT_DESCRIBED:
+            body[key] = value.isoformat() if isinstance(value, date) else value
+    return body
 
 
 class TimelineProjection:
@@ -107,24 +110,43 @@ class TimelineProjection:
     tables = ["ehqa_timeline"]
 
     def prepare(self, batch: Batch) -> list[tuple[Any, ...]]:
-        rows = []
-        for _, event in islice(batch, MOST_ROWS):
-            body = describe_event(event)
-            rows.append(
-                (
-                    event.originator_id.hex,
-                    event.originator_version,
-                    body["on"],
-                    body["event"],
-                    label_of(body),
-                    json.dumps(body),
-                )
-            )
+        return [self._row(event) for _, event in islice(batch, MOST_ROWS)]
+
+    def replay(self, histories: Sequence[History]) -> list[tuple[Any, ...]]:
+        """The rows of whole histories, in key order: written episode by episode, the table's
+        key index takes them a leaf at a time, however large it has grown."""
+        rows = [self._row(event) for history in histories for _, event in history.events]
+        rows.sort(key=_key)
         return rows
+
+    def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
+        for seq, event in history.events:
+            outcome: list[tuple[Any, ...]] | Exception
+            try:
+                outcome = [self._row(event)]
+            except Exception as error:
+                outcome = error
+            yield seq, outcome
+
+    @staticmethod
+    def _row(event: Event) -> tuple[Any, ...]:
+        body = describe_event(event)
+        return (
+            event.originator_id.hex,
+            event.originator_version,
+            body["on"],
+            body["event"],
+            label_of(body),
+            json.dumps(body),
+        )
 
     def process(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         columns = ("episode_id", "version", "on_date", "event", "label", "body")
         cur.insert_rows("ehqa_timeline", columns, rows)
+
+
+def _key(row: tuple[Any, ...]) -> tuple[Any, Any]:
+    return row[0], row[1]
 
 
 class ChildrenProjection(Unprepared):
@@ -133,6 +155,14 @@ class ChildrenProjection(Unprepared):
     name = "children"
     topics = topics_of(ChildRecord)
     tables = ["ehqa_children"]
+
+    def replay(self, histories: Sequence[History]) -> list[tuple[int, Event]]:
+        """Whole histories: each record's row is written once, with all its events."""
+        return [item for history in histories for item in history.events]
+
+    def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
+        for item in history.events:
+            yield item[0], [item]
 
     def process(self, cur: Cursor, batch: list[tuple[int, Event]]) -> None:
         """Apply the batch in memory to the rows it touches, then write each row once."""
