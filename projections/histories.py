@@ -13,7 +13,7 @@ through the views' own connection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -30,10 +30,13 @@ IN_LIST = 500  # identifiers named in one query
 
 @dataclass(frozen=True)
 class Opening:
-    """An aggregate's first event: where it is in the log, and whose it is."""
+    """An aggregate's first event: where it is in the log, whose it is (as the table holds the
+    id, and as a UUID), and at most how many events the aggregate has (its last version)."""
 
     id: int
+    key: Any
     originator_id: UUID
+    length: int
 
 
 class Stored(NamedTuple):
@@ -73,12 +76,6 @@ class EventLog:
             return cls(db, table, "notification_id", as_text=False)
         return None
 
-    def _ident(self, ident: UUID) -> Any:
-        return ident.hex if self._as_text else ident
-
-    def _uuid(self, value: Any) -> UUID:
-        return UUID(value) if self._as_text else value
-
     def last(self, topics: Sequence[str]) -> int:
         """The id of the last event of `topics` in the log (0 if there is none)."""
         rows = self._db.query(
@@ -89,52 +86,46 @@ class EventLog:
         return int(rows[0][0]) if rows else 0
 
     def openings(self, topics: Sequence[str], after: int, upto: int, limit: int) -> list[Opening]:
-        """The first events (version 1) of `topics` after `after` up to `upto`, in log order."""
+        """The first events (version 1) of `topics` after `after` up to `upto`, in log order,
+        each with its aggregate's last version (one seek of the key's index)."""
         rows = self._db.query(
-            f"SELECT {self._id}, originator_id FROM {self._table}"
-            f" WHERE {self._id} > ? AND {self._id} <= ? AND originator_version = 1"
-            f" AND topic IN ({_marks(topics)}) ORDER BY {self._id} LIMIT ?",
+            f"SELECT {self._id}, originator_id, (SELECT MAX(originator_version)"
+            f" FROM {self._table} AS later WHERE later.originator_id = first.originator_id)"
+            f" FROM {self._table} AS first WHERE {self._id} > ? AND {self._id} <= ?"
+            f" AND originator_version = 1 AND topic IN ({_marks(topics)})"
+            f" ORDER BY {self._id} LIMIT ?",
             [after, upto, *topics, limit],
         )
-        return [Opening(int(seq), self._uuid(ident)) for seq, ident in rows]
-
-    def lengths(self, idents: Sequence[UUID]) -> dict[UUID, int]:
-        """At most how many events each aggregate has: its last version (one index seek)."""
-        found: dict[UUID, int] = {}
-        for chunk in range(0, len(idents), IN_LIST):
-            part = idents[chunk : chunk + IN_LIST]
-            rows = self._db.query(
-                f"SELECT column1, (SELECT MAX(originator_version) FROM {self._table}"
-                " WHERE originator_id = idents.column1)"
-                f" FROM (VALUES {', '.join(['(?)'] * len(part))}) AS idents",
-                list(map(self._ident, part)),
-            )
-            found.update((self._uuid(ident), int(last or 0)) for ident, last in rows)
-        return found
+        uuid = UUID if self._as_text else _same
+        return [Opening(int(seq), key, uuid(key), int(last)) for seq, key, last in rows]
 
     def histories(
-        self, idents: Sequence[UUID], topics: Sequence[str], upto: int
+        self, openings: Sequence[Opening], topics: Sequence[str], upto: int
     ) -> dict[UUID, list[Stored]]:
         """Each aggregate's events of `topics` up to `upto`, in version order."""
-        found: dict[UUID, list[Stored]] = {ident: [] for ident in idents}
-        for chunk in range(0, len(idents), IN_LIST):
-            part = idents[chunk : chunk + IN_LIST]
+        found: dict[UUID, list[Stored]] = {o.originator_id: [] for o in openings}
+        for chunk in range(0, len(openings), IN_LIST):
+            part = {o.key: o.originator_id for o in openings[chunk : chunk + IN_LIST]}
             rows = self._db.query(
                 f"SELECT {self._id}, originator_id, originator_version, topic, state"
                 f" FROM {self._table} WHERE originator_id IN ({_marks(part)})"
                 f" AND {self._id} <= ? AND topic IN ({_marks(topics)})"
                 " ORDER BY originator_id, originator_version",
-                [*map(self._ident, part), upto, *topics],
+                [*part, upto, *topics],
             )
-            ident: Any = None
+            key: Any = None
             originator, events = UUID(int=0), []  # (rows come originator by originator)
-            for seq, row_ident, version, topic, state in rows:
-                if row_ident != ident:
-                    ident, originator = row_ident, self._uuid(row_ident)
+            for seq, row_key, version, topic, state in rows:
+                if row_key != key:
+                    key, originator = row_key, part[row_key]
                     events = found[originator]
                 events.append(Stored(seq, originator, version, topic, bytes(state)))
         return found
 
 
-def _marks(values: Sequence[Any]) -> str:
+def _same(value: Any) -> Any:
+    return value
+
+
+def _marks(values: Collection[Any]) -> str:
     return ", ".join("?" * len(values))

@@ -345,18 +345,16 @@ def _replay_batch(
     topics, size = projection.topics, max(1, min(size, REPLAY_EVENTS))
     limit = min(REPLAY_OPENINGS, size)
     openings = log.openings(topics, start, target, limit)
-    lengths = log.lengths([o.originator_id for o in openings])
     taken: list[Opening] = []
     held = 0
     for opening in openings:
-        length = lengths.get(opening.originator_id, 0)
-        if taken and held + length > size:
+        if taken and held + opening.length > size:
             break
         taken.append(opening)
-        held += length
+        held += opening.length
     last = len(taken) == len(openings) < limit
     end = target if last else taken[-1].id
-    found = log.histories([o.originator_id for o in taken], topics, target)
+    found = log.histories(taken, topics, target)
     histories: list[History] = []
     dead: list[Failure] = []
     failed: list[Failure] = []

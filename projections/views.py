@@ -115,9 +115,10 @@ class TimelineProjection:
     def replay(self, histories: Sequence[History]) -> list[tuple[Any, ...]]:
         """The rows of whole histories, in key order: written episode by episode, the table's
         key index takes them a leaf at a time, however large it has grown."""
-        rows = [self._row(event) for history in histories for _, event in history.events]
-        rows.sort(key=_key)
-        return rows
+        in_order = sorted(
+            histories, key=lambda h: h.events[0][1].originator_id.hex if h.events else ""
+        )
+        return [self._row(event) for history in in_order for _, event in history.events]
 
     def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
         for seq, event in history.events:
@@ -145,10 +146,6 @@ class TimelineProjection:
         cur.insert_rows("ehqa_timeline", columns, rows)
 
 
-def _key(row: tuple[Any, ...]) -> tuple[Any, Any]:
-    return row[0], row[1]
-
-
 class ChildrenProjection(Unprepared):
     """Which episode is open for each child, and every episode each child has had."""
 
@@ -166,7 +163,10 @@ class ChildrenProjection(Unprepared):
 
     def process(self, cur: Cursor, batch: list[tuple[int, Event]]) -> None:
         """Apply the batch in memory to the rows it touches, then write each row once."""
-        touched = sorted({event.originator_id.hex for _, event in batch})
+        registered = {e.originator_id for _, e in batch if type(e).__name__ == "Registered"}
+        touched = sorted(  # (a record registered in the batch has no row yet)
+            {e.originator_id.hex for _, e in batch if e.originator_id not in registered}
+        )
         rows: dict[str, list[Any]] = {}
         for chunk in range(0, len(touched), 500):
             ids = touched[chunk : chunk + 500]
