@@ -45,6 +45,7 @@ REBUILD_BATCH = 1_000_000
 # once and a batch's memory is bounded however long the log.
 REPLAY_EVENTS = 10_000
 REPLAY_OPENINGS = 1_000  # aggregates a replay batch looks at, at most
+REPLAY_WINDOW = 20_000  # notifications a replay batch looks through for first events, at most
 REPLAYING = "{}:replay"  # the tracking row holding where a view's replay ends, while it runs
 
 
@@ -338,13 +339,14 @@ def _replay_batch(
     progress: Progress | None,
 ) -> int:
     """One batch of a replay: the whole histories, up to `target`, of the aggregates whose first
-    events come next after `start`, as many as hold `size` events (and at least one). The
-    position moves to the last of those first events (to `target` with the last batch): every
-    aggregate first seen up to the position is in the view with all its events up to `target`,
-    none seen after it is. Returns how many events were applied. Raises Moved."""
+    events come next after `start` (within REPLAY_WINDOW notifications), as many as hold `size`
+    events (and at least one). The position moves to the last of those first events (past the
+    window when it held no more; to `target` with the last batch): every aggregate first seen up
+    to the position is in the view with all its events up to `target`, none seen after it is.
+    Returns how many events were applied. Raises Moved."""
     topics, size = projection.topics, max(1, min(size, REPLAY_EVENTS))
-    limit = min(REPLAY_OPENINGS, size)
-    openings = log.openings(topics, start, target, limit)
+    limit, upto = min(REPLAY_OPENINGS, size), min(target, start + REPLAY_WINDOW)
+    openings = log.openings(topics, start, upto, limit)
     taken: list[Opening] = []
     held = 0
     for opening in openings:
@@ -352,8 +354,8 @@ def _replay_batch(
             break
         taken.append(opening)
         held += opening.length
-    last = len(taken) == len(openings) < limit
-    end = target if last else taken[-1].id
+    end = upto if len(taken) == len(openings) < limit else taken[-1].id
+    last = end == target
     found = log.histories(taken, topics, target)
     histories: list[History] = []
     dead: list[Failure] = []
