@@ -439,6 +439,7 @@ def catch_up(
     projection: Projection,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    replay: bool = True,
 ) -> int:
     """Apply every event after the view's position; return how many were applied.
 
@@ -450,6 +451,10 @@ def catch_up(
     An event that cannot be decoded is dead-lettered with its batch. A batch that cannot be
     prepared or written is done again in smaller batches, then event by event, to find the
     events that cannot be applied; each is dead-lettered and skipped, the others applied.
+
+    A view derived from aggregates that is empty and far behind is replayed aggregate by
+    aggregate instead (see `_replay_batch`), unless `replay` is False; a replay under way (a
+    rebuild's, or one killed half-way) is always carried on to its end first.
     """
     applied, log = 0, _replayer(app, db, projection)
     while True:
@@ -458,6 +463,7 @@ def catch_up(
             target = replay_target(db, projection.name)
             if (
                 target is None
+                and replay
                 and start == 0
                 and (app.recorder.max_notification_id() or 0) > FAR_BEHIND
             ):
@@ -505,15 +511,17 @@ def rebuild(
     projection: Projection,
     batch_size: int = REBUILD_BATCH,
     progress: Progress | None = None,
+    replay: bool = True,
 ) -> int:
     """Empty the view and replay every event into it (its indexes are built at the end).
 
     A view derived from aggregates is replayed aggregate by aggregate up to the last of its
-    events when the rebuild begins (see `_replay_batch`), then caught up as usual; the others
-    in log order. A rebuild killed half-way is resumed by the next catch-up.
+    events when the rebuild begins (see `_replay_batch`), then caught up as usual; the others,
+    and every view with `replay` False, in log order. A rebuild killed half-way is resumed by
+    the next catch-up.
     """
     indexes = secondary_indexes(projection.tables)
-    log = _replayer(app, db, projection)
+    log = _replayer(app, db, projection) if replay else None
     target = log.last(projection.topics) if log is not None else 0
     with db.transaction() as cur:
         for index, _ in indexes:
@@ -533,7 +541,7 @@ def rebuild(
     log_table = getattr(app.recorder, "events_table_name", None)
     if log_table:  # (after a bulk import the planner's figures for the log are stale, and
         db.analyze([log_table])  # PostgreSQL then reads each page of one topic by a full scan)
-    applied = catch_up(app, db, projection, batch_size, progress)
+    applied = catch_up(app, db, projection, batch_size, progress, replay)
     with db.transaction() as cur:
         for _, create in indexes:
             cur.execute(create)
