@@ -72,6 +72,8 @@ class EventLog:
                 return None
             return cls(db, f'"{recorder.events_table_name}"', "rowid", as_text=True)
         if isinstance(recorder, PostgresApplicationRecorder) and isinstance(db, PostgresViews):
+            if recorder.datastore.originator_id_type != "uuid":
+                return None
             table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
             return cls(db, table, "notification_id", as_text=False)
         return None
