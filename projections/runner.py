@@ -16,10 +16,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import eventsourcing.persistence
@@ -28,7 +28,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from projections.db import Cursor, ViewDatabase, secondary_indexes
-from projections.views import Projection
+from projections.histories import EventLog, Opening, Stored
+from projections.views import History, Projection, Replayable
 
 Progress = Callable[[int], None]  # told how many notifications further through the log
 PAGE = 1000  # notifications read from the log at a time
@@ -38,6 +39,14 @@ FAR_BEHIND = 20_000  # a view further behind the log than this catches up in reb
 # of its events it holds, and in a live service's log an episode's events are spread out among
 # everyone else's. Each projection ends a batch early when its own memory bound is reached.
 REBUILD_BATCH = 1_000_000
+# A view derived from aggregates (`Replayable`) is rebuilt, or caught up from empty, aggregate by
+# aggregate: a batch takes the whole histories of the aggregates first seen next in the log, as
+# many as hold REPLAY_EVENTS events (at least one history), so each aggregate's rows are derived
+# once and a batch's memory is bounded however long the log.
+REPLAY_EVENTS = 10_000
+REPLAY_OPENINGS = 1_000  # aggregates a replay batch looks at, at most
+REPLAY_WINDOW = 20_000  # notifications a replay batch looks through for first events, at most
+REPLAYING = "{}:replay"  # the tracking row holding where a view's replay ends, while it runs
 
 
 REASON_LENGTH = 500  # characters of a dead letter's reason kept
@@ -86,6 +95,30 @@ def _advance(cur: Cursor, name: str, old: int, new: int) -> bool:
 
 class Moved(Exception):
     """Another process advanced this view first; the batch is rolled back and read again."""
+
+
+def replay_target(db: ViewDatabase, name: str) -> int | None:
+    """Where the view's replay ends (the last event it takes), while one is under way."""
+    rows = db.query(
+        "SELECT position FROM ehqa_tracking WHERE projection = ?", (REPLAYING.format(name),)
+    )
+    return int(rows[0][0]) if rows else None
+
+
+def _target_in(cur: Cursor, name: str) -> int | None:
+    cur.execute(
+        "SELECT position FROM ehqa_tracking WHERE projection = ?", (REPLAYING.format(name),)
+    )
+    row = cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _move(cur: Cursor, name: str, old: int, new: int) -> None:
+    """Move the view's position past a batch read in log order: never while it replays (the
+    check follows the compare-and-set, which holds the tracking row, so a replay that begins
+    at the same moment and this batch cannot both commit)."""
+    if not _advance(cur, name, old, new) or _target_in(cur, name) is not None:
+        raise Moved
 
 
 # Failures of the store itself (unreachable, a missing grant or table, a corrupt file, a broken
@@ -223,8 +256,7 @@ def _batch(
         window.report()
         if window.count:
             with db.transaction() as cur:
-                if not _advance(cur, projection.name, start, window.last):
-                    raise Moved
+                _move(cur, projection.name, start, window.last)
                 _bury(cur, projection.name, window.dead)
                 projection.process(cur, prepared)
     except Exception as error:
@@ -256,11 +288,149 @@ def _isolate(
         else:
             assert window.notification is not None
             with db.transaction() as cur:
-                if not _advance(cur, projection.name, at, window.last):
-                    raise Moved
+                _move(cur, projection.name, at, window.last)
                 _bury(cur, projection.name, window.dead or [(window.notification, failure)])
         at = window.last
     return applied
+
+
+def _replayer(app: Application[Any], db: ViewDatabase, projection: Projection) -> EventLog | None:
+    """The log to replay the view from aggregate by aggregate, if the view and store allow."""
+    return EventLog.of(app, db) if hasattr(projection, "replay") else None
+
+
+def _begin_replay(db: ViewDatabase, name: str, target: int) -> bool:
+    """Mark an empty view (position 0) as replaying up to `target`; False if it has moved."""
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO ehqa_tracking (projection, position) VALUES (?, 0)"
+            " ON CONFLICT (projection) DO NOTHING",
+            (name,),
+        )
+        cur.execute(  # (takes the tracking row, as each batch's compare-and-set does)
+            "UPDATE ehqa_tracking SET position = 0 WHERE projection = ? AND position = 0", (name,)
+        )
+        if cur.rowcount != 1:
+            return False
+        cur.execute(
+            "INSERT INTO ehqa_tracking (projection, position) VALUES (?, ?)"
+            " ON CONFLICT (projection) DO NOTHING",
+            (REPLAYING.format(name), target),
+        )
+    return True
+
+
+def _move_replay(cur: Cursor, name: str, old: int, new: int, target: int, last: bool) -> None:
+    """Move a replaying view's position (and end the replay with its last batch)."""
+    if _target_in(cur, name) != target or not _advance(cur, name, old, new):
+        raise Moved  # (another process moved it, or began another rebuild)
+    if last:
+        cur.execute("DELETE FROM ehqa_tracking WHERE projection = ?", (REPLAYING.format(name),))
+
+
+def _replay_batch(
+    app: Application[Any],
+    db: ViewDatabase,
+    projection: Replayable,
+    log: EventLog,
+    start: int,
+    target: int,
+    size: int,
+    progress: Progress | None,
+) -> int:
+    """One batch of a replay: the whole histories, up to `target`, of the aggregates whose first
+    events come next after `start` (within REPLAY_WINDOW notifications), as many as hold `size`
+    events (and at least one). The position moves to the last of those first events (past the
+    window when it held no more; to `target` with the last batch): every aggregate first seen up
+    to the position is in the view with all its events up to `target`, none seen after it is.
+    Returns how many events were applied. Raises Moved."""
+    topics, size = projection.topics, max(1, min(size, REPLAY_EVENTS))
+    limit, upto = min(REPLAY_OPENINGS, size), min(target, start + REPLAY_WINDOW)
+    openings = log.openings(topics, start, upto, limit)
+    taken: list[Opening] = []
+    held = 0
+    for opening in openings:
+        if taken and held + opening.length > size:
+            break
+        taken.append(opening)
+        held += opening.length
+    end = upto if len(taken) == len(openings) < limit else taken[-1].id
+    last = end == target
+    found = log.histories(taken, topics, target)
+    histories: list[History] = []
+    dead: list[Failure] = []
+    failed: list[Failure] = []
+    count = 0
+    try:
+        with cycle_collection_paused():
+            decode = app.mapper.to_domain_event
+            for opening in taken:
+                events = []
+                for stored in found[opening.originator_id]:
+                    try:
+                        events.append((stored.id, decode(cast(Notification, stored))))
+                    except Exception as error:
+                        dead.append((stored.notification(), error))
+                count += len(found[opening.originator_id])
+                histories.append(History(opening.id, events))
+            prepared = projection.replay(histories)
+        with db.transaction() as cur:
+            _move_replay(cur, projection.name, start, end, target, last)
+            _bury(cur, projection.name, dead)
+            projection.process(cur, prepared)
+    except Exception as error:
+        if isinstance(error, Moved) or store_failure(error):
+            raise
+        with db.transaction() as cur:
+            _move_replay(cur, projection.name, start, end, target, last)
+            failed = _one_by_one(cur, projection, histories, found)
+            _bury(cur, projection.name, dead + failed)
+    if progress and end > start:
+        progress(end - start)
+    return count - len(dead) - len(failed)
+
+
+def _one_by_one(
+    cur: Cursor, projection: Replayable, histories: Sequence[History],
+    found: dict[UUID, list[Stored]],
+) -> list[Failure]:  # fmt: skip
+    """Write each history on its own (within the batch's transaction), and one that fails
+    event by event, as catch-up isolates a failed batch: an event that cannot be applied, or
+    whose rows cannot be derived or written, is kept out. Returns those events and why."""
+    notes = {stored.id: stored for events in found.values() for stored in events}
+    failures: list[Failure] = []
+    for history in histories:
+        try:
+            with _savepoint(cur):
+                projection.process(cur, projection.replay([history]))
+            continue
+        except Exception as error:
+            if store_failure(error):
+                raise
+        for seq, outcome in projection.replay_stepwise(history):
+            if isinstance(outcome, Exception):
+                failures.append((notes[seq].notification(), outcome))
+                continue
+            try:
+                with _savepoint(cur):
+                    projection.process(cur, outcome)
+            except Exception as error:
+                if store_failure(error):
+                    raise
+                failures.append((notes[seq].notification(), error))
+    return failures
+
+
+@contextmanager
+def _savepoint(cur: Cursor) -> Iterator[None]:
+    cur.execute("SAVEPOINT ehqa_replay")
+    try:
+        yield
+    except BaseException:
+        cur.execute("ROLLBACK TO SAVEPOINT ehqa_replay")
+        cur.execute("RELEASE SAVEPOINT ehqa_replay")
+        raise
+    cur.execute("RELEASE SAVEPOINT ehqa_replay")
 
 
 def catch_up(
@@ -269,6 +439,7 @@ def catch_up(
     projection: Projection,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    replay: bool = True,
 ) -> int:
     """Apply every event after the view's position; return how many were applied.
 
@@ -280,10 +451,31 @@ def catch_up(
     An event that cannot be decoded is dead-lettered with its batch. A batch that cannot be
     prepared or written is done again in smaller batches, then event by event, to find the
     events that cannot be applied; each is dead-lettered and skipped, the others applied.
+
+    A view derived from aggregates that is empty and far behind is replayed aggregate by
+    aggregate instead (see `_replay_batch`), unless `replay` is False; a replay under way (a
+    rebuild's, or one killed half-way) is always carried on to its end first.
     """
-    applied = 0
+    applied, log = 0, _replayer(app, db, projection)
     while True:
         start = position(db, projection.name)
+        if log is not None:
+            target = replay_target(db, projection.name)
+            if (
+                target is None
+                and replay
+                and start == 0
+                and (app.recorder.max_notification_id() or 0) > FAR_BEHIND
+            ):
+                wanted = log.last(projection.topics)  # (an empty view far behind: replay it)
+                target = wanted if wanted and _begin_replay(db, projection.name, wanted) else None
+            if target is not None:
+                with suppress(Moved):  # (then the position is read again)
+                    applied += _replay_batch(
+                        app, db, cast(Replayable, projection), log, start, target,
+                        batch_size or REBUILD_BATCH, progress,
+                    )  # fmt: skip
+                continue
         if batch_size is None:  # (decided once, from the first position read)
             head = app.recorder.max_notification_id() or 0
             if head <= start:
@@ -319,20 +511,37 @@ def rebuild(
     projection: Projection,
     batch_size: int = REBUILD_BATCH,
     progress: Progress | None = None,
+    replay: bool = True,
 ) -> int:
-    """Empty the view and replay every event into it (its indexes are built at the end)."""
+    """Empty the view and replay every event into it (its indexes are built at the end).
+
+    A view derived from aggregates is replayed aggregate by aggregate up to the last of its
+    events when the rebuild begins (see `_replay_batch`), then caught up as usual; the others,
+    and every view with `replay` False, in log order. A rebuild killed half-way is resumed by
+    the next catch-up.
+    """
     indexes = secondary_indexes(projection.tables)
+    log = _replayer(app, db, projection) if replay else None
+    target = log.last(projection.topics) if log is not None else 0
     with db.transaction() as cur:
         for index, _ in indexes:
             cur.execute(f"DROP INDEX IF EXISTS {index}")
         for statement in clears(projection):
             cur.execute(statement)
-        cur.execute("DELETE FROM ehqa_tracking WHERE projection = ?", (projection.name,))
+        cur.execute(
+            "DELETE FROM ehqa_tracking WHERE projection IN (?, ?)",
+            (projection.name, REPLAYING.format(projection.name)),
+        )
         cur.execute("DELETE FROM ehqa_dead_letters WHERE projection = ?", (projection.name,))
+        if target:
+            cur.execute(
+                "INSERT INTO ehqa_tracking (projection, position) VALUES (?, ?)",
+                (REPLAYING.format(projection.name), target),
+            )
     log_table = getattr(app.recorder, "events_table_name", None)
     if log_table:  # (after a bulk import the planner's figures for the log are stale, and
         db.analyze([log_table])  # PostgreSQL then reads each page of one topic by a full scan)
-    applied = catch_up(app, db, projection, batch_size, progress)
+    applied = catch_up(app, db, projection, batch_size, progress, replay)
     with db.transaction() as cur:
         for _, create in indexes:
             cur.execute(create)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
@@ -34,8 +34,9 @@ from projections.labels import label_of
 Event = DomainEventProtocol[UUID]
 Batch = Iterable[tuple[int, Event]]  # (notification id, event), read lazily: iterate it once
 BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+NOT_DESCRIBED = frozenset({*BOOKKEEPING, "on"})
 SAFEGUARDING = "safeguarding"  # the pseudo-clock of alerts raised by audits' safeguarding concerns
-MOST_ROWS = 50_000  # events a projection holds in memory (as rows or events) for one batch
+MOST_ROWS = 20_000  # events a projection holds in memory (as rows or events) for one batch
 
 
 class Projection(Protocol):
@@ -46,6 +47,30 @@ class Projection(Protocol):
     def prepare(self, batch: Batch) -> Any: ...
 
     def process(self, cur: Cursor, prepared: Any) -> None: ...
+
+
+@dataclass
+class History:
+    """One aggregate's events as a rebuild reads them: whole, in version order (an event that
+    could not be decoded is left out, and dead-lettered by the runner)."""
+
+    opened: int  # the notification id of its first event
+    events: list[tuple[int, Event]]  # (notification id, event)
+
+
+class Replayable(Projection, Protocol):
+    """A projection whose rows are derived from aggregates, which a rebuild can replay one whole
+    history at a time (each aggregate's rows derived once) instead of in log order."""
+
+    def replay(self, histories: Sequence[History]) -> Any:
+        """Replay each history whole and derive its rows once; raise if any event cannot be
+        applied or any row derived (the runner then takes the histories one at a time)."""
+        ...
+
+    def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
+        """The history event by event, as catch-up applies the events of a failed batch: for
+        each event, the rows as they stand after it, or the exception that kept it out."""
+        ...
 
 
 class Unprepared:
@@ -66,13 +91,15 @@ def topics_of(*classes: type) -> list[str]:
 
 def describe_event(event: Event) -> dict[str, Any]:
     """An event as the timeline shows it: business date, recorded time, kind and fields."""
-    fields = {k: v for k, v in event.__dict__.items() if k not in BOOKKEEPING and k != "on"}
-    return {
+    body = {
         "on": event.on.isoformat(),  # type: ignore[attr-defined]
         "recorded_at": event.timestamp.isoformat(),  # type: ignore[attr-defined]
         "event": type(event).__name__,
-        **{k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()},
     }
+    for key, value in event.__dict__.items():  # (one pass: a rebuild describes every event)
+        if key not in NOT_DESCRIBED:
+            body[key] = value.isoformat() if isinstance(value, date) else value
+    return body
 
 
 class TimelineProjection:
@@ -83,20 +110,36 @@ class TimelineProjection:
     tables = ["ehqa_timeline"]
 
     def prepare(self, batch: Batch) -> list[tuple[Any, ...]]:
-        rows = []
-        for _, event in islice(batch, MOST_ROWS):
-            body = describe_event(event)
-            rows.append(
-                (
-                    event.originator_id.hex,
-                    event.originator_version,
-                    body["on"],
-                    body["event"],
-                    label_of(body),
-                    json.dumps(body),
-                )
-            )
-        return rows
+        return [self._row(event) for _, event in islice(batch, MOST_ROWS)]
+
+    def replay(self, histories: Sequence[History]) -> list[tuple[Any, ...]]:
+        """The rows of whole histories, in key order: written episode by episode, the table's
+        key index takes them a leaf at a time, however large it has grown."""
+        in_order = sorted(
+            histories, key=lambda h: h.events[0][1].originator_id.hex if h.events else ""
+        )
+        return [self._row(event) for history in in_order for _, event in history.events]
+
+    def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
+        for seq, event in history.events:
+            outcome: list[tuple[Any, ...]] | Exception
+            try:
+                outcome = [self._row(event)]
+            except Exception as error:
+                outcome = error
+            yield seq, outcome
+
+    @staticmethod
+    def _row(event: Event) -> tuple[Any, ...]:
+        body = describe_event(event)
+        return (
+            event.originator_id.hex,
+            event.originator_version,
+            body["on"],
+            body["event"],
+            label_of(body),
+            json.dumps(body),
+        )
 
     def process(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         columns = ("episode_id", "version", "on_date", "event", "label", "body")
@@ -110,9 +153,20 @@ class ChildrenProjection(Unprepared):
     topics = topics_of(ChildRecord)
     tables = ["ehqa_children"]
 
+    def replay(self, histories: Sequence[History]) -> list[tuple[int, Event]]:
+        """Whole histories: each record's row is written once, with all its events."""
+        return [item for history in histories for item in history.events]
+
+    def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
+        for item in history.events:
+            yield item[0], [item]
+
     def process(self, cur: Cursor, batch: list[tuple[int, Event]]) -> None:
         """Apply the batch in memory to the rows it touches, then write each row once."""
-        touched = sorted({event.originator_id.hex for _, event in batch})
+        registered = {e.originator_id for _, e in batch if type(e).__name__ == "Registered"}
+        touched = sorted(  # (a record registered in the batch has no row yet)
+            {e.originator_id.hex for _, e in batch if e.originator_id not in registered}
+        )
         rows: dict[str, list[Any]] = {}
         for chunk in range(0, len(touched), 500):
             ids = touched[chunk : chunk + 500]
@@ -197,6 +251,7 @@ class EpisodesProjection:
         self._calendar = calendar
         self._cache: OrderedDict[UUID, Episode] = OrderedDict()
         self._cache_size = cache_size
+        self.derivations = 0  # clock derivations (each derives one episode's clocks): a counter
 
     def prepare(self, batch: Batch) -> EpisodeRows:
         """Replay the batch into the episodes it touches; then derive each one's rows once.
@@ -224,14 +279,61 @@ class EpisodesProjection:
         rows = EpisodeRows()
         for episode_id, episode in touched.items():
             self._remember(episode)
-            summary = self._summary(episode)
-            if episode_id in opened:
-                rows.new.append((*summary, opened[episode_id]))
-            else:
-                rows.changed.append((*summary[1:], episode.reference))
-            rows.clocks += self._clock_rows(episode)
-            rows.alerts += self._alert_rows(episode)
+            self._add_rows(rows, episode, opened.get(episode_id))
         return rows
+
+    def replay(self, histories: Sequence[History]) -> EpisodeRows:
+        """Replay each episode's whole history, then derive its rows: once per rebuild.
+
+        Raises at the first event that does not follow the one before it (one was left out as
+        undecodable) or cannot be applied, and if a row cannot be derived: the runner then
+        takes the histories one at a time, and event by event where one fails.
+        """
+        rows = EpisodeRows()
+        for history in histories:
+            episode: Any = None
+            for _, event in history.events:
+                expected = 1 if episode is None else episode.version + 1
+                if event.originator_version != expected:
+                    raise ValueError(f"version {event.originator_version} follows {expected - 1}")
+                episode = cast(Any, event).mutate(episode)
+            if episode is not None:
+                self._add_rows(rows, episode, history.opened)
+        return rows
+
+    def replay_stepwise(self, history: History) -> Iterator[tuple[int, EpisodeRows | Exception]]:
+        """Event by event, as catch-up isolates the events of a failed batch: the episode as it
+        stood before each event comes from the event before (or is read back at that version,
+        as `prepare` does), so an event after one that failed fails in the same way."""
+        episode: Episode | None = None
+        for seq, event in history.events:
+            version = event.originator_version
+            outcome: EpisodeRows | Exception
+            try:
+                before = None if version == 1 else episode
+                if version > 1 and (episode is None or episode.version != version - 1):
+                    before = self._load(event.originator_id, version - 1)
+                try:
+                    episode = cast(Any, event).mutate(before)
+                except Exception:
+                    episode = None  # (it may be half-changed)
+                    raise
+                assert episode is not None
+                outcome = EpisodeRows()
+                self._add_rows(outcome, episode, history.opened if version == 1 else None)
+            except Exception as error:
+                outcome = error
+            yield seq, outcome
+
+    def _add_rows(self, rows: EpisodeRows, episode: Episode, opened: int | None) -> None:
+        """The episode's rows: new (with the id of its first event) or changed."""
+        summary = self._summary(episode)
+        if opened is not None:
+            rows.new.append((*summary, opened))
+        else:
+            rows.changed.append((*summary[1:], episode.reference))
+        rows.clocks += self._clock_rows(episode)
+        rows.alerts += self._alert_rows(episode)
 
     def process(self, cur: Cursor, rows: EpisodeRows) -> None:
         changed = [(row[-1],) for row in rows.changed]
@@ -301,6 +403,7 @@ class EpisodesProjection:
 
     def _clock_rows(self, episode: Episode) -> list[tuple[Any, ...]]:
         """Every clock occurrence, with the next alert rung still to raise while it runs."""
+        self.derivations += 1
         lead = episode.lead or {}
         policy = self._policy(episode.policy)
         raised: dict[tuple[str, int], set[Rung]] = {}

@@ -20,7 +20,7 @@ from ehqa.simulate import references, simulate
 from projections import db as view_db
 from projections import runner
 from projections.runner import follow, position, rebuild
-from projections.views import EpisodesProjection
+from projections.views import EpisodeRows, EpisodesProjection, History
 
 from ..conftest import SIM_TODAY, dump_views
 
@@ -163,13 +163,58 @@ def test_a_batch_ended_early_by_the_projection_moves_the_position_only_that_far(
         app.policies.get, app.calendar, cache_size=7,
     )  # fmt: skip
     moves, steps = count_moves(monkeypatch), []
-    applied = rebuild(app, services.views, small, progress=steps.append)
+    applied = rebuild(app, services.views, small, progress=steps.append, replay=False)
     log = app.recorder.select_notifications(1, 10**6, topics=small.topics)
     assert applied == len(log)
     assert len(moves) > 60 // 7 and moves == sorted(moves)  # many batches, each further on
     assert moves[-1] == position(services.views, "episodes") == log[-1].id
     assert sum(steps) == log[-1].id  # the progress bar follows the position through the log
     assert dump_views(services) == expected
+
+
+def test_a_rebuild_replays_each_episode_once_in_bounded_batches(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rebuilt aggregate by aggregate, in batches of whole histories that hold at most
+    REPLAY_EVENTS events, each episode's clocks are derived once, and the view comes out as
+    catching up in log order made it (batches of 1,000 events, each episode spread over many)."""
+    simulate(services.app, 300, 14, START, SIM_TODAY, interleaved=True)
+    services.catch_up()
+    incremental = dump_views(services)
+    episodes = services.projection("episodes")
+    assert isinstance(episodes, EpisodesProjection)
+    monkeypatch.setattr(runner, "REPLAY_EVENTS", 400)
+    monkeypatch.setattr(runner, "REPLAY_WINDOW", 250)  # (first events looked for 250 at a time)
+    held: list[int] = []
+    replay = episodes.replay
+
+    def counted(histories: list[History]) -> EpisodeRows:
+        held.append(sum(len(history.events) for history in histories))
+        return replay(histories)
+
+    monkeypatch.setattr(episodes, "replay", counted)
+    moves, steps = count_moves(monkeypatch), []
+    derived = episodes.derivations
+    applied = services.rebuild("episodes", progress=steps.append)
+    assert episodes.derivations - derived == 300  # once each
+    log = services.app.recorder.select_notifications(1, 10**6, topics=episodes.topics)
+    assert applied == len(log) == sum(held)
+    assert len(held) > log[-1].id // 250 and max(held) <= 400  # bounded batches
+    assert len(moves) == len(held) and moves == sorted(moves)  # one move a batch, each further on
+    assert moves[-1] == position(services.views, "episodes") == log[-1].id
+    assert runner.replay_target(services.views, "episodes") is None  # the replay is over
+    assert sum(steps) == log[-1].id  # the progress bar follows the position through the log
+    assert dump_views(services) == incremental
+    # a view emptied and far behind (as after a change of its tables) is replayed the same way
+    with services.views.transaction() as cur:
+        for statement in runner.clears(episodes):
+            cur.execute(statement)
+        cur.execute("DELETE FROM ehqa_tracking WHERE projection = 'episodes'")
+    monkeypatch.setattr(runner, "FAR_BEHIND", 100)
+    derived, moves[:] = episodes.derivations, []
+    assert services.catch_up_one("episodes") == len(log)
+    assert episodes.derivations - derived == 300 and len(moves) > len(log) // 400
+    assert dump_views(services) == incremental
 
 
 def count_moves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
