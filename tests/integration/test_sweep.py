@@ -187,7 +187,14 @@ def test_two_schedulers_on_one_postgres_store_raise_no_alert_twice(
         logs = [tmp_path / f"s{n}.log" for n in range(2)]
         processes = [subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
                      for log in logs]  # fmt: skip
-        time.sleep(6)
+        # both running rounds (however slowly they start on a busy machine), then more rounds
+        deadline = time.monotonic() + 120
+        while not all("sweep as at 2026-03-02" in log.read_text() or "skipped" in log.read_text()
+                      for log in logs):  # fmt: skip
+            assert all(p.poll() is None for p in processes), [log.read_text() for log in logs]
+            assert time.monotonic() < deadline, [log.read_text() for log in logs]
+            time.sleep(0.1)
+        time.sleep(3)
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
