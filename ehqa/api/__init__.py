@@ -19,7 +19,6 @@ import tomllib
 
 from fastapi import Depends, FastAPI
 
-from ehqa import web
 from ehqa.api import docs, errors, logs
 from ehqa.api.background import lifespan
 from ehqa.api.core import Api
@@ -30,7 +29,7 @@ from ehqa.limits import Limits
 from ehqa.query_params import refuse_undocumented_query
 from ehqa.services import Services
 from ehqa.settings import Settings, load
-from ehqa.web import WebConfig
+from ehqa.web.config import WebConfig
 
 __all__ = ["Api", "create_app", "from_environment"]
 
@@ -66,7 +65,9 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     for area in (service, episodes, audits, boards, alerts, access):
         app.include_router(area.router)
     docs.install(app)
-    web.install(app, pages)  # the pages under /web (after errors: its handlers wrap theirs)
+    from ehqa.web.app import install  # (here: the pages' modules import the API's)
+
+    install(app, pages)  # the pages under /web (after errors: their handlers wrap the API's)
     return app
 
 
