@@ -10,7 +10,8 @@ lifecycle rule or a version conflict). Nothing is recorded on any error.
 The parts: `core` (what the routes share), `deps` (the caller and the services as
 dependencies), `errors` (problem+json), `schemas`, `routes/` (one module per area),
 `idempotency` (Idempotency-Key over HTTP), `background` (views and sweep beside a worker),
-`logs` and `docs` (Swagger UI and ReDoc, offline).
+`logs` and `docs` (Swagger UI and ReDoc, offline). The pages people use in a browser
+(`ehqa.web`, under /web) are added to the same app by `create_app`, with the same rules.
 """
 
 from __future__ import annotations
