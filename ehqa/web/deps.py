@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote
 
 from fastapi import Depends, Form, Request
@@ -19,6 +19,7 @@ from ehqa.api.core import Api
 from ehqa.api.deps import ApiDep
 from ehqa.auth import Unauthenticated
 from ehqa.web import session
+from ehqa.web.config import WebConfig
 from ehqa.web.nav import nav_for
 
 PREFIX = "/web"
@@ -65,8 +66,8 @@ class CsrfRefused(Exception):
     """A form posted without this session's CSRF token: refused, nothing recorded."""
 
 
-def web_config(request: Request) -> Any:
-    return request.app.state.web
+def web_config(request: Request) -> WebConfig:
+    return cast(WebConfig, request.app.state.web)
 
 
 def get_page_caller(request: Request, api: ApiDep) -> Principal:
