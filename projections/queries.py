@@ -178,6 +178,15 @@ class ReadModels:
         sql, params = self._board_sql(as_at, columns="1", **filters)
         return int(self.db.query(f"SELECT COUNT(*) FROM ({sql}) board", params)[0][0])
 
+    def drift_due_dates(self, as_at: date, **filters: Any) -> list[tuple[str, date, int]]:
+        """How many clocks the same board would list for each (policy, due date): what a
+        clock's alert rung depends on, so the counts by rung need no row of the board."""
+        sql, params = self._board_sql(as_at, columns="c.policy, c.due_on", **filters)
+        rows = self.db.query(
+            f"SELECT policy, due_on, COUNT(*) FROM ({sql}) board GROUP BY policy, due_on", params
+        )
+        return [(policy, date.fromisoformat(due), int(n)) for policy, due, n in rows]
+
     def _board_sql(
         self,
         as_at: date,

@@ -1,0 +1,159 @@
+"""What the drift board page shows, from the same read-model queries as the API's `/drift`.
+
+The board lists the overdue clocks (worst first: the rungs `escalated` and `overdue`), then the
+clocks due soon (soonest first: the rung `due_soon`). A clock's rung is its alert rung as at
+the as-at date, which depends only on its policy's escalation ladder and its due date, so the
+counts by rung are answered by one grouped count per part (`drift_due_dates`), not by reading
+every row; the default view (every rung, worst first) reads only the rows of the page shown.
+A rung filter or another sort reads the filtered board whole, then sorts and cuts it.
+
+Filter values are checked against the data first (`ehqa.filters`), so a typo is refused, naming
+the field, instead of answering "nothing overdue".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from aggregates.alerts import Rung, ladder
+from aggregates.policy import Policy
+from ehqa.filters import check_filters
+from ehqa.services import Services
+from projections.queries import BoardRow
+
+PAGE_SIZE = 50
+FILTERS = ("agency", "lead", "clock", "rung", "policy")
+RUNGS = [Rung.ESCALATED, Rung.OVERDUE, Rung.DUE_SOON]  # worst first
+SORTS: dict[str, Callable[[Row], Any]] = {}  # filled below, once Row exists
+
+
+@dataclass(frozen=True)
+class Row:
+    board: BoardRow
+    rung: Rung
+
+
+SORTS.update({
+    "worst": lambda r: (RUNGS.index(r.rung), r.board.entry.due_on, r.board.episode),
+    "due": lambda r: (r.board.entry.due_on, r.board.episode),
+    "episode": lambda r: (r.board.episode, r.board.entry.due_on),
+    "lead": lambda r: (r.board.lead_name or "", r.board.entry.due_on),
+    "agency": lambda r: (r.board.lead_agency or "", r.board.entry.due_on),
+    "clock": lambda r: (r.board.entry.clock.value, r.board.entry.due_on),
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Board:
+    rows: list[Row]
+    counts: dict[str, int]  # by rung value
+    total: int  # rows the filters match (every page)
+    page: int
+    pages: int
+
+
+class PageError(ValueError):
+    """A page number past the last page."""
+
+
+def rung_of(policy: Policy, due_on: date, as_at: date, services: Services) -> Rung:
+    """The clock's alert rung as at `as_at` (an overdue clock whose overdue alert has not yet
+    fallen due, as over a weekend, counts as overdue)."""
+    steps = ladder(due_on, policy.escalation, services.app.calendar)
+    if due_on < as_at:
+        return Rung.ESCALATED if as_at >= steps.escalated_on else Rung.OVERDUE
+    return Rung.DUE_SOON
+
+
+def _soon_days(services: Services) -> int:
+    book = services.app.policies
+    return max(book.get(name).escalation.due_soon_working_days for name in book.names())
+
+
+def _is_soon(policy: Policy, due_on: date, as_at: date, services: Services) -> bool:
+    return as_at >= ladder(due_on, policy.escalation, services.app.calendar).due_soon_on
+
+
+def counts(services: Services, as_at: date, where: dict[str, str | None]) -> dict[str, int]:
+    found = {rung.value: 0 for rung in RUNGS}
+    get = services.app.policies.get
+    for name, due_on, n in services.read.drift_due_dates(as_at, **where):
+        found[rung_of(get(name), due_on, as_at, services).value] += n
+    soon = services.read.drift_due_dates(as_at, due_within=_soon_days(services), **where)
+    found[Rung.DUE_SOON.value] = sum(
+        n for name, due_on, n in soon if _is_soon(get(name), due_on, as_at, services)
+    )
+    return found
+
+
+def _rows(services: Services, as_at: date, where: dict[str, str | None],
+          limit: int | None) -> list[Row]:  # fmt: skip
+    """The board in its default order (worst first, then due soon): the first `limit` rows."""
+    get = services.app.policies.get
+    late = services.read.drift(as_at, limit=limit, **where)
+    rows = [Row(r, rung_of(get(r.policy), r.entry.due_on, as_at, services)) for r in late]
+    rows.sort(key=SORTS["worst"])
+    if limit is not None and len(rows) >= limit:
+        return rows
+    soon = services.read.drift(as_at, due_within=_soon_days(services), **where)
+    rows += [Row(r, Rung.DUE_SOON) for r in soon
+             if _is_soon(get(r.policy), r.entry.due_on, as_at, services)]  # fmt: skip
+    return rows if limit is None else rows[:limit]
+
+
+def board(services: Services, as_at: date, filters: dict[str, str | None], sort: str = "worst",
+          page: int = 1, size: int = PAGE_SIZE) -> Board:  # fmt: skip
+    """One page of the board (the views read as they are: catch them up first)."""
+    check_filters(services, **filters)
+    rung = filters.get("rung")
+    where = {k: v for k, v in filters.items() if k != "rung"}
+    by_rung = counts(services, as_at, where)
+    total = by_rung[rung] if rung else sum(by_rung.values())
+    pages = max(1, -(-total // size))
+    if page > pages:
+        raise PageError(f"page {page} is past the last page ({pages})")
+    start = (page - 1) * size
+    if rung is None and sort == "worst":
+        rows = _rows(services, as_at, where, start + size)[start:]
+    else:
+        every = [r for r in _rows(services, as_at, where, None) if rung in (None, r.rung.value)]
+        every.sort(key=SORTS[sort])
+        rows = every[start : start + size]
+    return Board(rows, by_rung, total, page, pages)
+
+
+COLUMNS = ("episode", "clock", "occurrence", "rung", "status", "started_on", "due_on",
+           "working_days_late", "exception", "lead", "agency", "policy")  # fmt: skip
+
+
+def cells(row: Row) -> dict[str, Any]:
+    b, e = row.board, row.board.entry
+    return {
+        "episode": b.episode, "clock": e.clock.value, "occurrence": e.occurrence,
+        "rung": row.rung.value, "status": e.status.value, "started_on": e.started_on.isoformat(),
+        "due_on": e.due_on.isoformat(), "working_days_late": e.working_days_late,
+        "exception": e.exception or "", "lead": b.lead_name or "", "agency": b.lead_agency or "",
+        "policy": b.policy,
+    }  # fmt: skip
+
+
+def as_csv(rows: list[Row]) -> str:
+    """The rows shown, as CSV (a cell that a spreadsheet would read as a formula is quoted
+    with a leading apostrophe)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _safe(v) for k, v in cells(row).items()})
+    return out.getvalue()
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
