@@ -181,7 +181,8 @@ class ReadModels:
     def drift_due_dates(self, as_at: date, **filters: Any) -> list[tuple[str, date, int]]:
         """How many clocks the same board would list for each (policy, due date): what a
         clock's alert rung depends on, so the counts by rung need no row of the board."""
-        sql, params = self._board_sql(as_at, columns="c.policy, c.due_on", **filters)
+        columns = "c.policy, c.due_on, c.reference, c.clock, c.occurrence"  # (what it orders by)
+        sql, params = self._board_sql(as_at, columns=columns, **filters)
         rows = self.db.query(
             f"SELECT policy, due_on, COUNT(*) FROM ({sql}) board GROUP BY policy, due_on", params
         )
