@@ -297,14 +297,19 @@ class ReadModels:
         subject: str | None = None,
         role: str | None = None,
         include_cleared: bool = False,
+        episode: str | None = None,
     ) -> list[dict[str, Any]]:
         """Alerts raised by `as_at` (open ones unless `include_cleared`), oldest first: all of
         them, those addressed to one lead professional by their stable `subject`, or those a
-        `role` is told of (see aggregates.alerts.ROLES_BY_RUNG). Never matched by name."""
+        `role` is told of (see aggregates.alerts.ROLES_BY_RUNG), or those of one `episode`.
+        Never matched by name."""
         where, params = ["raised_on <= ?"], [as_at.isoformat()]
         if not include_cleared:
             where.append("(cleared_on IS NULL OR cleared_on > ?)")
             params.append(as_at.isoformat())
+        if episode is not None:
+            where.append("reference = ?")
+            params.append(episode)
         if subject is not None:
             where.append("lead_subject = ?")
             params.append(subject)
