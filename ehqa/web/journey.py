@@ -214,7 +214,8 @@ def picture(
     for alert in alerts:
         words = (f"alert {alert['rung'].replace('_', ' ')} on {alert['clock'].replace('_', ' ')}"
                  f" (fell due {alert['fell_due_on']})"
-                 + (f", acknowledged by {alert['acknowledged_by']}" if alert.get("acknowledged_by") else ""))  # fmt: skip
+                 + (f", acknowledged by {alert['acknowledged_by']}"
+                    if alert.get("acknowledged_by") else ""))  # fmt: skip
         out.append(
             _marker(date.fromisoformat(str(alert["raised_on"])), axis, TOP + ROW, words, "alert")
         )
