@@ -142,6 +142,22 @@ class TokenBook:
             self._used(token, now)
         return Principal(name, Role(role), agency, subject=f"token:{ident}")
 
+    def principal_by_id(self, ident: str) -> Principal:
+        """The holder of the token with this id, while it is neither revoked nor expired (a
+        page session made from a token asks on every page, so revoking it ends the session)."""
+        rows = self.db.query(
+            "SELECT name, role, agency, revoked_at, expires_at FROM ehqa_tokens WHERE id = ?",
+            (ident,),
+        )
+        if not rows:
+            raise Unauthenticated("unknown token")
+        name, role, agency, revoked_at, expires_at = rows[0]
+        if revoked_at is not None:
+            raise Unauthenticated("token revoked")
+        if expires_at is not None and datetime.fromisoformat(expires_at) <= self.now():
+            raise Unauthenticated("token expired")
+        return Principal(name, Role(role), agency, subject=f"token:{ident}")
+
     def _used(self, token: str, now: datetime) -> None:
         # Conditional, so that workers racing on the same token write once a minute between them.
         with self.db.transaction() as cur:
@@ -250,27 +266,33 @@ class JwtVerifier:
             )  # fmt: skip
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"invalid token: {error}") from None
-        try:
-            role = Role(str(claims.get(self.settings.role_claim)))
-        except ValueError:
-            raise Unauthenticated(
-                f"the token's {self.settings.role_claim} claim names no ehqa role"
-            ) from None
-        subject = str(claims["sub"])
-        if not subject.strip():
-            raise Unauthenticated("the token's sub claim is empty")
-        name = str(claims.get(self.settings.name_claim) or subject)
-        agency = claims.get(self.settings.agency_claim)
-        try:  # claims reach the access log and every fact's author: the same bounds as input
-            bounds.check("subject", f"{claims['iss']}#{subject}", "the token's iss and sub")
-            bounds.check("name", name, f"the token's {self.settings.name_claim} claim")
-            if agency:
-                bounds.check("name", str(agency), f"the token's {self.settings.agency_claim} claim")
-        except bounds.OutOfBounds as error:
-            raise Unauthenticated(str(error)) from None
-        return Principal(
-            name, role, str(agency) if agency else None, subject=f"{claims['iss']}#{subject}"
-        )
+        named = self.settings
+        return principal_of_claims(claims, named.role_claim, named.agency_claim, named.name_claim)
+
+
+def principal_of_claims(claims: dict[str, Any], role_claim: str = "ehqa_role",
+                        agency_claim: str = "ehqa_agency", name_claim: str = "name") -> Principal:  # fmt: skip
+    """Who verified claims (a bearer JWT's, or a page sign-in's ID token) name: the subject is
+    the issuer and `sub`; the role, agency and name come from the claims named."""
+    try:
+        role = Role(str(claims.get(role_claim)))
+    except ValueError:
+        raise Unauthenticated(f"the token's {role_claim} claim names no ehqa role") from None
+    subject = str(claims.get("sub") or "")
+    if not subject.strip():
+        raise Unauthenticated("the token's sub claim is empty")
+    name = str(claims.get(name_claim) or subject)
+    agency = claims.get(agency_claim)
+    try:  # claims reach the access log and every fact's author: the same bounds as input
+        bounds.check("subject", f"{claims['iss']}#{subject}", "the token's iss and sub")
+        bounds.check("name", name, f"the token's {name_claim} claim")
+        if agency:
+            bounds.check("name", str(agency), f"the token's {agency_claim} claim")
+    except bounds.OutOfBounds as error:
+        raise Unauthenticated(str(error)) from None
+    return Principal(
+        name, role, str(agency) if agency else None, subject=f"{claims['iss']}#{subject}"
+    )
 
 
 def _fetch_keys(url: str) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@
   control character (Unicode category Cc, newline and tab included) or an unpaired surrogate, or
   is longer than `PARAMETER_MAX` characters is refused with 400 naming it.
 
+A form posted to a page (urlencoded, under /web) is bounded in size but not read as JSON.
+
 Every refusal is problem+json (type, title, status, detail), sent before the application sees
 the request: nothing is recorded. What each field of a body may hold is decided later, field by
 field, by ehqa.bounds (422 naming the field).
@@ -28,6 +30,7 @@ BODY_MAX: Final = 1024 * 1024  # 1 MiB
 DEPTH_MAX: Final = 32
 PARAMETER_MAX: Final = 1000
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+FORM: Final = b"application/x-www-form-urlencoded"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,7 +62,7 @@ class Limits:
             if declared is not None and declared > BODY_MAX:
                 raise Refusal(413, _too_large(f"declares {declared:,} bytes"))
             body, more = await _read(receive)
-            if body:
+            if body and not _page_form(scope):
                 _check_body(body)
         except Refusal as refusal:
             await _problem(send, refusal)
@@ -104,6 +107,17 @@ def _replay(body: bytes, connected: bool, receive: Receive) -> Receive:
         return await receive()  # (waits for the client to go away, as the server's would)
 
     return replay
+
+
+def _page_form(scope: Scope) -> bool:
+    """A form posted to a page (under /web, urlencoded): not JSON; each field is bounded by
+    the page's route, which refuses a bad one by name."""
+    if not scope.get("path", "").startswith("/web/"):
+        return False
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-type":
+            return bytes(value).split(b";")[0].strip().lower() == FORM
+    return False
 
 
 def _too_large(what: str) -> str:

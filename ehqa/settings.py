@@ -89,6 +89,34 @@ class Settings(BaseSettings):
         max_length=2_000,
         description="Or the issuer's JWKS address (fetched once at start-up).",
     )
+    oidc_client_id: str | None = Field(
+        None,
+        max_length=500,
+        description="Pages: this service's client id at the council's OIDC provider (sign-in"
+        " with the authorization-code flow and PKCE).",
+    )
+    oidc_client_secret: str | None = Field(
+        None, max_length=2_000, description="Pages: the client secret that provider issued."
+    )
+    oidc_metadata_url: str | None = Field(
+        None,
+        max_length=2_000,
+        description="Pages: the provider's discovery document"
+        " (https://.../.well-known/openid-configuration).",
+    )
+    session_secret: str | None = Field(
+        None,
+        min_length=32,
+        max_length=500,
+        description="Pages: the key that signs session cookies (at least 32 characters); unset,"
+        " `ehqa serve` makes one at start-up, so sessions end when it restarts.",
+    )
+    session_idle_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=1_440,
+        description="Pages: a session unused this long ends, and the next page asks to sign in.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="How the server logs: plain text or one JSON object per line."
     )
@@ -111,6 +139,12 @@ class Settings(BaseSettings):
                 )
         elif self.oidc_audience or self.oidc_jwks_file or self.oidc_jwks_url:
             raise ValueError("EHQA_OIDC_* settings need EHQA_OIDC_ISSUER")
+        sign_in = (self.oidc_client_id, self.oidc_client_secret, self.oidc_metadata_url)
+        if any(sign_in) and not all(sign_in):
+            raise ValueError(
+                "page sign-in needs all three of EHQA_OIDC_CLIENT_ID, EHQA_OIDC_CLIENT_SECRET"
+                " and EHQA_OIDC_METADATA_URL"
+            )
         return self
 
 

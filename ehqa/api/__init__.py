@@ -19,6 +19,7 @@ import tomllib
 
 from fastapi import Depends, FastAPI
 
+from ehqa import web
 from ehqa.api import docs, errors, logs
 from ehqa.api.background import lifespan
 from ehqa.api.core import Api
@@ -29,6 +30,7 @@ from ehqa.limits import Limits
 from ehqa.query_params import refuse_undocumented_query
 from ehqa.services import Services
 from ehqa.settings import Settings, load
+from ehqa.web import WebConfig
 
 __all__ = ["Api", "create_app", "from_environment"]
 
@@ -45,7 +47,7 @@ TAGS = [
 
 
 def create_app(services: Services, verifier: JwtVerifier | None = None, background: bool = False,
-               sweep_interval: float = 300) -> FastAPI:  # fmt: skip
+               sweep_interval: float = 300, pages: WebConfig | None = None) -> FastAPI:  # fmt: skip
     app = FastAPI(
         title="ehqa",
         version="0.1.0",
@@ -64,6 +66,7 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     for area in (service, episodes, audits, boards, alerts, access):
         app.include_router(area.router)
     docs.install(app)
+    web.install(app, pages)  # the pages under /web (after errors: its handlers wrap theirs)
     return app
 
 
@@ -88,7 +91,7 @@ def from_environment() -> FastAPI:
         clock=london_today if settings.today is None else fixed(settings.today),
     )
     app = create_app(services, verifier_of(settings), background=settings.background,
-                     sweep_interval=settings.sweep_interval)  # fmt: skip
+                     sweep_interval=settings.sweep_interval, pages=WebConfig.of(settings))  # fmt: skip
     app.state.auditors_file = settings.auditors_file  # (the audit dashboard's programme)
     if settings.staff_file:
         staff = tomllib.loads(settings.staff_file.read_text()).get("managers", {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -55,6 +56,8 @@ def serve(
         for name in SERVER_SETTINGS
         if given.get(name) is not None
     }
+    # One key signs the pages' session cookies in every worker (unset: made now, for this run).
+    environment.setdefault(PREFIX + "SESSION_SECRET", secrets.token_urlsafe(32))
     command = [sys.executable, "-m", "uvicorn", "ehqa.api:from_environment", "--factory",
                "--host", host, "--port", str(port), "--workers", str(workers),
                "--log-level", "info"]  # fmt: skip

@@ -1,0 +1,78 @@
+"""The pages people use in a browser, beside the HTTP API (`ehqa serve` serves both).
+
+Server-rendered HTML (Jinja2, autoescaped) with no JavaScript and no asset from elsewhere:
+the stylesheet is served by the package from /web/static, so the pages work on a council
+network without internet access. Every page lives under /web and is left out of the OpenAPI
+document. The pages use the API's dependencies, settings and access rules: one rule, not two.
+
+The parts: `config` (session key, idle timeout, OIDC client, from ehqa.settings), `session`
+(signed cookie sessions and the CSRF token), `deps` (what a page route declares, and
+`render`), `errors` (refusals as pages), `nav` (each page's link and roles), `signin`,
+`pages` (the start page), `caseload` (My caseload); templates in `templates/`.
+
+Writing a page route
+--------------------
+A page route reads like an API route. Declare the caller and the services as parameters; the
+caller comes from the session (a browser without one is sent to sign in and brought back)::
+
+    from fastapi import APIRouter, Request
+    from fastapi.responses import RedirectResponse, Response
+    from ehqa.api.deps import ApiDep
+    from ehqa.web.deps import PREFIX, Csrf, PageCaller, render
+
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    @router.get("/episodes/{reference}")
+    def episode_page(request: Request, reference: str, who: PageCaller, api: ApiDep) -> Response:
+        with api.lock:
+            view = api.readable(who, reference, "episode")  # the API's rule: 404 if not theirs
+        return render(request, "episode.html", episode=view)
+
+A form's POST declares `_: Csrf` (the session's CSRF token, checked before the route runs: a
+missing or wrong one is a 403 page and nothing is recorded) and answers with a redirect (303)
+to a page, leaving a line for it with `session.notice(request, "...")`::
+
+    @router.post("/episodes/{reference}/review")
+    def record_review(request: Request, reference: str, who: PageCaller, api: ApiDep, _: Csrf,
+                      on: Annotated[str, Form(max_length=10)] = "") -> Response:
+        ...
+        return RedirectResponse(f"{PREFIX}/episodes/{reference}", status_code=303)
+
+Every form in a template puts the token in with `{{ csrf_field() }}` (from `macros.html`).
+Let the API's own checks refuse (`api.readable`, `api.writable`, `authority_read`, or call
+the API route's function itself): `Refused` 404 becomes the not-found page, 403/409 the
+refusal page with the API's reason. A form that should be shown again with its errors
+renders its template with `errors=[(field_id, message), ...]` (status 400 or 409), which
+`error_summary(errors)` lists, each linking to its field, and `field(...)` marks.
+
+Templates extend `base.html` (skip link, header with the person and their navigation, main
+landmark) and fill `{% block title %}` and `{% block content %}`. A new page adds its link,
+with the roles it is for, to `nav.NAV`, and its router to `ROUTERS` below.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from ehqa.web import caseload, errors, pages, signin
+from ehqa.web.config import WebConfig
+from ehqa.web.deps import HERE, PREFIX
+from ehqa.web.session import Sessions
+
+__all__ = ["ROUTERS", "WebConfig", "install"]
+
+ROUTERS = [pages.router, signin.router, caseload.router]
+
+
+def install(app: FastAPI, config: WebConfig | None = None) -> None:
+    """Add the pages to the API's app: their routes, stylesheet, sessions and refusal pages
+    (after `ehqa.api.errors.install`, whose handlers the pages' wrap)."""
+    config = config or WebConfig()
+    app.state.web = config
+    app.state.oidc = signin.oidc_app(config.oidc) if config.oidc else None
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="web-static")
+    errors.install(app)
+    app.add_middleware(Sessions, secret=config.session_secret)
