@@ -34,11 +34,13 @@ from aggregates.schemes import (
     WHAT_MAKES_GOOD_SECTIONS,
 )
 from ehqa.api.core import Api, check
+from ehqa.api.deps import ApiDep
 from ehqa.api.routes.audits import change, may_audit, read_audit
 from ehqa.api.schemas import ScoreBody
 from ehqa.present import audit_json
+from ehqa.web import session
 from ehqa.web.charts import grade_chart
-from ehqa.web.kit import Page, api_of, form_of, render
+from ehqa.web.deps import Csrf, PageCaller, render
 from projections.reports import GRADES, grade_report, theme_report
 
 router = APIRouter(include_in_schema=False)
@@ -71,10 +73,9 @@ def progress(audits: list[dict[str, Any]], people: list[Auditor], first: date,
 
 
 @router.get(PATH, response_class=HTMLResponse)
-def dashboard(request: Request, who: Page, first: Day = None,
+def dashboard(request: Request, who: PageCaller, api: ApiDep, first: Day = None,
               last: Annotated[date | None, Query(alias="to")] = None) -> Response:  # fmt: skip
     """The dashboard; the programme's period is `from`..`to` (default: the last 90 days)."""
-    api = api_of(request)
     s = api.services
     check(may_see_authority(who))
     with api.lock:
@@ -84,14 +85,14 @@ def dashboard(request: Request, who: Page, first: Day = None,
         today = s.app.clock()
     last = last or today
     first = first or last - timedelta(days=89)
-    errors = [] if first <= last else [{"field": "from", "text": "From: the period's first day"
-                                        f" ({first}) is after its last ({last})"}]  # fmt: skip
+    errors = [] if first <= last else [("from", f"From: the period's first day ({first}) is after"
+                                        f" its last ({last})")]  # fmt: skip
     charts = []
     for by in ("scheme", "agency", "quarter"):
         rows = grade_report(audits, by)
         charts.append({"by": by, "rows": rows, "svg": grade_chart(rows, by, GRADES, f"chart-{by}")})
     people = auditors(getattr(request.app.state, "auditors_file", None))
-    return render(request, "pages/audits.html", status=400 if errors else 200, errors=errors,
+    return render(request, "audits.html", status_code=400 if errors else 200, errors=errors,
                   charts=charts, grades=GRADES, themes=theme_report(audits), first=first,
                   last=last, programme=progress(audits, people, first, last) if not errors else [],
                   auditors_listed=bool(people), audits=audits)  # fmt: skip
@@ -120,17 +121,17 @@ def _audit_view(api: Api, who: Principal, reference: str) -> dict[str, Any]:
 
 
 @router.get(PATH + "/{reference}", response_class=HTMLResponse)
-def audit_form(request: Request, reference: str, who: Page,
-               scored: Annotated[str | None, Query(max_length=40)] = None) -> Response:  # fmt: skip
-    view = _audit_view(api_of(request), who, reference)
-    return render(request, "pages/audit.html", **view, errors=[], sent={}, scored=scored)
+def audit_form(request: Request, reference: str, who: PageCaller, api: ApiDep) -> Response:
+    view = _audit_view(api, who, reference)
+    return render(request, "audit.html", **view, errors=[], sent={})
 
 
 @router.post(PATH + "/{reference}/scores", response_class=HTMLResponse)
-async def score(request: Request, reference: str, who: Page) -> Response:
+async def score(request: Request, reference: str, who: PageCaller, api: ApiDep,
+                _: Csrf) -> Response:  # fmt: skip
     """Score an item with its evidence, as `POST /audits/{reference}/scores` does."""
-    api = api_of(request)
-    sent = {k: v[0] for k, v in (await form_of(request)).items() if k != "csrf_token"}
+    form = (await request.form()).items()
+    sent = {k: v for k, v in form if isinstance(v, str) and k != "csrf_token"}
     status, errors = 422, []
     try:
         value: Any = sent.get("value", "")
@@ -145,12 +146,11 @@ async def score(request: Request, reference: str, who: Page) -> Response:
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "item"
-        errors = [{"field": f"score-{name}", "text": f"{name.replace('_', ' ').capitalize()}:"
-                   f" {first['msg']}"}]  # fmt: skip
+        errors = [(f"score-{name}", f"{name.replace('_', ' ').capitalize()}: {first['msg']}")]
     except DomainError as error:
-        status, errors = 409, [{"field": "score-item", "text": str(error)}]
+        status, errors = 409, [("score-item", str(error))]
     if not errors:
-        return RedirectResponse(f"{PATH}/{reference}?scored={body.item}", status_code=303)
+        session.notice(request, f"Scored: {body.item}.")
+        return RedirectResponse(f"{PATH}/{reference}", status_code=303)
     view = _audit_view(api, who, reference)
-    return render(request, "pages/audit.html", status=status, **view, errors=errors, sent=sent,
-                  scored=None)  # fmt: skip
+    return render(request, "audit.html", status_code=status, **view, errors=errors, sent=sent)

@@ -19,9 +19,10 @@ from fastapi.responses import HTMLResponse, Response
 from aggregates.access import Principal
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from ehqa.api.core import Api
+from ehqa.api.deps import ApiDep
 from ehqa.filters import UnknownValueError, known_values
 from ehqa.web import board as drift
-from ehqa.web.kit import Page, api_of, render
+from ehqa.web.deps import PageCaller, render
 
 router = APIRouter(include_in_schema=False)
 PATH = "/web/drift"
@@ -62,34 +63,33 @@ def _choices(api: Api) -> dict[str, list[str]]:
 
 
 @router.get(PATH, response_class=HTMLResponse)
-def drift_page(request: Request, who: Page,
+def drift_page(request: Request, who: PageCaller, api: ApiDep,
                as_at: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
                agency: Filter = None, lead: Filter = None, clock: Filter = None,
                rung: Filter = None, policy: Filter = None, sort: Sort = "worst",
                page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:  # fmt: skip
     """The board's page (`page` of 50 rows), with the counts by rung of every page."""
-    api = api_of(request)
     asked = _asked(as_at, agency, lead, clock, rung, policy, sort, page)
-    errors: list[dict[str, str]] = []
+    errors: list[tuple[str, str]] = []
     try:
         when, shown = _shown(api, who, asked, "drift board page")
     except UnknownValueError as error:
         field = error.parameter
-        errors = [{"field": f"filter-{field}", "text": error.detail(LABELS[field])}]
+        errors = [(f"filter-{field}", error.detail(LABELS[field]))]
     except drift.PageError as error:
-        errors = [{"field": "filter-as_at", "text": f"Page: {error}"}]
+        errors = [("filter-as_at", f"Page: {error}")]
     with api.lock:
         choices = _choices(api)
     if errors:
-        return render(request, "pages/drift.html", status=400, errors=errors, asked=asked,
+        return render(request, "drift.html", status_code=400, errors=errors, asked=asked,
                       choices=choices, labels=LABELS, board=None, as_at=as_at)  # fmt: skip
-    return render(request, "pages/drift.html", errors=[], asked=asked, choices=choices,
+    return render(request, "drift.html", errors=[], asked=asked, choices=choices,
                   labels=LABELS, board=shown, as_at=when, cells=drift.cells, path=PATH,
                   sorts=list(drift.SORTS))  # fmt: skip
 
 
 @router.get(PATH + ".csv")
-def drift_csv(request: Request, who: Page,
+def drift_csv(request: Request, who: PageCaller, api: ApiDep,
               as_at: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
               agency: Filter = None, lead: Filter = None, clock: Filter = None,
               rung: Filter = None, policy: Filter = None, sort: Sort = "worst",
@@ -97,9 +97,9 @@ def drift_csv(request: Request, who: Page,
     """The rows of the page shown, as CSV (a refused filter: the page with its error summary)."""
     asked = _asked(as_at, agency, lead, clock, rung, policy, sort, page)
     try:
-        when, shown = _shown(api_of(request), who, asked, "drift board csv")
+        when, shown = _shown(api, who, asked, "drift board csv")
     except (UnknownValueError, drift.PageError):
-        return drift_page(request, who, as_at, agency, lead, clock, rung, policy, sort, page)
+        return drift_page(request, who, api, as_at, agency, lead, clock, rung, policy, sort, page)
     name = f"drift-{when}-page-{shown.page}.csv"
     return Response(drift.as_csv(shown.rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip

@@ -21,9 +21,10 @@ from aggregates.access import Principal, may_record
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from ehqa.api.core import Api
+from ehqa.api.deps import ApiDep
 from ehqa.api.errors import Refused
-from ehqa.web import journey, steps
-from ehqa.web.kit import Page, api_of, form_of, render
+from ehqa.web import journey, session, steps
+from ehqa.web.deps import Csrf, PageCaller, render
 
 router = APIRouter(include_in_schema=False)
 AsAt = Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)]
@@ -56,19 +57,17 @@ def _view(api: Api, who: Principal, reference: str, as_at: date | None) -> dict[
 
 
 @router.get(PREFIX + "/{reference}", response_class=HTMLResponse)
-def episode_page(request: Request, reference: str, who: Page, as_at: AsAt = None,
-                 recorded: Annotated[str | None, Query(max_length=40)] = None) -> Response:  # fmt: skip
-    """The episode (`recorded`: the step just recorded, said above the page)."""
-    view = _view(api_of(request), who, reference, as_at)
-    done = recorded if recorded in steps.MODELS else None
-    return render(request, "pages/episode.html", **view, errors=[], sent={}, failed=None,
-                  done=done)  # fmt: skip
+def episode_page(request: Request, reference: str, who: PageCaller, api: ApiDep,
+                 as_at: AsAt = None) -> Response:  # fmt: skip
+    view = _view(api, who, reference, as_at)
+    return render(request, "episode.html", **view, errors=[], sent={}, failed=None)
 
 
 @router.get(PREFIX + "/{reference}/journey.svg")
-def journey_svg(request: Request, reference: str, who: Page, as_at: AsAt = None) -> Response:
+def journey_svg(request: Request, reference: str, who: PageCaller, api: ApiDep,
+                as_at: AsAt = None) -> Response:  # fmt: skip
     """The journey picture alone, as an SVG file to download."""
-    view = _view(api_of(request), who, reference, as_at)
+    view = _view(api, who, reference, as_at)
     name = f"journey-{reference.replace('/', '-')}-{view['as_at']}.svg"
     return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + view["picture"],
                     media_type="image/svg+xml",
@@ -76,10 +75,10 @@ def journey_svg(request: Request, reference: str, who: Page, as_at: AsAt = None)
 
 
 @router.post(PREFIX + "/{reference}/steps/{cmd}", response_class=HTMLResponse)
-async def record_step(request: Request, reference: str, cmd: str, who: Page) -> Response:
+async def record_step(request: Request, reference: str, cmd: str, who: PageCaller, api: ApiDep,
+                      _: Csrf) -> Response:  # fmt: skip
     """Record one step from its form: refused with the reason (nothing recorded), or recorded
     and back to the page (303, so a reload does not send the form again)."""
-    api = api_of(request)
     sent = await form_of(request)
     if cmd not in steps.MODELS or cmd == "open":
         raise Refused(404, "Not Found", f"no step {cmd}")
@@ -91,17 +90,27 @@ async def record_step(request: Request, reference: str, cmd: str, who: Page) -> 
             command.apply(api.services.app, by=who.subject)
             api.access.record(who, f"record {cmd}", reference)
     except steps.FormError as error:
-        errors = [{"field": f"{cmd}-{_field_of(form, error.label)}", "text": str(error)}]
+        errors = [(f"{cmd}-{_field_of(form, error.label)}", str(error))]
     except DomainError as error:  # the domain's reason, as the API gives it (409)
-        errors, status = [{"field": f"{cmd}-on", "text": str(error)}], 409
+        errors, status = [(f"{cmd}-on", str(error))], 409
     if not errors:
-        url = f"{PREFIX}/{quote(reference, safe='')}?recorded={cmd}#timeline"
+        session.notice(request, f"Recorded: {form.title.lower()}.")
+        url = f"{PREFIX}/{quote(reference, safe='')}#timeline-heading"
         return RedirectResponse(url, status_code=303)
     view = _view(api, who, reference, None)
     if all(step.cmd != cmd for step in view["steps"]):  # (its form is no longer shown)
-        errors = [{**e, "field": "steps-heading"} for e in errors]
-    return render(request, "pages/episode.html", status=status, **view, errors=errors, sent=sent,
-                  failed=cmd, done=None)  # fmt: skip
+        errors = [("steps-heading", text) for _, text in errors]
+    return render(request, "episode.html", status_code=status, **view, errors=errors, sent=sent,
+                  failed=cmd)  # fmt: skip
+
+
+async def form_of(request: Request) -> dict[str, list[str]]:
+    """The form's fields, each with every value it was sent (checkboxes send several)."""
+    found: dict[str, list[str]] = {}
+    for key, value in (await request.form()).multi_items():
+        if isinstance(value, str) and key != "csrf_token":
+            found.setdefault(key, []).append(value)
+    return found
 
 
 def _field_of(form: steps.Step, label: str) -> str:
