@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import signal
 import socket
 import statistics
@@ -26,6 +27,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 TODAY = date(2026, 11, 20)
 
@@ -61,3 +63,107 @@ def build(directory: Path, wanted_open: int) -> Path:
     finally:
         services.close()
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ehqa(db: Path, *args: str) -> str:
+    env = {**os.environ, "EHQA_TODAY": TODAY.isoformat()}
+    return subprocess.run([sys.executable, "-m", "ehqa", "--db", str(db), *args], check=True,
+                          capture_output=True, text=True, env=env).stdout.strip()  # fmt: skip
+
+
+def sign_in(conn: http.client.HTTPConnection, token: str) -> str:
+    """A page session made from the API token: its cookie."""
+    conn.request("GET", "/web/sign-in")
+    answer = conn.getresponse()
+    page, cookie = answer.read().decode(), answer.getheader("set-cookie", "").split(";")[0]
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if csrf is None:
+        raise SystemExit("the sign-in page has no CSRF token")
+    form = urlencode({"csrf_token": csrf.group(1), "token": token})
+    conn.request("POST", "/web/sign-in", body=form, headers={
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    answer = conn.getresponse()
+    answer.read()
+    if answer.status != 303:
+        raise SystemExit(f"signing in answered {answer.status}")
+    return answer.getheader("set-cookie", "").split(";")[0] or cookie
+
+
+def timed(
+    conn: http.client.HTTPConnection, path: str, headers: dict[str, str]
+) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    conn.request("GET", path, headers=headers)
+    answer = conn.getresponse()
+    body = answer.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if answer.status != 200:
+        raise SystemExit(f"GET {path} answered {answer.status}: {body[:300]!r}")
+    return elapsed, body
+
+
+def measure(db: Path, requests: int) -> None:
+    token = ehqa(db, "tokens", "create", "--role", "coordinator", "--name", "bench")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "ehqa", "--db", str(db), "serve", "--port",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "EHQA_TODAY": TODAY.isoformat(),
+                                   "EHQA_BACKGROUND": "false"})  # fmt: skip
+    try:
+        for _ in range(600):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/health")
+                break
+            except OSError:
+                time.sleep(0.1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        page = {"Cookie": sign_in(conn, token)}
+        api = {"Authorization": f"Bearer {token}"}
+        kinds = {"page": ("/web/drift", page), "json": ("/drift?limit=50", api)}
+        timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for path, headers in kinds.values():  # warm, and say what is compared
+            _, body = timed(conn, path, headers)
+            shown = re.search(rb'id="total"[^>]*>([^<]*)<', body)
+            if shown:
+                print(f"  the page: {shown.group(1).decode().strip()}")
+        for n in range(requests):  # alternating, so both meet the same moments of the machine
+            for kind in ("page", "json") if n % 2 else ("json", "page"):
+                path, headers = kinds[kind]
+                timings[kind].append(timed(conn, path, headers)[0])
+        p = {k: (statistics.median(v), percentile(v, 0.99)) for k, v in timings.items()}
+        print(f"{'GET':<28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8}")
+        for kind, label in (("json", "/drift?limit=50 (JSON)"), ("page", "/web/drift (the page)")):
+            print(f"{label:<28} {requests:>5} {p[kind][0]:>8.1f} {p[kind][1]:>8.1f}")
+        print(f"page / JSON: p50 {p['page'][0] / p['json'][0]:.2f}x, p99"
+              f" {p['page'][1] / p['json'][1]:.2f}x (target: within 2x)")  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--open-episodes", type=int, default=100_000)
+    parser.add_argument("--store", type=Path, default=None, help="a directory to build or reuse")
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    directory = args.store or Path(tempfile.mkdtemp())
+    directory.mkdir(parents=True, exist_ok=True)
+    print(f"sqlite: at least {args.open_episodes:,} open episodes, as at {TODAY}")
+    db = build(directory, args.open_episodes)
+    measure(db, args.requests)
+
+
+if __name__ == "__main__":
+    main()
