@@ -30,7 +30,7 @@ from ehqa.limits import Limits
 from ehqa.query_params import refuse_undocumented_query
 from ehqa.services import Services
 from ehqa.settings import Settings, load
-from ehqa.web import WebConfig
+from ehqa.web.config import WebConfig
 
 __all__ = ["Api", "create_app", "from_environment"]
 

@@ -39,7 +39,8 @@ class Row:
 
 
 SORTS.update({
-    "worst": lambda r: (RUNGS.index(r.rung), r.board.entry.due_on, r.board.episode),
+    # the overdue first, the most working days late first (the drift query's order); then due soon
+    "worst": lambda r: (r.rung is Rung.DUE_SOON, r.board.entry.due_on),
     "due": lambda r: (r.board.entry.due_on, r.board.episode),
     "episode": lambda r: (r.board.episode, r.board.entry.due_on),
     "lead": lambda r: (r.board.lead_name or "", r.board.entry.due_on),
@@ -79,7 +80,7 @@ def _is_soon(policy: Policy, due_on: date, as_at: date, services: Services) -> b
     return as_at >= ladder(due_on, policy.escalation, services.app.calendar).due_soon_on
 
 
-def counts(services: Services, as_at: date, where: dict[str, str | None]) -> dict[str, int]:
+def counts(services: Services, as_at: date, where: dict[str, Any]) -> dict[str, int]:
     found = {rung.value: 0 for rung in RUNGS}
     get = services.app.policies.get
     for name, due_on, n in services.read.drift_due_dates(as_at, **where):
@@ -91,13 +92,12 @@ def counts(services: Services, as_at: date, where: dict[str, str | None]) -> dic
     return found
 
 
-def _rows(services: Services, as_at: date, where: dict[str, str | None],
+def _rows(services: Services, as_at: date, where: dict[str, Any],
           limit: int | None) -> list[Row]:  # fmt: skip
     """The board in its default order (worst first, then due soon): the first `limit` rows."""
     get = services.app.policies.get
     late = services.read.drift(as_at, limit=limit, **where)
     rows = [Row(r, rung_of(get(r.policy), r.entry.due_on, as_at, services)) for r in late]
-    rows.sort(key=SORTS["worst"])
     if limit is not None and len(rows) >= limit:
         return rows
     soon = services.read.drift(as_at, due_within=_soon_days(services), **where)

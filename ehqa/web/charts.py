@@ -41,7 +41,7 @@ def grade_chart(rows: Sequence[dict[str, Any]], by: str, grades: Sequence[str], 
         f"<title id='{ident}-title'>{escape(title)}</title><desc id='{ident}-desc'>{escape(desc)}</desc>",
         f"<rect width='{WIDTH}' height='{height}' fill='#ffffff'/>",
     ]
-    x = LABELS
+    x = float(LABELS)
     for grade in grades:  # the legend
         out.append(f"<rect x='{x}' y='12' width='12' height='12' fill={quoteattr(GRADE_COLOURS[grade])}/>"
                    f"<text x='{x + 16}' y='22' font-size='12' fill='#0b0c0c'>{escape(grade)}</text>")  # fmt: skip

@@ -23,6 +23,7 @@ from aggregates.errors import DomainError
 from ehqa.api.core import Api
 from ehqa.api.deps import ApiDep
 from ehqa.api.errors import Refused
+from ehqa.commands import MODELS
 from ehqa.web import journey, session, steps
 from ehqa.web.deps import Csrf, PageCaller, render
 
@@ -80,7 +81,7 @@ async def record_step(request: Request, reference: str, cmd: str, who: PageCalle
     """Record one step from its form: refused with the reason (nothing recorded), or recorded
     and back to the page (303, so a reload does not send the form again)."""
     sent = await form_of(request)
-    if cmd not in steps.MODELS or cmd == "open":
+    if cmd not in MODELS or cmd == "open":
         raise Refused(404, "Not Found", f"no step {cmd}")
     form, errors, status = steps.step(cmd), [], 422
     try:

@@ -90,8 +90,8 @@ def _field(path: tuple[str, ...], schema: dict[str, Any], defs: dict[str, Any],
             return [Field(path, "checkboxes", label, required, hint,
                           tuple(str(v) for v in items["enum"]))]  # fmt: skip
         if items.get("type") == "object":
-            keys = ", ".join(f"{k}=..." for k in items.get("properties", {}))
-            return [Field(path, "lines", label, required, (hint + f" One a line: {keys}").strip())]
+            shape = ", ".join(f"{k}=..." for k in items.get("properties", {}))
+            return [Field(path, "lines", label, required, (hint + f" One a line: {shape}").strip())]
         return [Field(path, "list", label, required, (hint + " Comma-separated.").strip())]
     if kind == "object":
         keys = _resolve(s.get("propertyNames", {}), defs).get("enum")
