@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -30,6 +31,17 @@ templates = Jinja2Templates(
         lstrip_blocks=True,
     )
 )
+
+
+def day(value: date | str | None) -> str:
+    """A date as people write it (20 Nov 2025); ISO text from a view is read first."""
+    if value is None or value == "":
+        return ""
+    found = date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{found.day} {found:%b %Y}"
+
+
+templates.env.filters["day"] = day
 
 # Pages hold personal data: never cached, never framed, no script or style from elsewhere.
 HEADERS = {
