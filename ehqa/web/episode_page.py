@@ -91,9 +91,9 @@ async def record_step(request: Request, reference: str, cmd: str, who: PageCalle
             command.apply(api.services.app, by=who.subject)
             api.access.record(who, f"record {cmd}", reference)
     except steps.FormError as error:
-        errors = [(f"{cmd}-{_field_of(form, error.label)}", str(error))]
+        errors = [(f"{cmd}-{_field_of(form, error.label)}", f"{error}. Nothing was recorded.")]
     except DomainError as error:  # the domain's reason, as the API gives it (409)
-        errors, status = [(f"{cmd}-on", str(error))], 409
+        errors, status = [(f"{cmd}-on", f"{error}. Nothing was recorded.")], 409
     if not errors:
         session.notice(request, f"Recorded: {form.title.lower()}.")
         url = f"{PREFIX}/{quote(reference, safe='')}#timeline-heading"
