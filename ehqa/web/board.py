@@ -22,9 +22,10 @@ from typing import Any
 
 from aggregates.alerts import Rung, ladder
 from aggregates.policy import Policy
-from ehqa.filters import check_filters
+from ehqa.filters import UnknownValueError, known_values
 from ehqa.services import Services
 from projections.queries import BoardRow
+from projections.runner import position
 
 PAGE_SIZE = 50
 FILTERS = ("agency", "lead", "clock", "rung", "policy")
@@ -80,39 +81,94 @@ def _is_soon(policy: Policy, due_on: date, as_at: date, services: Services) -> b
     return as_at >= ladder(due_on, policy.escalation, services.app.calendar).due_soon_on
 
 
+class Counted:
+    """The counts by rung of each board asked for, kept while the episodes view (which holds
+    the clocks) stays where it is: paging through a board, or reading it again, counts once.
+    Any step recorded moves the view on, and the next read counts afresh."""
+
+    def __init__(self, most: int = 64) -> None:
+        self.kept: dict[tuple[Any, ...], dict[str, int]] = {}
+        self.most = most
+
+    def counts(self, services: Services, as_at: date, where: dict[str, Any]) -> dict[str, int]:
+        here = (services.database_url, position(services.views, "episodes"))
+        key = (here, as_at, *sorted(where.items()))
+        if key not in self.kept:
+            if len(self.kept) >= self.most or any(k[0] != key[0] for k in self.kept):
+                self.kept = {k: v for k, v in self.kept.items() if k[0] == key[0]}
+                while len(self.kept) >= self.most:
+                    del self.kept[next(iter(self.kept))]
+            self.kept[key] = counts(services, as_at, where)
+        return dict(self.kept[key])
+
+
 def counts(services: Services, as_at: date, where: dict[str, Any]) -> dict[str, int]:
+    """The board's clocks by rung, from one grouped count per policy and part."""
     found = {rung.value: 0 for rung in RUNGS}
-    get = services.app.policies.get
-    for name, due_on, n in services.read.drift_due_dates(as_at, **where):
+    get, names = services.app.policies.get, services.app.policies.names()
+    for name, due_on, n in services.read.drift_due_dates(as_at, names, **where):
         found[rung_of(get(name), due_on, as_at, services).value] += n
-    soon = services.read.drift_due_dates(as_at, due_within=_soon_days(services), **where)
+    soon = services.read.drift_due_dates(as_at, names, due_within=_soon_days(services), **where)
     found[Rung.DUE_SOON.value] = sum(
         n for name, due_on, n in soon if _is_soon(get(name), due_on, as_at, services)
     )
     return found
 
 
-def _rows(services: Services, as_at: date, where: dict[str, Any],
-          limit: int | None) -> list[Row]:  # fmt: skip
-    """The board in its default order (worst first, then due soon): the first `limit` rows."""
+def _rows(services: Services, as_at: date, where: dict[str, Any], limit: int | None) -> list[Row]:
+    """The board in its default order (the overdue, most working days late first; then those
+    due soon, soonest first): its first `limit` rows, each part cut in SQL."""
     get = services.app.policies.get
     late = services.read.drift(as_at, limit=limit, **where)
     rows = [Row(r, rung_of(get(r.policy), r.entry.due_on, as_at, services)) for r in late]
     if limit is not None and len(rows) >= limit:
         return rows
-    soon = services.read.drift(as_at, due_within=_soon_days(services), **where)
-    rows += [Row(r, Rung.DUE_SOON) for r in soon
-             if _is_soon(get(r.policy), r.entry.due_on, as_at, services)]  # fmt: skip
-    return rows if limit is None else rows[:limit]
+    wanted = None if limit is None else limit - len(rows)
+    cut = wanted
+    while True:  # (a policy with a shorter due-soon window drops rows: read on until enough)
+        soon = services.read.drift(as_at, due_within=_soon_days(services), limit=cut, **where)
+        kept = [Row(r, Rung.DUE_SOON) for r in soon
+                if _is_soon(get(r.policy), r.entry.due_on, as_at, services)]  # fmt: skip
+        if wanted is None or cut is None or len(kept) >= wanted or len(soon) < cut:
+            return rows + kept[:wanted]
+        cut *= 2
+
+
+class Known:
+    """The values each filter may take (ehqa.filters), kept while the episodes view stays where
+    it is: the agencies and lead professionals are read from every episode, which at 100,000
+    episodes costs more than the board itself."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str, int], list[str]] = {}
+
+    def values(self, services: Services, name: str) -> list[str]:
+        if name not in ("agency", "lead"):
+            return known_values(services, name)
+        key = (name, services.database_url, position(services.views, "episodes"))
+        if key not in self.kept:
+            self.kept = {k: v for k, v in self.kept.items() if k[0] != name}
+            self.kept[key] = known_values(services, name)
+        return self.kept[key]
+
+    def check(self, services: Services, filters: dict[str, str | None]) -> None:
+        """Refuse the first value its filter does not know, as `ehqa.filters.check_filters`."""
+        for name, value in filters.items():
+            if value is not None and value not in (known := self.values(services, name)):
+                raise UnknownValueError(name, value, known)
+
+
+KNOWN = Known()
+COUNTED = Counted()
 
 
 def board(services: Services, as_at: date, filters: dict[str, str | None], sort: str = "worst",
           page: int = 1, size: int = PAGE_SIZE) -> Board:  # fmt: skip
     """One page of the board (the views read as they are: catch them up first)."""
-    check_filters(services, **filters)
+    KNOWN.check(services, filters)
     rung = filters.get("rung")
     where = {k: v for k, v in filters.items() if k != "rung"}
-    by_rung = counts(services, as_at, where)
+    by_rung = COUNTED.counts(services, as_at, where)
     total = by_rung[rung] if rung else sum(by_rung.values())
     pages = max(1, -(-total // size))
     if page > pages:

@@ -20,7 +20,7 @@ from aggregates.access import Principal
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from ehqa.api.core import Api
 from ehqa.api.deps import ApiDep
-from ehqa.filters import UnknownValueError, known_values
+from ehqa.filters import UnknownValueError
 from ehqa.web import board as drift
 from ehqa.web.deps import PageCaller, render
 
@@ -59,7 +59,7 @@ def _shown(api: Api, who: Principal, asked: Asked, what: str) -> tuple[date, dri
 
 
 def _choices(api: Api) -> dict[str, list[str]]:
-    return {name: known_values(api.services, name) for name in drift.FILTERS}
+    return {name: drift.KNOWN.values(api.services, name) for name in drift.FILTERS}
 
 
 @router.get(PATH, response_class=HTMLResponse)

@@ -160,7 +160,14 @@ def _line(day: date, axis: _Axis, bottom: float, words: str, colour: str, dash: 
     x = axis.x(day)
     return (f"<g class='date-line'><title>{escape(words)}</title><line x1='{x}' y1='{TOP - 18}' x2='{x}'"
             f" y2='{bottom}' stroke='{colour}' stroke-width='2' stroke-dasharray='{dash}'/>"
-            + _text(x + 3, y, words, font_size="11", fill=colour) + "</g>")  # fmt: skip
+            + _end_text(x, y, words, colour) + "</g>")  # fmt: skip
+
+
+def _end_text(x: float, y: float, words: str, colour: str) -> str:
+    """A label beside `x`: after it, or before it when it would run off the right edge."""
+    if x + 7 * len(words) > WIDTH:
+        return _text(x - 3, y, words, font_size="11", fill=colour, text_anchor="end")
+    return _text(x + 3, y, words, font_size="11", fill=colour)
 
 
 def picture(
