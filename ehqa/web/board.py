@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -135,26 +136,31 @@ def _rows(services: Services, as_at: date, where: dict[str, Any], limit: int | N
 
 
 class Known:
-    """The values each filter may take (ehqa.filters), kept while the episodes view stays where
-    it is: the agencies and lead professionals are read from every episode, which at 100,000
-    episodes costs more than the board itself."""
+    """The values each filter may take (ehqa.filters). The agencies and lead professionals are
+    read from every episode, which at 100,000 episodes costs more than the board itself, so the
+    lists are kept for up to `fresh` seconds for the select lists; a value not in a kept list is
+    looked for again in the data before it is refused, so a new agency is never refused."""
 
-    def __init__(self) -> None:
-        self.kept: dict[tuple[str, str, int], list[str]] = {}
+    def __init__(self, fresh: float = 60.0) -> None:
+        self.kept: dict[tuple[str, str], tuple[float, list[str]]] = {}
+        self.fresh = fresh
 
-    def values(self, services: Services, name: str) -> list[str]:
+    def values(self, services: Services, name: str, again: bool = False) -> list[str]:
         if name not in ("agency", "lead"):
             return known_values(services, name)
-        key = (name, services.database_url, position(services.views, "episodes"))
-        if key not in self.kept:
-            self.kept = {k: v for k, v in self.kept.items() if k[0] != name}
-            self.kept[key] = known_values(services, name)
-        return self.kept[key]
+        key, now = (name, services.database_url), time.monotonic()
+        kept = self.kept.get(key)
+        if again or kept is None or now - kept[0] > self.fresh:
+            kept = self.kept[key] = (now, known_values(services, name))
+        return kept[1]
 
     def check(self, services: Services, filters: dict[str, str | None]) -> None:
         """Refuse the first value its filter does not know, as `ehqa.filters.check_filters`."""
         for name, value in filters.items():
-            if value is not None and value not in (known := self.values(services, name)):
+            if value is None or value in self.values(services, name):
+                continue
+            known = self.values(services, name, again=True)
+            if value not in known:
                 raise UnknownValueError(name, value, known)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from aggregates.alerts import Rung
 from aggregates.clocks import Status
+from ehqa.commands import Open, SeeChild
 from ehqa.filters import UnknownValueError
 from ehqa.services import Services
 from ehqa.simulate import simulate
@@ -81,3 +82,22 @@ def test_the_csv_is_the_rows_shown_and_defuses_formulas(caseload: Services) -> N
     lines = drift.as_csv(shown.rows).splitlines()
     assert lines[0].startswith("episode,clock,occurrence,rung") and len(lines) == 6
     assert drift._safe("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+
+
+def test_a_step_recorded_moves_the_counts_on(caseload: Services) -> None:
+    before = drift.board(caseload, SIM_TODAY, NONE, size=1000)
+    seen = next(r for r in before.rows if r.board.entry.clock.value == "child_seen")
+    assert drift.board(caseload, SIM_TODAY, NONE).counts == before.counts  # (read again: kept)
+    SeeChild(cmd="see_child", episode=seen.board.episode, on=SIM_TODAY).apply(caseload.app)
+    caseload.catch_up()
+    after = drift.board(caseload, SIM_TODAY, NONE)
+    assert after.total == before.total - 1
+    assert after.counts[seen.rung.value] == before.counts[seen.rung.value] - 1
+
+
+def test_a_new_agency_is_known_at_once(caseload: Services) -> None:
+    drift.board(caseload, SIM_TODAY, NONE)  # the agencies are kept for the select lists
+    lead = {"name": "Ada Newman", "agency": "new_agency"}
+    Open(cmd="open", episode="NEW-1", on=SIM_TODAY, child="C-NEW-1", lead=lead).apply(caseload.app)
+    caseload.catch_up()
+    assert drift.board(caseload, SIM_TODAY, {**NONE, "agency": "new_agency"}).total == 0
