@@ -10,7 +10,8 @@ lifecycle rule or a version conflict). Nothing is recorded on any error.
 The parts: `core` (what the routes share), `deps` (the caller and the services as
 dependencies), `errors` (problem+json), `schemas`, `routes/` (one module per area),
 `idempotency` (Idempotency-Key over HTTP), `background` (views and sweep beside a worker),
-`logs` and `docs` (Swagger UI and ReDoc, offline).
+`logs` and `docs` (Swagger UI and ReDoc, offline). The pages people use in a browser
+(`ehqa.web`, under /web) are added to the same app by `create_app`, with the same rules.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import tomllib
 
 from fastapi import Depends, FastAPI
 
-from ehqa import web
 from ehqa.api import docs, errors, logs
 from ehqa.api.background import lifespan
 from ehqa.api.core import Api
@@ -66,7 +66,9 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     for area in (service, episodes, audits, boards, alerts, access):
         app.include_router(area.router)
     docs.install(app)
-    web.install(app, pages)  # the pages under /web (after errors: its handlers wrap theirs)
+    from ehqa.web.app import install  # (here: the pages' modules import the API's)
+
+    install(app, pages)  # the pages under /web (after errors: their handlers wrap the API's)
     return app
 
 

@@ -5,7 +5,8 @@ the stylesheet is served by the package from /web/static, so the pages work on a
 network without internet access. Every page lives under /web and is left out of the OpenAPI
 document. The pages use the API's dependencies, settings and access rules: one rule, not two.
 
-The parts: `config` (session key, idle timeout, OIDC client, from ehqa.settings), `session`
+The parts: `app` (`install`: what `ehqa.api.create_app` adds), `config` (session key, idle
+timeout, OIDC client, from ehqa.settings), `session`
 (signed cookie sessions and the CSRF token), `deps` (what a page route declares, and
 `render`), `errors` (refusals as pages), `nav` (each page's link and roles), `signin`,
 `pages` (the start page), `caseload` (My caseload); templates in `templates/`.
@@ -47,33 +48,11 @@ renders its template with `errors=[(field_id, message), ...]` (status 400 or 409
 
 Templates extend `base.html` (skip link, header with the person and their navigation, main
 landmark) and fill `{% block title %}` and `{% block content %}`. A new page adds its link,
-with the roles it is for, to `nav.NAV`, and its router to `ROUTERS` below.
+with the roles it is for, to `nav.NAV`, and its router to `app.ROUTERS`.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
-
-from ehqa.web import audit_pages, caseload, drift_page, episode_page, errors, pages, signin
 from ehqa.web.config import WebConfig
-from ehqa.web.deps import HERE, PREFIX
-from ehqa.web.session import Sessions
 
-__all__ = ["ROUTERS", "WebConfig", "install"]
-
-ROUTERS = [pages.router, signin.router, caseload.router, drift_page.router, episode_page.router,
-           audit_pages.router]  # fmt: skip
-
-
-def install(app: FastAPI, config: WebConfig | None = None) -> None:
-    """Add the pages to the API's app: their routes, stylesheet, sessions and refusal pages
-    (after `ehqa.api.errors.install`, whose handlers the pages' wrap)."""
-    config = config or WebConfig()
-    app.state.web = config
-    app.state.oidc = signin.oidc_app(config.oidc) if config.oidc else None
-    for router in ROUTERS:
-        app.include_router(router)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="web-static")
-    errors.install(app)
-    app.add_middleware(Sessions, secret=config.session_secret)
+__all__ = ["WebConfig"]

@@ -4,9 +4,9 @@ claims name the person as a bearer JWT's do (ehqa.auth.principal_of_claims)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated, Literal
 
-from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +19,14 @@ from ehqa.auth import Unauthenticated, principal_of_claims
 from ehqa.web import session
 from ehqa.web.config import OidcClient
 from ehqa.web.deps import PREFIX, Csrf, render, safe_next, web_config
+
+# Authlib warns on import that it prefers httpx2 to httpx (its own filter says "always"): a
+# line in every server's log, JSON logs included. Its filter is set first, then overruled here.
+with warnings.catch_warnings():
+    import authlib.deprecate  # noqa: F401
+
+    warnings.simplefilter("ignore")
+    from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

@@ -101,8 +101,12 @@ def test_serve_gives_its_options_to_the_server_as_its_environment(tmp_path: Path
         settings = sorted(
             v.decode() for v in environ if v.startswith(b"EHQA_") and b"_TEST_" not in v
         )
-        assert settings == [f"EHQA_DATABASE_URL={db}", "EHQA_DEFAULT_POLICY=bnes",
-                            "EHQA_SWEEP_INTERVAL=7.0", "EHQA_TODAY=2025-11-20"]  # fmt: skip
+        # and one key for the pages' session cookies, made for this run (the same in every worker)
+        secret = [s for s in settings if s.startswith("EHQA_SESSION_SECRET=")]
+        assert len(secret) == 1 and len(secret[0]) == len("EHQA_SESSION_SECRET=") + 43
+        assert [s for s in settings if s not in secret] == [
+            f"EHQA_DATABASE_URL={db}", "EHQA_DEFAULT_POLICY=bnes", "EHQA_SWEEP_INTERVAL=7.0",
+            "EHQA_TODAY=2025-11-20"]  # fmt: skip
         assert b"uvicorn" in Path(f"/proc/{server.pid}/cmdline").read_bytes()
     finally:
         server.send_signal(signal.SIGTERM)

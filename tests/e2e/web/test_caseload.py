@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.web.conftest import Site, api_get, check_accessible, look, sign_in
 
@@ -156,3 +156,38 @@ def test_the_accessibility_check_fails_on_a_page_with_a_serious_violation(page: 
         assert "image-alt (critical)" in str(refused) and "button-name" in str(refused)
     else:
         raise AssertionError("axe found nothing on a page with an image without alt text")
+
+
+def test_the_keyboard_reaches_the_skip_link_first_and_it_moves_to_the_content(
+    site: Site, page: Page
+) -> None:
+    sign_in(page, site.base, site.store.tokens["jo"], "/web/caseload")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()  # shown when focused
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.keyboard.press("Tab")  # the first thing in the content: the first episode's link
+    expect(page.get_by_role("link", name="EH-W1").first).to_be_focused()
+
+
+def test_the_pages_work_under_their_own_content_security_policy(
+    site: Site, browser: Browser
+) -> None:
+    """(The other tests let axe-core into the page by bypassing the policy; this one does not.)"""
+    strict = browser.new_context()
+    try:
+        page = strict.new_page()
+        refusals: list[str] = []
+        page.on(
+            "console",
+            lambda m: refusals.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        sign_in(page, site.base, site.store.tokens["jo"], "/web/caseload")
+        expect(page.get_by_role("heading", level=1)).to_have_text("My caseload")
+        header = page.locator("header.header")
+        assert header.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(11, 12, 12)"
+        assert not refusals, refusals
+    finally:
+        strict.close()

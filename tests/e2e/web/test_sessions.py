@@ -17,7 +17,7 @@ from aggregates.access import Role
 from ehqa.api import create_app
 from ehqa.auth import TokenBook
 from ehqa.services import Services
-from ehqa.web import WebConfig
+from ehqa.web.config import WebConfig
 from tests.e2e.web.conftest import Site, Store, look, serving, sign_in
 
 IDLE_SECONDS = 6
