@@ -4,9 +4,11 @@ claims name the person as a bearer JWT's do (ehqa.auth.principal_of_claims)."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Annotated, Literal
 
+import httpx
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +31,7 @@ with warnings.catch_warnings():
     from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+log = logging.getLogger("ehqa.web")
 
 Next = Annotated[str | None, Query(max_length=1000, description="The page to return to.")]
 Ended = Literal["idle", "old", "token"]
@@ -108,7 +111,12 @@ async def oidc_start(request: Request, next: Next = None) -> Response:
     provider = _provider(request)
     request.session["next"] = safe_next(next)
     redirect_uri = request.url_for("oidc_callback")
-    answer: Response = await provider.authorize_redirect(request, redirect_uri)
+    try:
+        answer: Response = await provider.authorize_redirect(request, redirect_uri)
+    except (httpx.HTTPError, OAuthError, ValueError) as error:  # (ValueError: not JSON)
+        log.warning("the OIDC provider's discovery document could not be read: %s", error)
+        return _page(request, 503, errors=[("oidc", "The council's sign-in cannot be reached"
+                                            " just now; try again later, or use an API token")])  # fmt: skip
     return answer
 
 

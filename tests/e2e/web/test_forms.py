@@ -5,6 +5,7 @@ CSRF token; and sign-in returns only to a page of this service, never to another
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from aggregates.access import Role
 from ehqa.api import create_app
 from ehqa.services import Services
-from ehqa.web.config import WebConfig
+from ehqa.web.config import OidcClient, WebConfig
 
 
 @pytest.fixture
@@ -74,3 +75,22 @@ def test_an_unknown_query_parameter_on_a_page_is_refused_by_name(
     answer = http.get("/web/sign-in?nxt=/web/caseload")
     assert answer.status_code == 400 and "unknown query parameter &#39;nxt&#39;" in answer.text
     assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_a_provider_that_cannot_be_reached_is_said_so_on_the_sign_in_page(tmp_path: Path) -> None:
+    services = Services(str(tmp_path / "ehqa.db"))
+    with socket.socket() as closed:  # bound, never listening: a connection to it is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        oidc = OidcClient(
+            "ehqa", "secret", f"http://127.0.0.1:{port}/.well-known/openid-configuration"
+        )
+        try:
+            app = create_app(services, pages=WebConfig(session_secret="f" * 40, oidc=oidc))
+            with TestClient(app) as http:
+                assert "Sign in with your council account" in http.get("/web/sign-in").text
+                answer = http.get("/web/sign-in/oidc", follow_redirects=False)
+                assert answer.status_code == 503
+                assert "cannot be reached just now" in answer.text and 'href="#oidc"' in answer.text
+        finally:
+            services.close()
