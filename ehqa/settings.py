@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     staff_file: Path | None = Field(
         None, description="A TOML file of line managers ([managers] worker = manager)."
     )
+    auditors_file: Path | None = Field(
+        None,
+        description="A TOML file of the auditors and their roles, for the audit dashboard's"
+        ' programme ([auditors] "Name" = "role", as `ehqa audit programme --auditors`).',
+    )
     oidc_issuer: str | None = Field(
         None, max_length=500, description="The OIDC issuer whose JWTs the API accepts."
     )

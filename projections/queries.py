@@ -178,6 +178,21 @@ class ReadModels:
         sql, params = self._board_sql(as_at, columns="1", **filters)
         return int(self.db.query(f"SELECT COUNT(*) FROM ({sql}) board", params)[0][0])
 
+    def drift_due_dates(
+        self, as_at: date, policies: list[str], **filters: Any
+    ) -> list[tuple[str, date, int]]:
+        """How many clocks the same board would list for each (policy, due date): what a
+        clock's alert rung depends on, so the counts by rung need no row of the board. One
+        grouped count per policy, each answered from the policy's index alone."""
+        found, chosen = [], filters.pop("policy", None)
+        for name in [chosen] if chosen else policies:
+            sql, params = self._board_sql(as_at, policy=name, columns="c.due_on", ordered=False,
+                                          **filters)  # fmt: skip
+            rows = self.db.query(f"SELECT due_on, COUNT(*) FROM ({sql}) board GROUP BY due_on",
+                                 params)  # fmt: skip
+            found += [(name, date.fromisoformat(due), int(n)) for due, n in rows]
+        return found
+
     def _board_sql(
         self,
         as_at: date,
@@ -188,6 +203,7 @@ class ReadModels:
         due_within: int | None = None,
         limit: int | None = None,
         columns: str = CLOCK_COLUMNS,
+        ordered: bool = True,
     ) -> tuple[str, list[Any]]:
         filters, params = [], []
         for column, value in (("lead_agency", agency), ("lead_name", lead), ("policy", policy),
@@ -209,7 +225,11 @@ class ReadModels:
             ("c.stopped_on > ?", [day]),
             ("c.stopped_on IS NULL AND c.closed_on > ?", [day]),
         ]
-        order = "" if columns == "1" else " ORDER BY due_on, reference, clock, occurrence"
+        order = (
+            ""
+            if columns == "1" or not ordered
+            else " ORDER BY due_on, reference, clock, occurrence"
+        )
         page = "" if limit is None else f"{order} LIMIT {int(limit)}"
         # Each part is ordered and cut from its own index before the parts are merged.
         sql = " UNION ALL ".join(
@@ -287,14 +307,19 @@ class ReadModels:
         subject: str | None = None,
         role: str | None = None,
         include_cleared: bool = False,
+        episode: str | None = None,
     ) -> list[dict[str, Any]]:
         """Alerts raised by `as_at` (open ones unless `include_cleared`), oldest first: all of
         them, those addressed to one lead professional by their stable `subject`, or those a
-        `role` is told of (see aggregates.alerts.ROLES_BY_RUNG). Never matched by name."""
+        `role` is told of (see aggregates.alerts.ROLES_BY_RUNG), or those of one `episode`.
+        Never matched by name."""
         where, params = ["raised_on <= ?"], [as_at.isoformat()]
         if not include_cleared:
             where.append("(cleared_on IS NULL OR cleared_on > ?)")
             params.append(as_at.isoformat())
+        if episode is not None:
+            where.append("reference = ?")
+            params.append(episode)
         if subject is not None:
             where.append("lead_subject = ?")
             params.append(subject)

@@ -94,6 +94,7 @@ def from_environment() -> FastAPI:
     )
     app = create_app(services, verifier_of(settings), background=settings.background,
                      sweep_interval=settings.sweep_interval, pages=WebConfig.of(settings))  # fmt: skip
+    app.state.auditors_file = settings.auditors_file  # (the audit dashboard's programme)
     if settings.staff_file:
         staff = tomllib.loads(settings.staff_file.read_text()).get("managers", {})
         app.state.api.staff = {str(k): str(v) for k, v in staff.items()}

@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from ehqa.web import caseload, errors, pages, signin
+from ehqa.web import audit_pages, caseload, drift_page, episode_page, errors, pages, signin
 from ehqa.web.config import WebConfig
 from ehqa.web.deps import HERE, PREFIX
 from ehqa.web.session import Sessions
 
 __all__ = ["ROUTERS", "install"]
 
-ROUTERS = [pages.router, signin.router, caseload.router]
+ROUTERS = [pages.router, signin.router, caseload.router, drift_page.router, episode_page.router,
+           audit_pages.router]  # fmt: skip
 
 
 def install(app: FastAPI, config: WebConfig | None = None) -> None:

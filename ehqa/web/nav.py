@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aggregates.access import Principal, Role
+from aggregates.access import AUTHORITY_WIDE, Principal, Role
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class Link:
 
 NAV: list[Link] = [
     Link("My caseload", "/web/caseload", frozenset({Role.LEAD_PROFESSIONAL, Role.PRACTITIONER})),
+    Link("Drift board", "/web/drift", frozenset(AUTHORITY_WIDE)),
+    Link("Audits", "/web/audits", frozenset(AUTHORITY_WIDE)),
 ]
 
 

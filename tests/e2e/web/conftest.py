@@ -121,10 +121,11 @@ def store(
 
 
 @contextmanager
-def serving(url: str, logs: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+def serving(url: str, logs: Path, env: dict[str, str] | None = None,
+            ports: range = PORTS) -> Iterator[str]:  # fmt: skip
     """`ehqa serve` on the first of this harness's ports that is free (another test's server,
     or another run's, may hold one), ready once its log says it listens and /health answers."""
-    for port in PORTS:
+    for port in ports:
         log_path = logs / f"serve-{port}-{uuid.uuid4().hex[:6]}.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
@@ -140,7 +141,7 @@ def serving(url: str, logs: Path, env: dict[str, str] | None = None) -> Iterator
                 return
         finally:
             _stop(process)
-    raise AssertionError(f"no port of {PORTS} was free for `ehqa serve`")
+    raise AssertionError(f"no port of {ports} was free for `ehqa serve`")
 
 
 def _started(process: subprocess.Popen[bytes], base: str, log_path: Path) -> bool:
