@@ -25,7 +25,7 @@ import psycopg
 import typer
 from eventsourcing.persistence import OperationalError
 
-from ehqa.cli import admin, alerts, audits, episodes, grading, record, reports, views
+from ehqa.cli import admin, alerts, audits, children, episodes, grading, record, reports, views
 from ehqa.cli.context import start
 
 app = typer.Typer(
@@ -73,7 +73,7 @@ def main_options(
     ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
 
 
-for area in (episodes, record, views, alerts, audits, grading, reports, admin):
+for area in (episodes, record, views, alerts, audits, grading, reports, admin, children):
     app.add_typer(area.app)
 
 
