@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from aggregates.calendar import WorkingCalendar, add_months
 from aggregates.errors import PolicyError
+from aggregates.retention import Retention
 
 
 class ClockName(StrEnum):
@@ -140,6 +141,7 @@ class Policy(BaseModel):
     )
     clocks: dict[ClockName, ClockRule]
     escalation: Escalation = Escalation()
+    retention: Retention = Retention()
 
     @model_validator(mode="after")
     def _every_clock_defined(self) -> Policy:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -99,7 +98,7 @@ class ChildKeys:
         there was one."""
         module = self.env["PERSISTENCE_MODULE"]
         if module == "eventsourcing.sqlite":
-            return _destroy_sqlite(self.env["SQLITE_DBNAME"], child)
+            return _destroy_sqlite(self.views, child)
         if module == "eventsourcing.postgres":
             return _destroy_postgres(postgres_conninfo(self.env), self.env, child)
         with self.views.transaction() as cur:
@@ -107,16 +106,18 @@ class ChildKeys:
             return bool(cur.rowcount)
 
 
-def _destroy_sqlite(path: str, child: str) -> bool:
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+def _destroy_sqlite(views: ViewDatabase, child: str) -> bool:
+    """On the views' own connection (a second connection of this process to the same file
+    could not truncate the log under the first): deleted with `secure_delete` on for that
+    statement only, then the log checkpointed into the file and truncated."""
+    views.query("PRAGMA secure_delete=ON")
     try:
-        conn.execute("PRAGMA secure_delete=ON")
-        deleted = conn.execute("DELETE FROM ehqa_child_keys WHERE child = ?", (child,)).rowcount
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:  # a reader held the log: copy what it can now, truncate on the next erasure
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with views.transaction() as cur:
+            cur.execute("DELETE FROM ehqa_child_keys WHERE child = ?", (child,))
+            deleted = cur.rowcount
     finally:
-        conn.close()
+        views.query("PRAGMA secure_delete=OFF")
+    views.query("PRAGMA wal_checkpoint(TRUNCATE)")
     return bool(deleted)
 
 

@@ -129,7 +129,7 @@ STORE_ERRORS = (psycopg.Error, sqlite3.Error, eventsourcing.persistence.Persiste
 EVENT_DATA_ERRORS = (psycopg.DataError,)
 
 
-def store_failure(error: BaseException) -> bool:
+def store_failure(error: BaseException | None) -> bool:
     return isinstance(error, STORE_ERRORS) and not isinstance(error, EVENT_DATA_ERRORS)
 
 
@@ -197,6 +197,8 @@ class _Window:
                 try:
                     event = self._app.mapper.to_domain_event(notification)
                 except Exception as error:
+                    if store_failure(error) or store_failure(error.__cause__):
+                        raise  # (e.g. the key it is encrypted with is not given: ehqa.cipher)
                     self.dead.append((notification, error))
                     continue
                 yield notification.id, event
