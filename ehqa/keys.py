@@ -82,17 +82,6 @@ class ChildKeys:
                 keys[child] = self._unwrap(child, stored)
         return keys
 
-    def rewrap(self) -> int:
-        """Wrap every data key with the newest application key (after a rotation); the data
-        keys themselves, and so every sealed field, stay as they are."""
-        rows = self.views.query("SELECT child, wrapped FROM ehqa_child_keys")
-        with self.views.transaction() as cur:
-            cur.executemany(
-                "UPDATE ehqa_child_keys SET wrapped = ? WHERE child = ?",
-                [(self._wrap(child, self._unwrap(child, stored)), child) for child, stored in rows],
-            )
-        return len(rows)
-
     def destroy(self, child: str) -> bool:
         """Delete the child's data key so that no copy is left in the store's files; True if
         there was one."""
