@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI
 from ehqa.api import docs, errors, logs
 from ehqa.api.background import lifespan
 from ehqa.api.core import Api
-from ehqa.api.routes import access, alerts, audits, boards, episodes, service
+from ehqa.api.routes import access, alerts, audits, boards, children, episodes, service
 from ehqa.auth import JwtVerifier, OidcSettings
 from ehqa.clock import fixed, london_today
 from ehqa.limits import Limits
@@ -43,6 +43,7 @@ TAGS = [
     {"name": "audits", "description": "Case-file audits and their grade reports."},
     {"name": "access", "description": "Who read or recorded what (admins and inspectors)."},
     {"name": "service", "description": "Liveness and readiness."},
+    {"name": "children", "description": "The child's record: personal fields, erasure."},
 ]  # fmt: skip
 
 
@@ -63,7 +64,7 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     errors.install(app)
     app.add_middleware(Limits)  # (before the log's, so that the log wraps both)
     logs.install(app)
-    for area in (service, episodes, audits, boards, alerts, access):
+    for area in (service, episodes, audits, boards, alerts, access, children):
         app.include_router(area.router)
     docs.install(app)
     from ehqa.web.app import install  # (here: the pages' modules import the API's)
@@ -91,6 +92,7 @@ def from_environment() -> FastAPI:
         policy_dir=settings.policy_dir,
         default_policy=settings.default_policy,
         clock=london_today if settings.today is None else fixed(settings.today),
+        cipher_keys=settings.cipher() or "",
     )
     app = create_app(services, verifier_of(settings), background=settings.background,
                      sweep_interval=settings.sweep_interval, pages=WebConfig.of(settings))  # fmt: skip

@@ -23,9 +23,10 @@ from typing import Annotated
 
 import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import MapperDeserialisationError, OperationalError
 
-from ehqa.cli import admin, alerts, audits, episodes, grading, record, reports, views
+from ehqa.cipher import KeyMissingError
+from ehqa.cli import admin, alerts, audits, children, episodes, grading, record, reports, views
 from ehqa.cli.context import start
 
 app = typer.Typer(
@@ -73,7 +74,7 @@ def main_options(
     ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
 
 
-for area in (episodes, record, views, alerts, audits, grading, reports, admin):
+for area in (episodes, record, views, alerts, audits, grading, reports, admin, children):
     app.add_typer(area.app)
 
 
@@ -84,4 +85,9 @@ def main() -> None:
         # The store went away after it was opened: one line, not a traceback.
         cause = (str(error).strip().splitlines() or ["no answer"])[0]
         typer.echo(f"error: the store failed: {cause}", err=True)
+        sys.exit(2)
+    except MapperDeserialisationError as error:
+        if not isinstance(error.__cause__, KeyMissingError):
+            raise
+        typer.echo(f"error: {error.__cause__} (docs/privacy.md)", err=True)
         sys.exit(2)
