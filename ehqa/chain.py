@@ -28,7 +28,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 CHAIN_TABLE = "ehqa_chain"
 ZERO = bytes(32)
@@ -44,10 +44,8 @@ def originator_text(originator_id: UUID | str) -> str:
 
 def event_hash(prev: bytes, originator: str, version: int, topic: str, state: bytes) -> bytes:
     oid, name = originator.encode(), topic.encode()
-    return hashlib.sha256(
-        b"".join((prev, _U64.pack(len(oid)), oid, _U64.pack(version), _U64.pack(len(name)),
-                  name, _U64.pack(len(state)), state))  # fmt: skip
-    ).digest()
+    parts = (prev, _U64.pack(len(oid)), oid, _U64.pack(version), _U64.pack(len(name)), name)
+    return hashlib.sha256(b"".join((*parts, _U64.pack(len(state)), state))).digest()
 
 
 def log_hash(prev: bytes, notification_id: int, event: bytes) -> bytes:
@@ -69,9 +67,12 @@ class ChainSQL:
     """The chain's statements for one store (SQLite's `?` or psycopg's `%s` placeholders)."""
 
     def __init__(self, chain: str, events: str, id_column: str, mark: str) -> None:
-        self.head = f"SELECT notification_id, log_hash FROM {chain} ORDER BY notification_id DESC LIMIT 1"  # noqa: E501
+        self.head = (
+            f"SELECT notification_id, log_hash FROM {chain} ORDER BY notification_id DESC LIMIT 1"
+        )
         self.previous = (
-            f"SELECT event_hash FROM {chain} WHERE originator_id = {mark} AND originator_version = {mark}"  # noqa: E501
+            f"SELECT event_hash FROM {chain}"
+            f" WHERE originator_id = {mark} AND originator_version = {mark}"
         )
         self.insert = (
             f"INSERT INTO {chain} (notification_id, originator_id, originator_version,"
@@ -119,7 +120,12 @@ def _unchained(cursor: Any, sql: ChainSQL, after: int, before: int, limit: int) 
 
 
 def stored_row(nid: Any, originator: Any, version: Any, topic: Any, state: Any) -> Row:
-    return Row(int(nid), originator_text(originator), int(version), str(topic), bytes(state))
+    return Row(int(nid), originator_text(originator), int(version), str(topic), as_bytes(state))
+
+
+def as_bytes(value: Any) -> bytes:
+    """A state as bytes: a blob, or the text SQLite gives back for a value stored as text."""
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 def _write(cursor: Any, sql: ChainSQL, rows: Sequence[Row], head_log: bytes) -> tuple[int, bytes]:
@@ -182,7 +188,7 @@ class ChainedSQLiteRecorder(SQLiteProcessRecorder):
         return returning
 
 
-def postgres_chain_ddl(schema: str) -> list[Composable]:
+def postgres_chain_ddl(schema: str) -> list[Composed]:
     table = Identifier(schema, CHAIN_TABLE)
     return [
         SQL(
@@ -190,9 +196,9 @@ def postgres_chain_ddl(schema: str) -> list[Composable]:
             " originator_id text NOT NULL, originator_version bigint NOT NULL,"
             " prev_hash bytea NOT NULL, event_hash bytea NOT NULL, log_hash bytea NOT NULL)"
         ).format(table),
-        SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (originator_id, originator_version)").format(
-            Identifier(f"{CHAIN_TABLE}_event"), table
-        ),
+        SQL(
+            "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (originator_id, originator_version)"
+        ).format(Identifier(f"{CHAIN_TABLE}_event"), table),
     ]
 
 

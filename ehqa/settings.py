@@ -94,6 +94,13 @@ class Settings(BaseSettings):
         None, max_length=2_000, description="Or a webhook address alerts are posted to."
     )
 
+    digest_file: Path | None = Field(
+        None,
+        description="`ehqa digest` and the scheduler: a JSON Lines file the chain's digest"
+        " (date, position, root hash) is appended to once a day; keep it where the"
+        " database's administrators cannot rewrite it (docs/trail.md).",
+    )
+
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
         if self.oidc_issuer:
