@@ -7,10 +7,11 @@ read-only connection, on PostgreSQL a REPEATABLE READ transaction with server-si
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -22,7 +23,8 @@ from aggregates.episode import episode_id
 from ehqa import digest as digests
 from ehqa.chain import CHAIN_TABLE, ZERO
 from ehqa.digest import Digest
-from ehqa.store import StoreURLError, postgres_conninfo
+from ehqa.services import Services
+from ehqa.store import StoreURLError, postgres_conninfo, store_env
 from ehqa.verify import BATCH, Outcome, batched, walk
 
 SQLITE_EVENTS = "stored_events"
@@ -185,3 +187,17 @@ def daily_digest(env: dict[str, str], path: Path, today: date, now: datetime) ->
     if last is not None and last >= day:
         return None
     return write_digest(env, path, day, now)
+
+
+def digest_round(services: Services, path: Path, log: logging.Logger) -> None:
+    """The scheduler's daily digest (EHQA_DIGEST_FILE), logged; a failure is logged and tried
+    again at the next wake-up."""
+    try:
+        env = store_env(services.database_url)
+        written = daily_digest(env, path, services.app.clock(), datetime.now(UTC))
+    except Exception:
+        log.exception("writing the daily digest failed")
+        return
+    if written is not None:
+        log.info("digest of %s: position %d, root %s", written.date, written.position,
+                 written.root.hex())  # fmt: skip

@@ -22,7 +22,7 @@ from fastapi import Depends, FastAPI
 from ehqa.api import docs, errors, logs
 from ehqa.api.background import lifespan
 from ehqa.api.core import Api
-from ehqa.api.routes import access, alerts, audits, boards, episodes, service
+from ehqa.api.routes import access, alerts, audits, boards, episodes, service, trail
 from ehqa.auth import JwtVerifier, OidcSettings
 from ehqa.clock import fixed, london_today
 from ehqa.limits import Limits
@@ -61,7 +61,7 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     errors.install(app)
     app.add_middleware(Limits)  # (before the log's, so that the log wraps both)
     logs.install(app)
-    for area in (service, episodes, audits, boards, alerts, access):
+    for area in (service, episodes, audits, boards, alerts, access, trail):
         app.include_router(area.router)
     docs.install(app)
     return app
