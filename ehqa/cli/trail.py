@@ -51,6 +51,7 @@ def verify_command(
         if seal_first:
             sealed = sum(seal(services.app.recorder))
             typer.echo(f"sealed {sealed} event(s) stored before the chain", err=True)
+        services.catch_up()  # (the views name the episode a break concerns)
     finally:
         services.close()
     try:
@@ -68,6 +69,8 @@ def verify_command(
                 "version": broken.version, "detail": broken.detail,
             },
         }))  # fmt: skip
+    elif broken is None and episode:
+        typer.echo(f"verified {outcome.events} event(s) of episode {episode}: its chain is whole")
     elif broken is None:
         typer.echo(
             f"verified {outcome.events} event(s): the chain is whole up to position"

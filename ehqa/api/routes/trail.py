@@ -54,6 +54,7 @@ def verify_log(
     check(may_verify(who))
     with api.lock:
         api.access.record(who, "verify", episode)
+        api.services.catch_up()  # (the views name the episode a break concerns)
     try:
         outcome, name = verify(store_env(api.services.database_url), episode)
     except EpisodeUnknownError:
