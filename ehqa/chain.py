@@ -5,9 +5,12 @@ The hashes are over the bytes as stored (originator id, version, topic and the s
 holds it, after whatever cipher or compression the transcoder applied), never over decoded
 events: a change of codec, or the destruction of a child's key, leaves them as they were.
 
-- `event_hash = sha256(prev_hash, originator id, version, topic, state)`, where `prev_hash` is
-  the event hash of the same aggregate's previous version (32 zero bytes for its first);
-- `log_hash = sha256(previous row's log_hash, notification id, event_hash)`.
+- `event_hash = sha256(prev_hash, lengths, originator id, topic, state)`, where `prev_hash` is
+  the event hash of the same aggregate's previous version (32 zero bytes for its first) and
+  `lengths` four unsigned 64-bit big-endian numbers: the lengths of the originator id (its 32
+  hex digits, as UTF-8), the version, the length of the topic (UTF-8) and of the state;
+- `log_hash = sha256(previous row's log_hash, notification id as 8 bytes big-endian,
+  event_hash)`, starting from 32 zero bytes.
 
 One row per event in `ehqa_chain`, keyed by notification id, written by the recorders below in
 the same transaction as the events (each holds the store's write lock while it does: SQLite's
@@ -18,10 +21,10 @@ before the chain existed, or by a release without it, are chained by `seal` (`eh
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +38,9 @@ ZERO = bytes(32)
 SEAL_BATCH = 2_000  # events chained per transaction by `seal`
 
 _U64 = struct.Struct(">Q")
+_LENGTHS = struct.Struct(
+    ">QQQQ"
+)  # the originator id's length, the version, the topic's, the state's
 
 
 def originator_text(originator_id: UUID | str) -> str:
@@ -44,12 +50,12 @@ def originator_text(originator_id: UUID | str) -> str:
 
 def event_hash(prev: bytes, originator: str, version: int, topic: str, state: bytes) -> bytes:
     oid, name = originator.encode(), topic.encode()
-    parts = (prev, _U64.pack(len(oid)), oid, _U64.pack(version), _U64.pack(len(name)), name)
-    return hashlib.sha256(b"".join((*parts, _U64.pack(len(state)), state))).digest()
+    lengths = _LENGTHS.pack(len(oid), version, len(name), len(state))
+    return sha256(b"".join((prev, lengths, oid, name, state))).digest()
 
 
 def log_hash(prev: bytes, notification_id: int, event: bytes) -> bytes:
-    return hashlib.sha256(prev + _U64.pack(notification_id) + event).digest()
+    return sha256(prev + _U64.pack(notification_id) + event).digest()
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class ChainSQL:
     """The chain's statements for one store (SQLite's `?` or psycopg's `%s` placeholders)."""
 
     def __init__(self, chain: str, events: str, id_column: str, mark: str) -> None:
+        self.table = chain
         self.head = (
             f"SELECT notification_id, log_hash FROM {chain} ORDER BY notification_id DESC LIMIT 1"
         )

@@ -31,12 +31,7 @@ SQLITE_EVENTS = "stored_events"
 POSTGRES_EVENTS = "ehqa_events"
 
 CHAIN_COLUMNS = (
-    "c.notification_id, c.originator_id, c.originator_version, c.prev_hash, c.event_hash,"
-    " c.log_hash, p.event_hash"
-)
-CHAIN_JOIN = (
-    f" FROM {CHAIN_TABLE} c LEFT JOIN {CHAIN_TABLE} p ON p.originator_id = c.originator_id"
-    " AND p.originator_version = c.originator_version - 1"
+    "notification_id, originator_id, originator_version, prev_hash, event_hash, log_hash"
 )
 
 
@@ -79,13 +74,12 @@ class LogReader:
         if self.postgres:
             self._cursors += 1
             with self.conn.cursor(name=f"ehqa_verify_{self._cursors}") as cursor:
-                cursor.itersize = BATCH
                 cursor.execute(query, params)
-                yield iter(cursor)
+                yield batched(cursor, BATCH)
         else:
             cursor = self.conn.execute(query, params)
             try:
-                yield batched(cursor)
+                yield iter(cursor)
             finally:
                 cursor.close()
 
@@ -94,16 +88,27 @@ class LogReader:
 
     def events(self, originator: str | None) -> Any:
         where = f" WHERE originator_id = {self.mark}" if originator else ""
+        # (as the chain holds it: a UUID's 32 hex digits, made by the server)
+        oid = "replace(originator_id::text, '-', '')" if self.postgres else "originator_id"
         query = (
-            f"SELECT {self.nid}, originator_id, originator_version, topic, state"
+            f"SELECT {self.nid}, {oid}, originator_version, topic, state"
             f" FROM {self.events_table}{where} ORDER BY {self.nid}"
         )
         return self._stream(query, (self._key(originator),) if originator else ())
 
     def chain(self, originator: str | None) -> Any:
-        where = f" WHERE c.originator_id = {self.mark}" if originator else ""
-        query = f"SELECT {CHAIN_COLUMNS}{CHAIN_JOIN}{where} ORDER BY c.notification_id"
+        where = f" WHERE originator_id = {self.mark}" if originator else ""
+        query = f"SELECT {CHAIN_COLUMNS} FROM {CHAIN_TABLE}{where} ORDER BY notification_id"
         return self._stream(query, (originator,) if originator else ())
+
+    def chained(self, originator: str, version: int) -> bytes | None:
+        """The event hash the chain holds for that version of the aggregate."""
+        found = self.rows(
+            f"SELECT event_hash FROM {CHAIN_TABLE}"
+            " WHERE originator_id = ? AND originator_version = ?",
+            (originator, version),
+        )
+        return bytes(found[0][0]) if found else None
 
     def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         cursor = self.conn.execute(query.replace("?", self.mark), params)
@@ -160,7 +165,7 @@ def verify(
             raise EpisodeUnknownError(f"no episode '{episode}' in the chain")
         ahead = digests.read(digest_file) if digest_file else iter(())
         with reader.events(originator) as events, reader.chain(originator) as chain:
-            outcome = walk(events, chain, ahead, whole_log=originator is None)
+            outcome = walk(events, chain, reader.chained, ahead, whole_log=originator is None)
         broken = outcome.broken
         name = reader.name(broken.originator) if broken and broken.originator else None
     return outcome, name
