@@ -36,6 +36,7 @@ from psycopg.sql import SQL, Composed, Identifier
 CHAIN_TABLE = "ehqa_chain"
 ZERO = bytes(32)
 SEAL_BATCH = 2_000  # events chained per transaction by `seal`
+SEAL_HELD = 200_000  # event hashes `seal` keeps between batches (then it starts afresh)
 
 _U64 = struct.Struct(">Q")
 _LENGTHS = struct.Struct(
@@ -135,8 +136,16 @@ def as_bytes(value: Any) -> bytes:
     return value.encode() if isinstance(value, str) else bytes(value)
 
 
-def _write(cursor: Any, sql: ChainSQL, rows: Sequence[Row], head_log: bytes) -> tuple[int, bytes]:
-    latest: dict[tuple[str, int], bytes] = {}
+def _write(
+    cursor: Any,
+    sql: ChainSQL,
+    rows: Sequence[Row],
+    head_log: bytes,
+    latest: dict[tuple[str, int], bytes] | None = None,
+) -> tuple[int, bytes]:
+    """Insert the chain rows of `rows`; `latest` holds event hashes already known (chain rows
+    never change once written), so that a version's predecessor is looked up only once."""
+    latest = {} if latest is None else latest
     params = []
     for row in rows:
         prev = latest.get((row.originator, row.version - 1))
@@ -243,24 +252,27 @@ def seal(recorder: Any, batch: int = SEAL_BATCH) -> Iterator[int]:
     transaction of its own holding the write lock; yields how many each batch chained. Stopped
     part way, it resumes where it was on the next run (or at the next write)."""
     sql = recorder.chain_sql
+    latest: dict[tuple[str, int], bytes] = {}
     while True:
-        done = _seal_batch(recorder, sql, batch)
+        done = _seal_batch(recorder, sql, batch, latest)
         if not done:
             return
         yield done
+        if len(latest) > SEAL_HELD:
+            latest.clear()
 
 
-def _seal_batch(recorder: Any, sql: ChainSQL, batch: int) -> int:
+def _seal_batch(recorder: Any, sql: ChainSQL, batch: int, latest: dict[Any, bytes]) -> int:
     if isinstance(recorder, ChainedPostgresRecorder):
         with recorder.datastore.transaction(commit=True) as curs:
             recorder._lock_table(curs)
-            return _seal_in(curs, sql, batch)
+            return _seal_in(curs, sql, batch, latest)
     with recorder.datastore.transaction(commit=True) as c:
         c.execute(f"DELETE FROM {CHAIN_TABLE} WHERE 0")  # (takes the write lock first)
-        return _seal_in(c, sql, batch)
+        return _seal_in(c, sql, batch, latest)
 
 
-def _seal_in(cursor: Any, sql: ChainSQL, batch: int) -> int:
+def _seal_in(cursor: Any, sql: ChainSQL, batch: int, latest: dict[Any, bytes]) -> int:
     head_id, head_log = _head(cursor, sql)
     cursor.execute(sql.max_event)
     last = _values(cursor.fetchone())[0]
@@ -268,5 +280,5 @@ def _seal_in(cursor: Any, sql: ChainSQL, batch: int) -> int:
         return 0
     rows = _unchained(cursor, sql, head_id, int(last) + 1, batch)
     if rows:
-        _write(cursor, sql, rows, head_log)
+        _write(cursor, sql, rows, head_log, latest)
     return len(rows)
