@@ -4,6 +4,7 @@ position; a log rewritten consistently (every hash recomputed) is caught only wi
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -15,6 +16,7 @@ import pytest
 
 from aggregates.episode import episode_id
 from ehqa import demo
+from ehqa.application import EhqaApplication
 from ehqa.chain import ZERO, as_bytes, event_hash, log_hash, originator_text, seal
 from ehqa.clock import fixed
 from ehqa.services import Services
@@ -22,6 +24,7 @@ from ehqa.store import postgres_conninfo, store_env
 from ehqa.trail import daily_digest, verify, write_digest
 
 DAY = date(2026, 11, 20)
+SPAWN = multiprocessing.get_context("spawn")
 EPISODE = "DEMO-0001"
 
 
@@ -216,3 +219,32 @@ def test_the_daily_digest_is_written_once_for_the_day_that_ended(
     assert daily_digest(caseload.env, digests, date(2026, 11, 21), now) is None
     assert len(digests.read_text().splitlines()) == 1
     assert digests.stat().st_mode & 0o077 == 0
+
+
+def _open_many(url: str, worker: int, barrier: Any) -> None:
+    app = EhqaApplication(store_env(url), clock=fixed(DAY))
+    barrier.wait(timeout=60)
+    for n in range(15):
+        app.open_episode(
+            f"EH-W{worker}-{n}", child=f"C-W{worker}-{n}", lead_name="Jo",
+            lead_agency="school", on=date(2026, 1, 2),
+        )  # fmt: skip
+    app.close()
+
+
+def test_writers_in_separate_processes_chain_in_one_order(store_url: str) -> None:
+    EhqaApplication(store_env(store_url), clock=fixed(DAY)).close()  # (the tables, once)
+    barrier = SPAWN.Barrier(3)
+    workers = [SPAWN.Process(target=_open_many, args=(store_url, n, barrier)) for n in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    raw = Raw(store_url)
+    try:
+        outcome = verify(raw.env)[0]
+        chained = raw.run("SELECT COUNT(*) FROM ehqa_chain")[0][0]
+        assert outcome.broken is None and outcome.events == chained >= 90
+    finally:
+        raw.close()
