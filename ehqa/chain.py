@@ -148,7 +148,7 @@ def _write(
     latest = {} if latest is None else latest
     params = []
     for row in rows:
-        prev = latest.get((row.originator, row.version - 1))
+        prev = ZERO if row.version <= 1 else latest.get((row.originator, row.version - 1))
         if prev is None:
             cursor.execute(sql.previous, (row.originator, row.version - 1))
             found = cursor.fetchone()
