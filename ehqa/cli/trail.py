@@ -82,6 +82,11 @@ def verify_command(
         typer.echo(
             f"break: {broken.kind} at {where}log position {broken.position}: {broken.detail}"
         )
+        if broken.kind == "inserted" and outcome.events == 0:
+            typer.echo(
+                "(no event before it is chained: a store made before the chain is sealed once,"
+                " with `ehqa verify --seal`; see docs/trail.md)"
+            )
     if broken is not None:
         raise typer.Exit(1)
 
