@@ -100,6 +100,18 @@ class Settings(BaseSettings):
         " (date, position, root hash) is appended to once a day; keep it where the"
         " database's administrators cannot rewrite it (docs/trail.md).",
     )
+    digest_webhook: str | None = Field(
+        None,
+        max_length=2_000,
+        description="The scheduler also posts each digest of EHQA_DIGEST_FILE to this address"
+        " (at least once, as alerts are delivered).",
+    )
+
+    @model_validator(mode="after")
+    def _digest_webhook_has_a_file(self) -> Settings:
+        if self.digest_webhook and self.digest_file is None:
+            raise ValueError("EHQA_DIGEST_WEBHOOK needs EHQA_DIGEST_FILE (the digests it posts)")
+        return self
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:

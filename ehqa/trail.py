@@ -23,6 +23,7 @@ from aggregates.episode import episode_id
 from ehqa import digest as digests
 from ehqa.chain import CHAIN_TABLE, ZERO
 from ehqa.digest import Digest
+from ehqa.digest_sinks import deliver_digests, webhook_sink
 from ehqa.services import Services
 from ehqa.store import StoreURLError, postgres_conninfo, store_env
 from ehqa.verify import BATCH, Outcome, batched, walk
@@ -194,15 +195,20 @@ def daily_digest(env: dict[str, str], path: Path, today: date, now: datetime) ->
     return write_digest(env, path, day, now)
 
 
-def digest_round(services: Services, path: Path, log: logging.Logger) -> None:
-    """The scheduler's daily digest (EHQA_DIGEST_FILE), logged; a failure is logged and tried
-    again at the next wake-up."""
+def digest_round(
+    services: Services, path: Path, log: logging.Logger, webhook: str | None = None
+) -> None:
+    """The scheduler's daily digest (EHQA_DIGEST_FILE), and the posting of the digests to the
+    webhook (EHQA_DIGEST_WEBHOOK), logged; a failure is logged and tried again next round."""
     try:
         env = store_env(services.database_url)
         written = daily_digest(env, path, services.app.clock(), datetime.now(UTC))
+        if written is not None:
+            log.info("digest of %s: position %d, root %s", written.date, written.position,
+                     written.root.hex())  # fmt: skip
+        if webhook:
+            posted = deliver_digests(services.views, path, webhook_sink(webhook))
+            if posted:
+                log.info("posted %d digest(s) to the webhook", posted)
     except Exception:
-        log.exception("writing the daily digest failed")
-        return
-    if written is not None:
-        log.info("digest of %s: position %d, root %s", written.date, written.position,
-                 written.root.hex())  # fmt: skip
+        log.exception("writing or posting the daily digest failed")

@@ -196,7 +196,10 @@ def scheduler_run(
     """Sweep at start-up and then every INTERVAL seconds until stopped, logging what it raised."""
     services = open_services(ctx)
     chosen = sinks(alert_file, webhook)
-    digest_file = run_of(ctx).settings.digest_file
+    digest_file, digest_webhook = (
+        run_of(ctx).settings.digest_file,
+        run_of(ctx).settings.digest_webhook,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -218,7 +221,7 @@ def scheduler_run(
         except Exception:  # logged; the next wake-up tries again
             log.exception("sweep failed")
         if digest_file is not None:
-            digest_round(services, digest_file, log)
+            digest_round(services, digest_file, log, digest_webhook)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log.info("scheduler started on %s, every %ss", services.database_url, interval)
