@@ -99,6 +99,7 @@ def append(cursor: Any, sql: ChainSQL, rows: Sequence[Row]) -> None:
     store's write lock, inside the transaction that inserted the rows."""
     if not rows:
         return
+    rows = sorted(rows, key=lambda row: row.notification_id)
     head_id, head_log = _head(cursor, sql)
     while True:  # (events stored without chain rows: normally none)
         gap = _unchained(cursor, sql, head_id, rows[0].notification_id, SEAL_BATCH)
