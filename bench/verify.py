@@ -9,7 +9,10 @@ they are saved), in one run:
   it): the baseline;
 - verify (the whole log, in one streaming pass: events and chain rows read in step, every event
   hash and running hash recomputed), in events/s and as a share of the scan; target >= 0.5;
-- sealing the same log from an empty chain (`ehqa verify --seal`), in events/s.
+- sealing the same log from an empty chain (`ehqa verify --seal`), in events/s;
+- what chaining costs a write: `--write-episodes` simulated episodes saved through the chained
+  recorder, beside the same saved through eventsourcing's own recorder (no chain), each into a
+  fresh store of the same kind.
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 
+from ehqa.application import EhqaApplication
 from ehqa.chain import seal
 from ehqa.clock import fixed
+from ehqa.persistence import TRACKING_TABLE
 from ehqa.services import Services
 from ehqa.simulate import simulate
 from ehqa.store import store_env
@@ -64,6 +71,43 @@ def timed_seal(services: Services, env: dict[str, str]) -> tuple[int, float]:
     return count, seconds
 
 
+class Unchained(EhqaApplication):
+    """The application on eventsourcing's own process recorder: the events, no chain."""
+
+    def construct_recorder(self) -> ProcessRecorder:
+        factory = self.factory
+        if isinstance(factory, PostgresFactory):
+            recorder = PostgresProcessRecorder(
+                factory.datastore, events_table_name="ehqa_events",
+                tracking_table_name=TRACKING_TABLE,
+            )  # fmt: skip
+            recorder.create_table()
+            return recorder
+        return factory.process_recorder()
+
+
+def write_rate(app: EhqaApplication, episodes: int) -> float:
+    started = time.perf_counter()
+    report = simulate(app, episodes, 2, TODAY - timedelta(days=730), TODAY, interleaved=True)
+    return report.events / (time.perf_counter() - started)
+
+
+def writes(fresh: Callable[[], str], episodes: int) -> None:
+    rates: dict[type[EhqaApplication], float] = {EhqaApplication: 0.0, Unchained: 0.0}
+    for _ in range(2):  # (best of two each, taken in turn: neither caught on a slow moment)
+        for kind in rates:
+            app = kind(store_env(fresh()), clock=fixed(TODAY))
+            try:
+                rates[kind] = max(rates[kind], write_rate(app, episodes))
+            finally:
+                app.close()
+    chained, plain = rates[EhqaApplication], rates[Unchained]
+    print(
+        f"  writes, without a chain {plain:>10,.0f} events/s (the baseline; {episodes:,} episodes)"
+    )
+    print(f"  writes, with the chain  {chained:>10,.0f} events/s ({chained / plain:.2f})")
+
+
 def run_store(name: str, url: str, episodes: int) -> None:
     print(f"\n{name}: {episodes:,} simulated episodes")
     services = Services(url, clock=fixed(TODAY))
@@ -87,20 +131,29 @@ def run_store(name: str, url: str, episodes: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=5_000)
+    parser.add_argument("--write-episodes", type=int, default=1_000)
     args = parser.parse_args()
     run_store("sqlite", str(Path(tempfile.mkdtemp()) / "bench.db"), args.episodes)
+    writes(lambda: str(Path(tempfile.mkdtemp()) / "writes.db"), args.write_episodes)
     server = os.environ.get("EHQA_BENCH_POSTGRES_URL") or os.environ.get("EHQA_TEST_POSTGRES_URL")
     if not server:
         print("\n(set EHQA_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test)")
         return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
+    schemas: list[str] = []
+
+    def fresh() -> str:
+        schemas.append(f"bench_{uuid.uuid4().hex[:8]}")
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schemas[-1]}")
+        return f"{server}?schema={schemas[-1]}"
+
     try:
-        run_store("postgres", f"{server}?schema={schema}", args.episodes)
+        run_store("postgres", fresh(), args.episodes)
+        writes(fresh, args.write_episodes)
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            for schema in schemas:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 if __name__ == "__main__":
