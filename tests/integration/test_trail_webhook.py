@@ -19,7 +19,7 @@ from ehqa.digest_sinks import deliver_digests, webhook_sink
 from ehqa.services import Services
 from ehqa.store import store_env
 from ehqa.trail import write_digest
-from tests.e2e.api.test_trail_api import port_in_range
+from tests.e2e.api.test_trail_api import PORTS
 
 DAY = date(2026, 11, 20)
 
@@ -44,7 +44,14 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver(("127.0.0.1", port_in_range()), Handler)
+    for port in PORTS:  # (the first free port of this feature's range)
+        try:
+            server = Receiver(("127.0.0.1", port), Handler)
+            break
+        except OSError:
+            continue
+    else:
+        pytest.fail(f"no free port in {PORTS}")
     server.received = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

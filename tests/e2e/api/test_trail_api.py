@@ -35,14 +35,17 @@ class Server:
     db: str
 
 
-def port_in_range() -> int:
+def socket_in_range() -> socket.socket:
+    """A socket bound to the first free port of the range (kept bound: no other test can take
+    the port between the choice and the server's start)."""
     for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        return sock
     pytest.fail(f"no free port in {PORTS}")
 
 
@@ -58,9 +61,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "auditor": book.create("Practice auditor", Role.AUDITOR),
         "lp": book.create("Jo Bright", Role.LEAD_PROFESSIONAL, "primary_school"),
     }
-    port = port_in_range()
+    sock = socket_in_range()
+    port = sock.getsockname()[1]
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     try:
@@ -72,6 +76,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     finally:
         uv.should_exit = True
         thread.join(timeout=30)
+        sock.close()
         services.close()
 
 
