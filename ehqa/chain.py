@@ -36,6 +36,7 @@ from psycopg.sql import SQL, Composed, Identifier
 CHAIN_TABLE = "ehqa_chain"
 ZERO = bytes(32)
 SEAL_BATCH = 2_000  # events chained per transaction by `seal`
+PREVIOUS_AT_ONCE = 400  # previous versions asked for in one query
 SEAL_HELD = 200_000  # event hashes `seal` keeps between batches (then it starts afresh)
 
 _U64 = struct.Struct(">Q")
@@ -78,10 +79,7 @@ class ChainSQL:
         self.head = (
             f"SELECT notification_id, log_hash FROM {chain} ORDER BY notification_id DESC LIMIT 1"
         )
-        self.previous = (
-            f"SELECT event_hash FROM {chain}"
-            f" WHERE originator_id = {mark} AND originator_version = {mark}"
-        )
+        self.mark = mark
         self.insert = (
             f"INSERT INTO {chain} (notification_id, originator_id, originator_version,"
             f" prev_hash, event_hash, log_hash) VALUES ({', '.join([mark] * 6)})"
@@ -92,6 +90,14 @@ class ChainSQL:
         )
         self.max_event = f"SELECT MAX({id_column}) FROM {events}"
 
+    def previous_of(self, count: int) -> str:
+        """The chained event hashes of `count` (aggregate, version) pairs."""
+        pairs = ", ".join([f"({self.mark}, {self.mark})"] * count)
+        return (
+            f"SELECT originator_id, originator_version, event_hash FROM {self.table}"
+            f" WHERE (originator_id, originator_version) IN (VALUES {pairs})"
+        )
+
 
 def append(cursor: Any, sql: ChainSQL, rows: Sequence[Row]) -> None:
     """Chain `rows` (the events just inserted, in notification order) after the chain's head,
@@ -101,7 +107,7 @@ def append(cursor: Any, sql: ChainSQL, rows: Sequence[Row]) -> None:
         return
     rows = sorted(rows, key=lambda row: row.notification_id)
     head_id, head_log = _head(cursor, sql)
-    while True:  # (events stored without chain rows: normally none)
+    while rows[0].notification_id > head_id + 1:  # (events stored without chain rows? rarely)
         gap = _unchained(cursor, sql, head_id, rows[0].notification_id, SEAL_BATCH)
         if not gap:
             break
@@ -147,19 +153,35 @@ def _write(
     """Insert the chain rows of `rows`; `latest` holds event hashes already known (chain rows
     never change once written), so that a version's predecessor is looked up only once."""
     latest = {} if latest is None else latest
+    _known(cursor, sql, rows, latest)
     params = []
     for row in rows:
-        prev = ZERO if row.version <= 1 else latest.get((row.originator, row.version - 1))
-        if prev is None:
-            cursor.execute(sql.previous, (row.originator, row.version - 1))
-            found = cursor.fetchone()
-            prev = bytes(_values(found)[0]) if found else ZERO
+        prev = ZERO if row.version <= 1 else latest.get((row.originator, row.version - 1), ZERO)
         digest = event_hash(prev, row.originator, row.version, row.topic, row.state)
         latest[(row.originator, row.version)] = digest
         head_log = log_hash(head_log, row.notification_id, digest)
         params.append((row.notification_id, row.originator, row.version, prev, digest, head_log))
     cursor.executemany(sql.insert, params)
     return rows[-1].notification_id, head_log
+
+
+def _known(
+    cursor: Any, sql: ChainSQL, rows: Sequence[Row], latest: dict[tuple[str, int], bytes]
+) -> None:
+    """Add to `latest` the chained event hashes of the previous versions of `rows` that it
+    lacks (one query for up to PREVIOUS_AT_ONCE of them); a version with none chained before
+    it follows 32 zero bytes."""
+    own = {(row.originator, row.version) for row in rows}
+    wanted = list(dict.fromkeys(
+        key for row in rows if row.version > 1
+        and (key := (row.originator, row.version - 1)) not in latest and key not in own
+    ))  # fmt: skip
+    for start in range(0, len(wanted), PREVIOUS_AT_ONCE):
+        chunk = wanted[start : start + PREVIOUS_AT_ONCE]
+        cursor.execute(sql.previous_of(len(chunk)), [part for key in chunk for part in key])
+        for found in cursor.fetchall():
+            oid, version, digest = _values(found)
+            latest[(str(oid), int(version))] = bytes(digest)
 
 
 def _rows(stored_events: Sequence[StoredEvent], ids: Iterable[int]) -> list[Row]:
