@@ -21,8 +21,10 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteFactory
 
+from ehqa.chain import ChainedPostgresRecorder, ChainedSQLiteRecorder
 from ehqa.store import postgres_schema_lock
 
 # The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
@@ -95,9 +97,16 @@ class TrackedApplication(Application[UUID]):
         )
 
     def construct_recorder(self) -> ProcessRecorder:
+        """A process recorder that also chains what it stores (ehqa.chain): on SQLite and
+        PostgreSQL; an in-memory store keeps no chain."""
         factory = self.factory
+        if isinstance(factory, SQLiteFactory):
+            chained = ChainedSQLiteRecorder(factory.datastore)
+            if factory.env_create_table():
+                chained.create_table()
+            return chained
         if isinstance(factory, PostgresFactory):
-            recorder = PostgresProcessRecorder(
+            recorder = ChainedPostgresRecorder(
                 factory.datastore,
                 events_table_name=f"{factory.env.name.lower()}_events",
                 tracking_table_name=TRACKING_TABLE,

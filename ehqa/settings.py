@@ -149,6 +149,25 @@ class Settings(BaseSettings):
         """The keys as text (None when unset), for `Services(cipher_keys=...)`."""
         return None if self.cipher_keys is None else self.cipher_keys.get_secret_value()
 
+    digest_file: Path | None = Field(
+        None,
+        description="`ehqa digest` and the scheduler: a JSON Lines file the chain's digest"
+        " (date, position, root hash) is appended to once a day; keep it where the"
+        " database's administrators cannot rewrite it (docs/trail.md).",
+    )
+    digest_webhook: str | None = Field(
+        None,
+        max_length=2_000,
+        description="The scheduler also posts each digest of EHQA_DIGEST_FILE to this address"
+        " (at least once, as alerts are delivered).",
+    )
+
+    @model_validator(mode="after")
+    def _digest_webhook_has_a_file(self) -> Settings:
+        if self.digest_webhook and self.digest_file is None:
+            raise ValueError("EHQA_DIGEST_WEBHOOK needs EHQA_DIGEST_FILE (the digests it posts)")
+        return self
+
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
         if self.oidc_issuer:

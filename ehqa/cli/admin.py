@@ -24,6 +24,7 @@ from ehqa.cli.context import bounded, fail, open_services, refusals, run_of, sta
 from ehqa.cli.output import print_json, print_table
 from ehqa.policies import PolicyBook
 from ehqa.settings import PREFIX
+from ehqa.trail import digest_round
 from schedulers.scheduler import run_every
 
 app = typer.Typer()
@@ -198,6 +199,10 @@ def scheduler_run(
     """Sweep at start-up and then every INTERVAL seconds until stopped, logging what it raised."""
     services = open_services(ctx)
     chosen = sinks(alert_file, webhook)
+    digest_file, digest_webhook = (
+        run_of(ctx).settings.digest_file,
+        run_of(ctx).settings.digest_webhook,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -218,6 +223,8 @@ def scheduler_run(
                 log.info("delivered %d alert(s)", services.deliver(chosen))
         except Exception:  # logged; the next wake-up tries again
             log.exception("sweep failed")
+        if digest_file is not None:
+            digest_round(services, digest_file, log, digest_webhook)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log.info("scheduler started on %s, every %ss", services.database_url, interval)
