@@ -55,6 +55,7 @@ FAR_BEHIND = 20_000  # a view further behind the log than this catches up in reb
 # of its events it holds, and in a live service's log an episode's events are spread out among
 # everyone else's. Each projection ends a batch early when its own memory bound is reached.
 REBUILD_BATCH = 1_000_000
+SKIP_AT_LEAST = PAGE  # notifications without a view's events it is moved past (`_skip_to`)
 
 
 @dataclass(frozen=True)
@@ -190,20 +191,19 @@ def catch_up(
     events that cannot be applied; each is dead-lettered and skipped, the others applied.
 
     A view derived from aggregates that is empty and far behind is replayed aggregate by
-    aggregate instead (see `_replay_batch`), unless `replay` is False; a replay under way (a
+    aggregate instead (see `replay_batch`), unless `replay` is False; a replay under way (a
     rebuild's, or one killed half-way) is always carried on to its end first.
+
+    A view none of whose events follow its position is moved to the head of the log (as read
+    before the scan), so the next catch-up does not read those notifications again.
     """
     applied, log = 0, replayer(app, db, projection)
+    head = app.recorder.max_notification_id() or 0  # (read before any scan: see `_skip_to`)
     while True:
         start = position(db, projection.name)
         if log is not None:
             target = replay_target(db, projection.name)
-            if (
-                target is None
-                and replay
-                and start == 0
-                and (app.recorder.max_notification_id() or 0) > FAR_BEHIND
-            ):
+            if target is None and replay and start == 0 and head > FAR_BEHIND:
                 wanted = log.last(projection.topics)  # (an empty view far behind: replay it)
                 target = wanted if wanted and begin_replay(db, projection.name, wanted) else None
             if target is not None:
@@ -213,10 +213,9 @@ def catch_up(
                         batch_size or REBUILD_BATCH, progress,
                     )  # fmt: skip
                 continue
+        if head <= start:
+            return applied  # nothing recorded since: no need to read the log
         if batch_size is None:  # (decided once, from the first position read)
-            head = app.recorder.max_notification_id() or 0
-            if head <= start:
-                return applied  # nothing recorded since: no need to read the log
             batch_size = REBUILD_BATCH if head - start > FAR_BEHIND else CATCH_UP_BATCH
         try:
             window, failure = _batch(app, db, projection, start, batch_size, progress)
@@ -228,12 +227,28 @@ def catch_up(
         except Moved:
             continue
         if not window.count:
+            _skip_to(db, projection.name, start, head)
             return applied
         applied += window.applied
 
 
-def catch_up_all(app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]) -> int:
-    return sum(catch_up(app, db, projection) for projection in projections)
+def _skip_to(db: ViewDatabase, name: str, start: int, head: int) -> None:
+    """Move a view none of whose events follow `start` to `head`: it has nothing up to there.
+    `head` was read before the scan that found nothing, and no event at or below it can commit
+    later (SQLite has one writer; eventsourcing's PostgreSQL recorder locks the table while it
+    inserts, so ids commit in order). Compare-and-set: if another process moved the view
+    meanwhile, or a replay began, this move is given up and nothing is skipped. A gap shorter
+    than SKIP_AT_LEAST is left (reading it again costs less than a write transaction)."""
+    if head - start >= SKIP_AT_LEAST:
+        with suppress(Moved), db.transaction() as cur:
+            move(cur, name, start, head)
+
+
+def catch_up_all(
+    app: Application[Any], db: ViewDatabase, projections: Sequence[Projection],
+    batch_size: int | None = None,
+) -> int:  # fmt: skip
+    return sum(catch_up(app, db, projection, batch_size) for projection in projections)
 
 
 def clears(projection: Projection) -> list[str]:
@@ -312,8 +327,10 @@ def follow(
     stop: threading.Event,
     poll_interval: float = 1.0,
     on_applied: Callable[[int], None] | None = None,
+    batch_size: int | None = None,
 ) -> None:
-    """Keep the views current until `stop` is set.
+    """Keep the views current until `stop` is set (in batches of at most `batch_size` events,
+    if given: a server's follower keeps each write short).
 
     On PostgreSQL the recorder's subscription (LISTEN/NOTIFY) wakes the loop as soon as an
     event is recorded; where the recorder cannot subscribe (SQLite) the log is polled.
@@ -324,7 +341,7 @@ def follow(
         subscription = None
     if subscription is None:
         while not stop.is_set():
-            applied = catch_up_all(app, db, projections)
+            applied = catch_up_all(app, db, projections, batch_size)
             if applied and on_applied:
                 on_applied(applied)
             stop.wait(poll_interval)
@@ -336,11 +353,11 @@ def follow(
 
     threading.Thread(target=stop_subscription, daemon=True).start()
     with subscription:
-        applied = catch_up_all(app, db, projections)
+        applied = catch_up_all(app, db, projections, batch_size)
         if applied and on_applied:
             on_applied(applied)
         for _ in subscription:
-            applied = catch_up_all(app, db, projections)
+            applied = catch_up_all(app, db, projections, batch_size)
             if applied and on_applied:
                 on_applied(applied)
             if stop.is_set():
