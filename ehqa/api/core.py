@@ -3,8 +3,8 @@ and the checks of who may read or record what.
 
 Reads run at once, each on its own connection: they neither catch the views up (the follower
 beside the server keeps them current) nor write (their access-log entries are group-committed).
-Writes are serialised within a worker (`lock`), catch the views up before they check who may
-record, and again before they answer, so a caller reads their own writes.
+Writes are serialised within a worker (`lock`) and catch the views up before they answer, so a
+caller reads their own writes.
 
 The edge translates and never decides: it checks who is calling and what the consent statement
 allows (aggregates.access), makes one application call, and maps refusals to problem+json.
@@ -33,6 +33,8 @@ from ehqa.auth import (
 from ehqa.filters import UnknownValueError, check_filters
 from ehqa.idempotency import IdempotencyKeys
 from ehqa.services import Services
+
+EPISODE_VIEWS = ("episodes", "timeline", "children")  # the views an episode's commands change
 
 
 def check(decision: Decision) -> None:
@@ -93,8 +95,10 @@ class Api:
 
     def episode_json(self, reference: str) -> Any:
         """The episode as a command's answer (dates as text, as it is kept for replays), from
-        views caught up with the command's own events."""
-        self.services.catch_up()
+        views caught up with the command's own events (an episode's commands record only the
+        episode's and its child's events: the other views have nothing to take from them)."""
+        for name in EPISODE_VIEWS:
+            self.services.catch_up_one(name)
         return json.loads(json.dumps(self.episode_view(reference), default=str))
 
     def visible(self, who: Principal, reference: str) -> dict[str, Any]:
@@ -112,9 +116,8 @@ class Api:
         return view
 
     def writable(self, who: Principal, reference: str) -> dict[str, Any]:
-        """The episode, if the caller may record on it (404 if they may not even read it), from
-        views caught up first: who may record is decided on the latest consent and lead."""
-        self.services.catch_up()
+        """The episode, if the caller may record on it (404 if they may not even read it), as
+        the views stand (kept current by the follower, or caught up now without one)."""
         view = self.visible(who, reference)
         check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
         return view
