@@ -93,6 +93,8 @@ class TokenBook:
     ) -> None:
         self.db = db
         self.now = now
+        # (given, the last-use stamp is handed to it as (sql, rows) instead of written at once)
+        self.defer: Callable[[str, list[tuple[Any, ...]]], None] | None = None
 
     def create(
         self, name: str, role: Role, agency: str | None = None, expires: datetime | None = None
@@ -160,12 +162,16 @@ class TokenBook:
 
     def _used(self, token: str, now: datetime) -> None:
         # Conditional, so that workers racing on the same token write once a minute between them.
+        sql = (
+            "UPDATE ehqa_tokens SET last_used_at = ? WHERE token_hash = ?"
+            " AND (last_used_at IS NULL OR last_used_at <= ?)"
+        )
+        params = (_stamp(now), _hash(token), _stamp(now - LAST_USED_EVERY))
+        if self.defer is not None:  # (a server commits it with its reads' access-log entries)
+            self.defer(sql, [params])
+            return
         with self.db.transaction() as cur:
-            cur.execute(
-                "UPDATE ehqa_tokens SET last_used_at = ? WHERE token_hash = ?"
-                " AND (last_used_at IS NULL OR last_used_at <= ?)",
-                (_stamp(now), _hash(token), _stamp(now - LAST_USED_EVERY)),
-            )
+            cur.execute(sql, params)
 
     def tokens(self) -> list[dict[str, Any]]:
         """Every token, oldest first: never its secret or its hash."""
@@ -333,6 +339,19 @@ class Authenticator:
         return self.tokens.principal(token)
 
 
+ACCESS_INSERT = (
+    "INSERT INTO ehqa_access_log (at, who, role, agency, action, episode, subject)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def access_rows(who: Principal, entries: list[tuple[str, str | None]]) -> list[tuple[Any, ...]]:
+    """The access-log rows of (action, episode) entries of one caller, stamped now."""
+    at = _now()
+    return [(at, who.name, who.role.value, who.agency, action, episode, who.subject)
+            for action, episode in entries]  # fmt: skip
+
+
 class AccessLog:
     def __init__(self, db: ViewDatabase) -> None:
         self.db = db
@@ -342,14 +361,8 @@ class AccessLog:
 
     def record_many(self, who: Principal, entries: list[tuple[str, str | None]]) -> None:
         """Several (action, episode) entries of one caller, in one transaction."""
-        at = _now()
         with self.db.transaction() as cur:
-            cur.executemany(
-                "INSERT INTO ehqa_access_log (at, who, role, agency, action, episode, subject)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(at, who.name, who.role.value, who.agency, action, episode, who.subject)
-                 for action, episode in entries],
-            )  # fmt: skip
+            cur.executemany(ACCESS_INSERT, access_rows(who, entries))
 
     def entries(self, episode: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         where, params = ("WHERE episode = ?", [episode]) if episode else ("", [])

@@ -27,7 +27,6 @@ from projections.runner import (
     DeadLetter,
     ViewStatus,
     catch_up,
-    catch_up_all,
     dead_letters,
     rebuild,
     status,
@@ -47,7 +46,7 @@ from schedulers.sweep import Raised, sweep
 
 def sweep_lock(env: dict[str, str]) -> SweepLock:
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-        return PostgresSweepLock(postgres_conninfo(env))
+        return PostgresSweepLock(postgres_conninfo(env), env.get("POSTGRES_SCHEMA"))
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         return FileSweepLock(env["SQLITE_DBNAME"] + ".sweep.lock")
     return FileSweepLock(tempfile.gettempdir() + f"/ehqa-{id(env)}.sweep.lock")
@@ -89,6 +88,10 @@ class Services:
         check_store(database_url, env)
         clock = clock or from_environment()
         self.database_url = database_url
+        # (what another Services on the same store needs to behave as this one: `sibling`)
+        self.options: dict[str, Any] = {
+            "policy_dir": policy_dir, "default_policy": default_policy, "clock": clock,
+        }  # fmt: skip
         self.app = EhqaApplication(
             env, policies=PolicyBook(policy_dir), default_policy=default_policy, clock=clock
         )
@@ -113,6 +116,11 @@ class Services:
         )
         self.sweep_lock = sweep_lock(env)
 
+    def sibling(self) -> Services:
+        """Another Services on the same store, with the same policies and clock (a thread's own:
+        a database connection is never shared between threads)."""
+        return Services(self.database_url, **self.options)
+
     def _load_audit(self, audit_id: UUID, version: int) -> Audit:
         audit: Audit = self.app.repository.get(audit_id, version=version)
         return audit
@@ -128,8 +136,13 @@ class Services:
         known = ", ".join(p.name for p in self.projections)
         raise KeyError(f"unknown view '{name}' (views: {known})")
 
+    catch_up_batch: int | None = None  # events a catch-up batch takes, at most (None: decided)
+
     def catch_up(self) -> int:
-        return catch_up_all(self.app, self.views, self.projections)
+        return sum(
+            catch_up(self.app, self.views, projection, self.catch_up_batch)
+            for projection in self.projections
+        )
 
     def catch_up_one(self, name: str, **options: Any) -> int:
         return catch_up(self.app, self.views, self.projection(name), **options)

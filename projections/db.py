@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS ehqa_tracking (
@@ -226,18 +229,33 @@ def _prepare(cur: Cursor) -> None:
 
 class SQLiteViews:
     """Views in the same SQLite file as the events (WAL, so readers never wait for writers), or
-    in a shared in-memory database (`file:NAME?mode=memory&cache=shared`)."""
+    in a shared in-memory database (`file:NAME?mode=memory&cache=shared`).
+
+    Each thread has a connection of its own (an SQLite connection is not shared between
+    threads): a server's requests read at once, each from its own snapshot, and only a
+    transaction takes the write lock."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        memory = path.startswith("file:") and "mode=memory" in path
-        self._conn = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False, uri=memory
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._memory = path.startswith("file:") and "mode=memory" in path
+        self._local = threading.local()
+        self._all: weakref.WeakSet[_Owned] = weakref.WeakSet()
         with self.transaction() as cur:
             _prepare(cur)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        owned: _Owned | None = getattr(self._local, "owned", None)
+        if owned is None:
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False,
+                uri=self._memory,
+            )  # fmt: skip
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            owned = self._local.owned = _Owned(conn)
+            self._all.add(owned)
+        return owned.conn
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -259,7 +277,21 @@ class SQLiteViews:
             self._conn.execute(f"ANALYZE {table}")
 
     def close(self) -> None:
-        self._conn.close()
+        for owned in list(self._all):
+            owned.conn.close()
+        self._local = threading.local()
+
+
+class _Owned:
+    """A thread's connection: closed when the thread ends (its thread-local value goes)."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        self.conn.close()
 
 
 class _SQLiteCursor:
@@ -328,29 +360,35 @@ def _pg(sql: str) -> str:
 
 
 class PostgresViews:
-    """Views in the same PostgreSQL database (and schema) as the events."""
+    """Views in the same PostgreSQL database (and schema) as the events, through a small pool of
+    connections (psycopg_pool): each query or transaction takes one for its own time only, so a
+    server's threads read at once."""
 
-    def __init__(self, conninfo: str, schema: str | None = None) -> None:
+    def __init__(self, conninfo: str, schema: str | None = None, max_size: int = 8) -> None:
         options = f"-c search_path={schema}" if schema else ""
-        self._conn = psycopg.connect(conninfo, autocommit=True, options=options)
-        with self._conn.transaction(), self._conn.cursor() as cur:
+        self._pool = ConnectionPool(
+            conninfo, kwargs={"autocommit": True, "options": options}, min_size=1,
+            max_size=max_size, open=True, name="ehqa-views",
+        )  # fmt: skip
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (0x65687162,))
             _prepare(_PgCursor(cur))
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        with self._conn.transaction(), self._conn.cursor() as cur:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield _PgCursor(cur)
 
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh the planner's statistics (after a rebuild the tables look nothing like before)."""
-        for table in tables:
-            self._conn.execute(f"ANALYZE {table}")
+        with self._pool.connection() as conn:
+            for table in tables:
+                conn.execute(f"ANALYZE {table}")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._conn.cursor() as cur:
+        with self._pool.connection() as conn, conn.cursor() as cur:
             cur.execute(_pg(sql), tuple(params))
             return cur.fetchall()
 
     def close(self) -> None:
-        self._conn.close()
+        self._pool.close()

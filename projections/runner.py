@@ -7,31 +7,47 @@ two processes catching up at once never apply a batch twice.
 An event a view cannot decode or apply is dead-lettered for that view (`ehqa_dead_letters`) and
 skipped, in the same transaction as the batch's rows and the move of the position: one bad
 event never stops a view, and none is dead-lettered twice or lost.
+
+The parts: `tracking` (positions and their compare-and-set moves), `failures` (dead letters),
+`replay` (rebuilding a view derived from aggregates one whole history at a time).
 """
 
 from __future__ import annotations
 
-import gc
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
-from uuid import UUID
 
-import eventsourcing.persistence
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from projections.db import Cursor, ViewDatabase, secondary_indexes
-from projections.histories import EventLog, Opening, Stored
-from projections.views import History, Projection, Replayable
+from projections.db import ViewDatabase, secondary_indexes
+from projections.failures import DeadLetter, Failure, bury, dead_letters, store_failure
+from projections.replay import (
+    Progress,
+    cycle_collection_paused,
+    replay_batch,
+    replayer,
+)
+from projections.tracking import (
+    REPLAYING,
+    Moved,
+    begin_replay,
+    move,
+    position,
+    replay_target,
+)
+from projections.views import Projection, Replayable
 
-Progress = Callable[[int], None]  # told how many notifications further through the log
+__all__ = [
+    "CATCH_UP_BATCH", "FAR_BEHIND", "PAGE", "REBUILD_BATCH", "DeadLetter", "ViewStatus",
+    "catch_up", "catch_up_all", "clears", "cycle_collection_paused", "dead_letters", "follow",
+    "position", "rebuild", "replay_target", "scan_rate", "status",
+]  # fmt: skip
+
 PAGE = 1000  # notifications read from the log at a time
 CATCH_UP_BATCH = 1000
 FAR_BEHIND = 20_000  # a view further behind the log than this catches up in rebuild-sized batches
@@ -39,17 +55,7 @@ FAR_BEHIND = 20_000  # a view further behind the log than this catches up in reb
 # of its events it holds, and in a live service's log an episode's events are spread out among
 # everyone else's. Each projection ends a batch early when its own memory bound is reached.
 REBUILD_BATCH = 1_000_000
-# A view derived from aggregates (`Replayable`) is rebuilt, or caught up from empty, aggregate by
-# aggregate: a batch takes the whole histories of the aggregates first seen next in the log, as
-# many as hold REPLAY_EVENTS events (at least one history), so each aggregate's rows are derived
-# once and a batch's memory is bounded however long the log.
-REPLAY_EVENTS = 10_000
-REPLAY_OPENINGS = 1_000  # aggregates a replay batch looks at, at most
-REPLAY_WINDOW = 20_000  # notifications a replay batch looks through for first events, at most
-REPLAYING = "{}:replay"  # the tracking row holding where a view's replay ends, while it runs
-
-
-REASON_LENGTH = 500  # characters of a dead letter's reason kept
+SKIP_AT_LEAST = PAGE  # notifications without a view's events it is moved past (`_skip_to`)
 
 
 @dataclass(frozen=True)
@@ -59,107 +65,6 @@ class ViewStatus:
     log_position: int
     pending: bool
     dead_letters: int = 0
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """An event a view could not decode or apply, and skipped."""
-
-    view: str
-    notification_id: int
-    originator_id: str | None
-    originator_version: int | None
-    topic: str | None
-    reason: str
-    recorded_at: str
-
-
-def position(db: ViewDatabase, name: str) -> int:
-    rows = db.query("SELECT position FROM ehqa_tracking WHERE projection = ?", (name,))
-    return int(rows[0][0]) if rows else 0
-
-
-def _advance(cur: Cursor, name: str, old: int, new: int) -> bool:
-    if old == 0:
-        cur.execute(
-            "INSERT INTO ehqa_tracking (projection, position) VALUES (?, 0)"
-            " ON CONFLICT (projection) DO NOTHING",
-            (name,),
-        )
-    cur.execute(
-        "UPDATE ehqa_tracking SET position = ? WHERE projection = ? AND position = ?",
-        (new, name, old),
-    )
-    return cur.rowcount == 1
-
-
-class Moved(Exception):
-    """Another process advanced this view first; the batch is rolled back and read again."""
-
-
-def replay_target(db: ViewDatabase, name: str) -> int | None:
-    """Where the view's replay ends (the last event it takes), while one is under way."""
-    rows = db.query(
-        "SELECT position FROM ehqa_tracking WHERE projection = ?", (REPLAYING.format(name),)
-    )
-    return int(rows[0][0]) if rows else None
-
-
-def _target_in(cur: Cursor, name: str) -> int | None:
-    cur.execute(
-        "SELECT position FROM ehqa_tracking WHERE projection = ?", (REPLAYING.format(name),)
-    )
-    row = cur.fetchone()
-    return None if row is None else int(row[0])
-
-
-def _move(cur: Cursor, name: str, old: int, new: int) -> None:
-    """Move the view's position past a batch read in log order: never while it replays (the
-    check follows the compare-and-set, which holds the tracking row, so a replay that begins
-    at the same moment and this batch cannot both commit)."""
-    if not _advance(cur, name, old, new) or _target_in(cur, name) is not None:
-        raise Moved
-
-
-# Failures of the store itself (unreachable, a missing grant or table, a corrupt file, a broken
-# constraint): they are raised, never dead-lettered, or one bad GRANT would skip the whole log.
-STORE_ERRORS = (psycopg.Error, sqlite3.Error, eventsourcing.persistence.PersistenceError)
-# ... except a value one event carries that the store cannot hold (NUL in PostgreSQL text):
-# that is the event's failure, so it is dead-lettered.
-EVENT_DATA_ERRORS = (psycopg.DataError,)
-
-
-def store_failure(error: BaseException | None) -> bool:
-    """The store failed (not the event): so does one that caused the error, such as the key an
-    event is encrypted with not being given (raised inside the library's decoding error)."""
-    if error is None:
-        return False
-    if isinstance(error, STORE_ERRORS) and not isinstance(error, EVENT_DATA_ERRORS):
-        return True
-    return store_failure(error.__cause__)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    if code < 0x20 or 0x7F <= code < 0xA0:
-        return f"\\x{code:02x}"
-    if 0xD800 <= code < 0xE000:  # (a lone surrogate cannot be encoded as UTF-8)
-        return f"\\u{code:04x}"
-    return char
-
-
-def storable(text: str, length: int = REASON_LENGTH) -> str:
-    """`text` with control characters (NUL above all, which PostgreSQL text cannot hold) and lone
-    surrogates escaped, cut to `length` characters."""
-    escaped = "".join(map(_escape, text))
-    return escaped if len(escaped) <= length else escaped[: length - 1] + "\u2026"
-
-
-def describe_failure(error: BaseException) -> str:
-    return storable(f"{type(error).__name__}: {error}")
-
-
-Failure = tuple[Notification, BaseException]  # an event that cannot be applied, and why
 
 
 class _Window:
@@ -211,40 +116,6 @@ class _Window:
             self.report()
 
 
-@contextmanager
-def cycle_collection_paused() -> Iterator[None]:
-    """Replaying a batch allocates a great many small objects, most of which live on in the
-    projections' caches; none form reference cycles, so the cycle collector only re-walks them
-    again and again (it doubled the cost of a rebuild). It resumes when the batch is prepared."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _hex(ident: UUID | str) -> str:
-    return ident.hex if isinstance(ident, UUID) else storable(str(ident))
-
-
-def _bury(cur: Cursor, name: str, failures: Sequence[Failure]) -> None:
-    """Dead-letter events for a view (in the transaction that moves its position past them)."""
-    if not failures:
-        return
-    recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
-    cur.executemany(
-        "INSERT INTO ehqa_dead_letters (projection, notification_id, originator_id,"
-        " originator_version, topic, reason, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (name, n.id, _hex(n.originator_id), n.originator_version, storable(n.topic),
-             describe_failure(error), recorded_at)
-            for n, error in failures
-        ],
-    )  # fmt: skip
-
-
 def _batch(
     app: Application[Any],
     db: ViewDatabase,
@@ -264,8 +135,8 @@ def _batch(
         window.report()
         if window.count:
             with db.transaction() as cur:
-                _move(cur, projection.name, start, window.last)
-                _bury(cur, projection.name, window.dead)
+                move(cur, projection.name, start, window.last)
+                bury(cur, projection.name, window.dead)
                 projection.process(cur, prepared)
     except Exception as error:
         if isinstance(error, Moved) or store_failure(error):
@@ -296,151 +167,10 @@ def _isolate(
         else:
             assert window.notification is not None
             with db.transaction() as cur:
-                _move(cur, projection.name, at, window.last)
-                _bury(cur, projection.name, window.dead or [(window.notification, failure)])
+                move(cur, projection.name, at, window.last)
+                bury(cur, projection.name, window.dead or [(window.notification, failure)])
         at = window.last
     return applied
-
-
-def _replayer(app: Application[Any], db: ViewDatabase, projection: Projection) -> EventLog | None:
-    """The log to replay the view from aggregate by aggregate, if the view and store allow."""
-    return EventLog.of(app, db) if hasattr(projection, "replay") else None
-
-
-def _begin_replay(db: ViewDatabase, name: str, target: int) -> bool:
-    """Mark an empty view (position 0) as replaying up to `target`; False if it has moved."""
-    with db.transaction() as cur:
-        cur.execute(
-            "INSERT INTO ehqa_tracking (projection, position) VALUES (?, 0)"
-            " ON CONFLICT (projection) DO NOTHING",
-            (name,),
-        )
-        cur.execute(  # (takes the tracking row, as each batch's compare-and-set does)
-            "UPDATE ehqa_tracking SET position = 0 WHERE projection = ? AND position = 0", (name,)
-        )
-        if cur.rowcount != 1:
-            return False
-        cur.execute(
-            "INSERT INTO ehqa_tracking (projection, position) VALUES (?, ?)"
-            " ON CONFLICT (projection) DO NOTHING",
-            (REPLAYING.format(name), target),
-        )
-    return True
-
-
-def _move_replay(cur: Cursor, name: str, old: int, new: int, target: int, last: bool) -> None:
-    """Move a replaying view's position (and end the replay with its last batch)."""
-    if _target_in(cur, name) != target or not _advance(cur, name, old, new):
-        raise Moved  # (another process moved it, or began another rebuild)
-    if last:
-        cur.execute("DELETE FROM ehqa_tracking WHERE projection = ?", (REPLAYING.format(name),))
-
-
-def _replay_batch(
-    app: Application[Any],
-    db: ViewDatabase,
-    projection: Replayable,
-    log: EventLog,
-    start: int,
-    target: int,
-    size: int,
-    progress: Progress | None,
-) -> int:
-    """One batch of a replay: the whole histories, up to `target`, of the aggregates whose first
-    events come next after `start` (within REPLAY_WINDOW notifications), as many as hold `size`
-    events (and at least one). The position moves to the last of those first events (past the
-    window when it held no more; to `target` with the last batch): every aggregate first seen up
-    to the position is in the view with all its events up to `target`, none seen after it is.
-    Returns how many events were applied. Raises Moved."""
-    topics, size = projection.topics, max(1, min(size, REPLAY_EVENTS))
-    limit, upto = min(REPLAY_OPENINGS, size), min(target, start + REPLAY_WINDOW)
-    openings = log.openings(topics, start, upto, limit)
-    taken: list[Opening] = []
-    held = 0
-    for opening in openings:
-        if taken and held + opening.length > size:
-            break
-        taken.append(opening)
-        held += opening.length
-    end = upto if len(taken) == len(openings) < limit else taken[-1].id
-    last = end == target
-    found = log.histories(taken, topics, target)
-    histories: list[History] = []
-    dead: list[Failure] = []
-    failed: list[Failure] = []
-    count = 0
-    try:
-        with cycle_collection_paused():
-            decode = app.mapper.to_domain_event
-            for opening in taken:
-                events = []
-                for stored in found[opening.originator_id]:
-                    try:
-                        events.append((stored.id, decode(cast(Notification, stored))))
-                    except Exception as error:
-                        if store_failure(error):
-                            raise
-                        dead.append((stored.notification(), error))
-                count += len(found[opening.originator_id])
-                histories.append(History(opening.id, events))
-            prepared = projection.replay(histories)
-        with db.transaction() as cur:
-            _move_replay(cur, projection.name, start, end, target, last)
-            _bury(cur, projection.name, dead)
-            projection.process(cur, prepared)
-    except Exception as error:
-        if isinstance(error, Moved) or store_failure(error):
-            raise
-        with db.transaction() as cur:
-            _move_replay(cur, projection.name, start, end, target, last)
-            failed = _one_by_one(cur, projection, histories, found)
-            _bury(cur, projection.name, dead + failed)
-    if progress and end > start:
-        progress(end - start)
-    return count - len(dead) - len(failed)
-
-
-def _one_by_one(
-    cur: Cursor, projection: Replayable, histories: Sequence[History],
-    found: dict[UUID, list[Stored]],
-) -> list[Failure]:  # fmt: skip
-    """Write each history on its own (within the batch's transaction), and one that fails
-    event by event, as catch-up isolates a failed batch: an event that cannot be applied, or
-    whose rows cannot be derived or written, is kept out. Returns those events and why."""
-    notes = {stored.id: stored for events in found.values() for stored in events}
-    failures: list[Failure] = []
-    for history in histories:
-        try:
-            with _savepoint(cur):
-                projection.process(cur, projection.replay([history]))
-            continue
-        except Exception as error:
-            if store_failure(error):
-                raise
-        for seq, outcome in projection.replay_stepwise(history):
-            if isinstance(outcome, Exception):
-                failures.append((notes[seq].notification(), outcome))
-                continue
-            try:
-                with _savepoint(cur):
-                    projection.process(cur, outcome)
-            except Exception as error:
-                if store_failure(error):
-                    raise
-                failures.append((notes[seq].notification(), error))
-    return failures
-
-
-@contextmanager
-def _savepoint(cur: Cursor) -> Iterator[None]:
-    cur.execute("SAVEPOINT ehqa_replay")
-    try:
-        yield
-    except BaseException:
-        cur.execute("ROLLBACK TO SAVEPOINT ehqa_replay")
-        cur.execute("RELEASE SAVEPOINT ehqa_replay")
-        raise
-    cur.execute("RELEASE SAVEPOINT ehqa_replay")
 
 
 def catch_up(
@@ -463,33 +193,31 @@ def catch_up(
     events that cannot be applied; each is dead-lettered and skipped, the others applied.
 
     A view derived from aggregates that is empty and far behind is replayed aggregate by
-    aggregate instead (see `_replay_batch`), unless `replay` is False; a replay under way (a
+    aggregate instead (see `replay_batch`), unless `replay` is False; a replay under way (a
     rebuild's, or one killed half-way) is always carried on to its end first.
+
+    A view none of whose events follow its position is moved to the head of the log (as read
+    before the scan), so the next catch-up does not read those notifications again.
     """
-    applied, log = 0, _replayer(app, db, projection)
+    applied, log = 0, replayer(app, db, projection)
+    head = app.recorder.max_notification_id() or 0  # (read before any scan: see `_skip_to`)
     while True:
         start = position(db, projection.name)
         if log is not None:
             target = replay_target(db, projection.name)
-            if (
-                target is None
-                and replay
-                and start == 0
-                and (app.recorder.max_notification_id() or 0) > FAR_BEHIND
-            ):
+            if target is None and replay and start == 0 and head > FAR_BEHIND:
                 wanted = log.last(projection.topics)  # (an empty view far behind: replay it)
-                target = wanted if wanted and _begin_replay(db, projection.name, wanted) else None
+                target = wanted if wanted and begin_replay(db, projection.name, wanted) else None
             if target is not None:
                 with suppress(Moved):  # (then the position is read again)
-                    applied += _replay_batch(
+                    applied += replay_batch(
                         app, db, cast(Replayable, projection), log, start, target,
                         batch_size or REBUILD_BATCH, progress,
                     )  # fmt: skip
                 continue
+        if head <= start:
+            return applied  # nothing recorded since: no need to read the log
         if batch_size is None:  # (decided once, from the first position read)
-            head = app.recorder.max_notification_id() or 0
-            if head <= start:
-                return applied  # nothing recorded since: no need to read the log
             batch_size = REBUILD_BATCH if head - start > FAR_BEHIND else CATCH_UP_BATCH
         try:
             window, failure = _batch(app, db, projection, start, batch_size, progress)
@@ -501,12 +229,28 @@ def catch_up(
         except Moved:
             continue
         if not window.count:
+            _skip_to(db, projection.name, start, head)
             return applied
         applied += window.applied
 
 
-def catch_up_all(app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]) -> int:
-    return sum(catch_up(app, db, projection) for projection in projections)
+def _skip_to(db: ViewDatabase, name: str, start: int, head: int) -> None:
+    """Move a view none of whose events follow `start` to `head`: it has nothing up to there.
+    `head` was read before the scan that found nothing, and no event at or below it can commit
+    later (SQLite has one writer; eventsourcing's PostgreSQL recorder locks the table while it
+    inserts, so ids commit in order). Compare-and-set: if another process moved the view
+    meanwhile, or a replay began, this move is given up and nothing is skipped. A gap shorter
+    than SKIP_AT_LEAST is left (reading it again costs less than a write transaction)."""
+    if head - start >= SKIP_AT_LEAST:
+        with suppress(Moved), db.transaction() as cur:
+            move(cur, name, start, head)
+
+
+def catch_up_all(
+    app: Application[Any], db: ViewDatabase, projections: Sequence[Projection],
+    batch_size: int | None = None,
+) -> int:  # fmt: skip
+    return sum(catch_up(app, db, projection, batch_size) for projection in projections)
 
 
 def clears(projection: Projection) -> list[str]:
@@ -531,7 +275,7 @@ def rebuild(
     the next catch-up.
     """
     indexes = secondary_indexes(projection.tables)
-    log = _replayer(app, db, projection) if replay else None
+    log = replayer(app, db, projection) if replay else None
     target = log.last(projection.topics) if log is not None else 0
     with db.transaction() as cur:
         for index, _ in indexes:
@@ -578,20 +322,6 @@ def status(
     return found
 
 
-def dead_letters(db: ViewDatabase, view: str | None = None) -> list[DeadLetter]:
-    """The events each view (or one) skipped, in log order."""
-    sql = (
-        "SELECT projection, notification_id, originator_id, originator_version, topic, reason,"
-        " recorded_at FROM ehqa_dead_letters"
-    )
-    rows = (
-        db.query(sql + " WHERE projection = ? ORDER BY notification_id", (view,))
-        if view
-        else db.query(sql + " ORDER BY projection, notification_id")
-    )
-    return [DeadLetter(*row) for row in rows]
-
-
 def follow(
     app: Application[Any],
     db: ViewDatabase,
@@ -599,8 +329,10 @@ def follow(
     stop: threading.Event,
     poll_interval: float = 1.0,
     on_applied: Callable[[int], None] | None = None,
+    batch_size: int | None = None,
 ) -> None:
-    """Keep the views current until `stop` is set.
+    """Keep the views current until `stop` is set (in batches of at most `batch_size` events,
+    if given: a server's follower keeps each write short).
 
     On PostgreSQL the recorder's subscription (LISTEN/NOTIFY) wakes the loop as soon as an
     event is recorded; where the recorder cannot subscribe (SQLite) the log is polled.
@@ -611,7 +343,7 @@ def follow(
         subscription = None
     if subscription is None:
         while not stop.is_set():
-            applied = catch_up_all(app, db, projections)
+            applied = catch_up_all(app, db, projections, batch_size)
             if applied and on_applied:
                 on_applied(applied)
             stop.wait(poll_interval)
@@ -623,11 +355,11 @@ def follow(
 
     threading.Thread(target=stop_subscription, daemon=True).start()
     with subscription:
-        applied = catch_up_all(app, db, projections)
+        applied = catch_up_all(app, db, projections, batch_size)
         if applied and on_applied:
             on_applied(applied)
         for _ in subscription:
-            applied = catch_up_all(app, db, projections)
+            applied = catch_up_all(app, db, projections, batch_size)
             if applied and on_applied:
                 on_applied(applied)
             if stop.is_set():

@@ -18,19 +18,25 @@ class SweepLock(Protocol):
 
 
 class PostgresSweepLock:
-    def __init__(self, conninfo: str) -> None:
+    """An advisory lock keyed by the store's schema as well as SWEEP_LOCK: advisory locks belong
+    to a database, and councils in different schemas of one database each sweep their own."""
+
+    def __init__(self, conninfo: str, schema: str | None = None) -> None:
         self._conninfo = conninfo
+        self._schema = schema
 
     @contextmanager
     def hold(self) -> Iterator[bool]:
+        key = "%s, hashtext(COALESCE(%s, current_schema()))"
         with psycopg.connect(self._conninfo, autocommit=True) as conn:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (SWEEP_LOCK,)).fetchone()
+            args = (SWEEP_LOCK, self._schema)
+            row = conn.execute(f"SELECT pg_try_advisory_lock({key})", args).fetchone()
             held = bool(row and row[0])
             try:
                 yield held
             finally:
                 if held:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK,))
+                    conn.execute(f"SELECT pg_advisory_unlock({key})", args)
 
 
 class FileSweepLock:

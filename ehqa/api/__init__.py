@@ -53,14 +53,14 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
         title="ehqa",
         version="0.1.0",
         summary="Early Help Assessment episodes, their clocks, alerts and access.",
-        lifespan=lifespan(services.database_url, background, sweep_interval),
+        lifespan=lifespan(services, background, sweep_interval),
         openapi_tags=TAGS,
         separate_input_output_schemas=False,
         docs_url=None,  # (served offline by ehqa.api.docs)
         redoc_url=None,
         dependencies=[Depends(refuse_undocumented_query)],  # (first, before the caller's)
     )
-    app.state.api = Api(services, verifier)
+    app.state.api = Api(services, verifier, followed=background)
     errors.install(app)
     app.add_middleware(Limits)  # (before the log's, so that the log wraps both)
     logs.install(app)

@@ -1,4 +1,12 @@
-"""Beside a worker of the API: the view follower and the alert sweep, as two threads."""
+"""Beside a worker of the API: the view follower and the alert sweep, as two threads.
+
+Neither ever holds a request up. Each has a Services of its own (a database connection is never
+shared between threads), opened as the app's own (`Services.sibling`: the same policies,
+default policy and clock), and works in short transactions: the follower and the sweep's
+catch-up in batches of at most CATCH_UP_BATCH events, the sweep's alerts 100 episodes at a time.
+A request neither waits for them nor takes their locks: a read catches nothing up and writes
+nothing (its access-log entry is group-committed), and on SQLite reads never wait for a writer.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +19,24 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from ehqa.services import Services
-from projections.runner import follow
+from projections.runner import CATCH_UP_BATCH, follow
 from schedulers.scheduler import run_every
 
 log = logging.getLogger("ehqa.api")
 
 
-def start(database_url: str, stop: threading.Event, interval: float) -> list[threading.Thread]:
-    """Keep the views caught up, and wake the sweep (one sweeper per store). Each thread has
-    its own Services: a database connection is never shared between threads."""
-    follower, sweeper = Services(database_url), Services(database_url)
+def start(services: Services, stop: threading.Event, interval: float) -> list[threading.Thread]:
+    """Keep the views caught up, and wake the sweep (one sweeper per store)."""
+    follower, sweeper = services.sibling(), services.sibling()
+    sweeper.catch_up_batch = CATCH_UP_BATCH
 
     def follow_views() -> None:
         try:
-            follow(follower.app, follower.views, follower.projections, stop, poll_interval=1.0)
+            follow(follower.app, follower.views, follower.projections, stop, poll_interval=1.0,
+                   batch_size=CATCH_UP_BATCH)  # fmt: skip
+        except Exception:
+            log.exception("the view follower stopped")
+            raise
         finally:
             follower.close()
 
@@ -52,17 +64,19 @@ def start(database_url: str, stop: threading.Event, interval: float) -> list[thr
 
 
 def lifespan(
-    database_url: str, background: bool, interval: float
+    services: Services, background: bool, interval: float
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """The app's lifespan: the threads (if `background`) run while it serves."""
+    """The app's lifespan: the threads (if `background`) run while it serves; at shutdown the
+    reads' access-log entries still waiting are committed."""
 
     @asynccontextmanager
-    async def running(_: FastAPI) -> AsyncIterator[None]:
+    async def running(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        workers = start(database_url, stop, interval) if background else []
+        workers = start(services, stop, interval) if background else []
         yield
         stop.set()
         for worker in workers:
             worker.join(timeout=30)
+        app.state.api.close()
 
     return running

@@ -1,5 +1,10 @@
-"""What every route shares: one Services (guarded by a lock), the tokens, the access log and the
-idempotency keys; and the checks of who may read or record what.
+"""What every route shares: one Services, the tokens, the access log and the idempotency keys;
+and the checks of who may read or record what.
+
+Reads run at once, each on its own connection: they neither catch the views up (the follower
+beside the server keeps them current) nor write (their access-log entries are group-committed).
+Writes are serialised within a worker (`lock`) and catch the views up before they answer, so a
+caller reads their own writes.
 
 The edge translates and never decides: it checks who is calling and what the consent statement
 allows (aggregates.access), makes one application call, and maps refusals to problem+json.
@@ -15,10 +20,21 @@ from typing import Any
 
 from aggregates.access import Decision, Principal, may_read, may_record, may_see_authority
 from ehqa.api.errors import Refused
-from ehqa.auth import AccessLog, Authenticator, JwtVerifier, TokenBook, Unauthenticated
+from ehqa.api.group_commit import GroupCommit
+from ehqa.auth import (
+    ACCESS_INSERT,
+    AccessLog,
+    Authenticator,
+    JwtVerifier,
+    TokenBook,
+    Unauthenticated,
+    access_rows,
+)
 from ehqa.filters import UnknownValueError, check_filters
 from ehqa.idempotency import IdempotencyKeys
 from ehqa.services import Services
+
+EPISODE_VIEWS = ("episodes", "timeline", "children")  # the views an episode's commands change
 
 
 def check(decision: Decision) -> None:
@@ -27,26 +43,42 @@ def check(decision: Decision) -> None:
 
 
 class Api:
-    """What the routes share: one Services (guarded by a lock), tokens and the access log."""
+    """What the routes share: one Services, tokens and the access log."""
 
-    def __init__(self, services: Services, verifier: JwtVerifier | None = None) -> None:
+    def __init__(
+        self, services: Services, verifier: JwtVerifier | None = None, followed: bool = False
+    ) -> None:
         self.services = services
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # (taken by writes only)
+        self.followed = followed  # a follower in this process keeps the views current
         self.tokens = TokenBook(services.views)
         self.auth = Authenticator(self.tokens, verifier)
         self.access = AccessLog(services.views)
+        self.group = GroupCommit(services.views)
+        self.tokens.defer = self.group.add
         self.keys = IdempotencyKeys(services.views)
         self.staff: dict[str, str] = {}  # worker -> line manager (EHQA_STAFF_FILE)
 
     def who(self, authorization: str | None) -> Principal:
         try:
-            with self.lock:
-                return self.auth.principal(authorization)
+            return self.auth.principal(authorization)
         except Unauthenticated as error:
             raise Refused(401, "Unauthorized", str(error)) from None
 
+    def current(self) -> None:
+        """Views current enough to read: a follower in this process keeps them so (a read does
+        not catch up); without one, the read catches them up itself."""
+        if not self.followed:
+            self.services.catch_up()
+
+    def logged(self, who: Principal, action: str, episode: str | None = None) -> None:
+        """A read's access-log entry, committed with others within a fraction of a second."""
+        self.group.add(ACCESS_INSERT, access_rows(who, [(action, episode)]))
+
+    def close(self) -> None:
+        self.group.close()
+
     def episode_view(self, reference: str) -> dict[str, Any]:
-        self.services.catch_up()
         view = self.services.read.episode(reference)
         if view is None:
             raise Refused(404, "Not Found", f"no episode {reference}")
@@ -54,21 +86,25 @@ class Api:
 
     @contextmanager
     def authority_read(self, who: Principal, what: str) -> Iterator[None]:
-        """An authority-wide query: refused to agency roles; answered from current views, under
-        the lock, and recorded in the access log."""
+        """An authority-wide query: refused to agency roles; answered from current views and
+        recorded in the access log."""
         check(may_see_authority(who))
-        with self.lock:
-            self.services.catch_up()
-            self.access.record(who, what)
-            yield
+        self.current()
+        self.logged(who, what)
+        yield
 
     def episode_json(self, reference: str) -> Any:
-        """The episode as a command's answer (dates as text, as it is kept for replays)."""
+        """The episode as a command's answer (dates as text, as it is kept for replays), from
+        views caught up with the command's own events (an episode's commands record only the
+        episode's and its child's events: the other views have nothing to take from them)."""
+        for name in EPISODE_VIEWS:
+            self.services.catch_up_one(name)
         return json.loads(json.dumps(self.episode_view(reference), default=str))
 
     def visible(self, who: Principal, reference: str) -> dict[str, Any]:
         """The episode, if the caller may read it. A caller who may not gets the same 404 as
         for an episode that does not exist: a refusal must not tell them it exists."""
+        self.current()
         view = self.episode_view(reference)
         if not may_read(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]).allowed:
             raise Refused(404, "Not Found", f"no episode {reference}")
@@ -76,11 +112,12 @@ class Api:
 
     def readable(self, who: Principal, reference: str, action: str) -> dict[str, Any]:
         view = self.visible(who, reference)
-        self.access.record(who, action, reference)
+        self.logged(who, action, reference)
         return view
 
     def writable(self, who: Principal, reference: str) -> dict[str, Any]:
-        """The episode, if the caller may record on it (404 if they may not even read it)."""
+        """The episode, if the caller may record on it (404 if they may not even read it), as
+        the views stand (kept current by the follower, or caught up now without one)."""
         view = self.visible(who, reference)
         check(may_record(who, (view["lead"] or {}).get("agency"), view["consent_agencies"]))
         return view

@@ -39,8 +39,7 @@ def idempotent(api: Api, who: Principal, key: str | None, request: str, run: Run
                       " handled; retry in a few seconds") from None  # fmt: skip
     if isinstance(earlier, Answer):
         if earlier.status < 400:  # the episode it shows: only while the caller may still read it
-            with api.lock:
-                api.readable(who, reference, "replay of a recorded command")
+            api.readable(who, reference, "replay of a recorded command")
         media = PROBLEM if earlier.status >= 400 else "application/json"
         return JSONResponse(earlier.body, status_code=earlier.status, media_type=media)
     mark = tracking(who.subject, key)

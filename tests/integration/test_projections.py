@@ -18,7 +18,8 @@ from ehqa.clock import fixed
 from ehqa.services import Services
 from ehqa.simulate import references, simulate
 from projections import db as view_db
-from projections import runner
+from projections import replay as replays
+from projections import runner, tracking
 from projections.runner import follow, position, rebuild
 from projections.views import EpisodeRows, EpisodesProjection, History
 
@@ -183,8 +184,8 @@ def test_a_rebuild_replays_each_episode_once_in_bounded_batches(
     incremental = dump_views(services)
     episodes = services.projection("episodes")
     assert isinstance(episodes, EpisodesProjection)
-    monkeypatch.setattr(runner, "REPLAY_EVENTS", 400)
-    monkeypatch.setattr(runner, "REPLAY_WINDOW", 250)  # (first events looked for 250 at a time)
+    monkeypatch.setattr(replays, "REPLAY_EVENTS", 400)
+    monkeypatch.setattr(replays, "REPLAY_WINDOW", 250)  # (first events looked for 250 at a time)
     held: list[int] = []
     replay = episodes.replay
 
@@ -220,13 +221,13 @@ def test_a_rebuild_replays_each_episode_once_in_bounded_batches(
 def count_moves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record each committed move of a view's position (one per batch)."""
     moves: list[int] = []
-    advance = runner._advance
+    advance = tracking._advance
 
     def counted(cur: object, name: str, old: int, new: int) -> bool:
         moves.append(new)
         return advance(cur, name, old, new)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "_advance", counted)
+    monkeypatch.setattr(tracking, "_advance", counted)
     return moves
 
 

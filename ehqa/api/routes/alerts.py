@@ -29,20 +29,19 @@ def alerts(who: Caller, api: ApiDep, as_at: AsAt = None, to: AlertsFor = None,
     them (by their sign-in subject) on episodes they may read; authority-wide roles see all,
     or with `for`, those addressed to one subject or one role."""
     s = api.services
-    with api.lock:
-        s.catch_up()
-        when = as_at or s.app.clock()
-        if may_see_authority(who).allowed:
-            api.known("for", **{"for": to})
-            role = to if to in ALERT_ROLES else None
-            found = s.read.alerts(when, None if role else to, role, include_cleared=all)
-        else:
-            if to not in (None, who.subject):
-                raise Refused(403, "Forbidden", f"a {who.role.value} sees their own alerts")
-            found = [a for a in s.read.alerts(when, who.subject, include_cleared=all)
-                     if api.may_read_episode(who, a["episode"])]  # fmt: skip
-        api.access.record(who, "alerts")
-        return found
+    api.current()
+    when = as_at or s.app.clock()
+    if may_see_authority(who).allowed:
+        api.known("for", **{"for": to})
+        role = to if to in ALERT_ROLES else None
+        found = s.read.alerts(when, None if role else to, role, include_cleared=all)
+    else:
+        if to not in (None, who.subject):
+            raise Refused(403, "Forbidden", f"a {who.role.value} sees their own alerts")
+        found = [a for a in s.read.alerts(when, who.subject, include_cleared=all)
+                 if api.may_read_episode(who, a["episode"])]  # fmt: skip
+    api.logged(who, "alerts")
+    return found
 
 
 @router.post("/alerts/{ident:path}/ack", response_model=AlertOut, operation_id="acknowledge_alert",

@@ -63,7 +63,7 @@ def change(api: Api, who: Principal, reference: str, command: Callable[[Any, dat
 def read_audit(api: Api, who: Principal, reference: str, what: str) -> Audit:
     check(may_see_authority(who))
     audit = api.services.app.get_audit(reference)
-    api.access.record(who, f"audit {what} {reference}", audit.episode)
+    api.logged(who, f"audit {what} {reference}", audit.episode)
     return audit
 
 
@@ -91,8 +91,7 @@ def assign(body: AssignBody, who: Caller, api: ApiDep) -> Any:
             responses=READING)  # fmt: skip
 def get_audit(reference: str, who: Caller, api: ApiDep) -> Any:
     """An audit: scores with evidence, grade, actions, discussion and concerns."""
-    with api.lock:
-        return audit_json(read_audit(api, who, reference, "read"))
+    return audit_json(read_audit(api, who, reference, "read"))
 
 
 @router.get("/audits/{reference}/proposals", operation_id="get_audit_proposals",
@@ -100,8 +99,7 @@ def get_audit(reference: str, who: Caller, api: ApiDep) -> Any:
 def proposals(reference: str, who: Caller, api: ApiDep) -> dict[str, Any]:
     """What the record proves for A1, R6, R8 and the closure section, with the facts."""
     s = api.services
-    with api.lock:
-        found = s.app.proposals(read_audit(api, who, reference, "proposals").episode)
+    found = s.app.proposals(read_audit(api, who, reference, "proposals").episode)
     return {k: {"score": p.score, "grade": p.grade and p.grade.label, "facts": list(p.facts)}
             for k, p in found.items()}  # fmt: skip
 
@@ -205,8 +203,7 @@ def report(
     """Grades of completed audits by scheme, agency, quarter, auditor or section; or the board's themes."""
     s = api.services
     check(may_see_authority(who))
-    with api.lock:
-        s.catch_up()
-        audits = s.read.audits()
-        api.access.record(who, f"audit report by {by}")
+    api.current()
+    audits = s.read.audits()
+    api.logged(who, f"audit report by {by}")
     return theme_report(audits) if by == "themes" else grade_report(audits, by)

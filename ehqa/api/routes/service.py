@@ -28,9 +28,8 @@ def ready(api: ApiDep) -> Any:
     apply and skipped are counted in `dead_letters` (they do not make it unready)."""
     s = api.services
     try:
-        with api.lock:
-            s.catch_up()
-            found = s.status()
+        s.catch_up()
+        found = s.status()
     except Exception as error:  # the store is unreachable: the cause is logged, not shown
         log.error(json.dumps({"ready": "store does not answer", "error": str(error)[:2000]}))
         return problem(503, "Service Unavailable", "the store does not answer (see the log)")

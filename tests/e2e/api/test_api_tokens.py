@@ -92,6 +92,8 @@ def test_token_subject_expiry_revocation_and_last_use(store_url: str) -> None:
         assert expired.status_code == 401 and expired.json()["detail"] == "token expired"
 
         def last_used() -> str:
+            for app in (app_a, app_b):  # (a read's stamp is group-committed: committed now)
+                app.state.api.group.flush()
             return next(t for t in book.tokens() if t["id"] == admin.id)["last_used_at"]
 
         assert last_used() == "2025-11-20T09:00:00+00:00"

@@ -1,0 +1,110 @@
+"""Dead letters: an event a view cannot decode or apply is kept here for that view, and skipped.
+
+They are written in the same transaction as the batch's rows and the move of the view's
+position, so none is dead-lettered twice or lost. Failures of the store itself are never
+dead-lettered (`store_failure`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import eventsourcing.persistence
+import psycopg
+from eventsourcing.persistence import Notification
+
+from projections.db import Cursor, ViewDatabase
+
+REASON_LENGTH = 500  # characters of a dead letter's reason kept
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a view could not decode or apply, and skipped."""
+
+    view: str
+    notification_id: int
+    originator_id: str | None
+    originator_version: int | None
+    topic: str | None
+    reason: str
+    recorded_at: str
+
+
+# Failures of the store itself (unreachable, a missing grant or table, a corrupt file, a broken
+# constraint): they are raised, never dead-lettered, or one bad GRANT would skip the whole log.
+STORE_ERRORS = (psycopg.Error, sqlite3.Error, eventsourcing.persistence.PersistenceError)
+# ... except a value one event carries that the store cannot hold (NUL in PostgreSQL text):
+# that is the event's failure, so it is dead-lettered.
+EVENT_DATA_ERRORS = (psycopg.DataError,)
+
+
+def store_failure(error: BaseException | None) -> bool:
+    """The store failed (not the event): so does one that caused the error, such as the key an
+    event is encrypted with not being given (raised inside the library's decoding error)."""
+    if error is None:
+        return False
+    if isinstance(error, STORE_ERRORS) and not isinstance(error, EVENT_DATA_ERRORS):
+        return True
+    return store_failure(error.__cause__)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return f"\\x{code:02x}"
+    if 0xD800 <= code < 0xE000:  # (a lone surrogate cannot be encoded as UTF-8)
+        return f"\\u{code:04x}"
+    return char
+
+
+def storable(text: str, length: int = REASON_LENGTH) -> str:
+    """`text` with control characters (NUL above all, which PostgreSQL text cannot hold) and lone
+    surrogates escaped, cut to `length` characters."""
+    escaped = "".join(map(_escape, text))
+    return escaped if len(escaped) <= length else escaped[: length - 1] + "\u2026"
+
+
+def describe_failure(error: BaseException) -> str:
+    return storable(f"{type(error).__name__}: {error}")
+
+
+Failure = tuple[Notification, BaseException]  # an event that cannot be applied, and why
+
+
+def _hex(ident: UUID | str) -> str:
+    return ident.hex if isinstance(ident, UUID) else storable(str(ident))
+
+
+def bury(cur: Cursor, name: str, failures: Sequence[Failure]) -> None:
+    """Dead-letter events for a view (in the transaction that moves its position past them)."""
+    if not failures:
+        return
+    recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
+    cur.executemany(
+        "INSERT INTO ehqa_dead_letters (projection, notification_id, originator_id,"
+        " originator_version, topic, reason, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (name, n.id, _hex(n.originator_id), n.originator_version, storable(n.topic),
+             describe_failure(error), recorded_at)
+            for n, error in failures
+        ],
+    )  # fmt: skip
+
+
+def dead_letters(db: ViewDatabase, view: str | None = None) -> list[DeadLetter]:
+    """The events each view (or one) skipped, in log order."""
+    sql = (
+        "SELECT projection, notification_id, originator_id, originator_version, topic, reason,"
+        " recorded_at FROM ehqa_dead_letters"
+    )
+    rows = (
+        db.query(sql + " WHERE projection = ? ORDER BY notification_id", (view,))
+        if view
+        else db.query(sql + " ORDER BY projection, notification_id")
+    )
+    return [DeadLetter(*row) for row in rows]

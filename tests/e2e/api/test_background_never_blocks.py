@@ -1,0 +1,96 @@
+"""The first request after a start is not held by the sweep: with the sweep stubbed to sit inside
+a write transaction until told to go, reads are answered over real HTTP meanwhile, and their
+access-log entries reach the log once it lets go."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import pytest
+import uvicorn
+
+from aggregates.access import Role
+from ehqa.api import create_app
+from ehqa.clock import fixed
+from ehqa.services import Services
+from tests.e2e.api.conftest import free_port
+
+TODAY = date(2025, 11, 20)
+HELD = 120  # seconds the stubbed sweep holds its transaction at most (released by the test)
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2):
+                    break
+            except OSError:
+                assert thread.is_alive() and time.monotonic() < deadline, "no server"
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+def get(base: str, token: str, path: str) -> tuple[int, Any]:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # (less than HELD)
+        return response.status, json.loads(response.read())
+
+
+def test_reads_are_answered_while_the_first_sweep_holds_its_transaction(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_sweep(self: Services, today: date | None = None) -> list[Any]:
+        with self.views.transaction() as cur:  # (SQLite: the write lock; PostgreSQL: a row lock)
+            cur.execute("UPDATE ehqa_tracking SET position = position")
+            inside.set()
+            release.wait(HELD)
+        return []
+
+    monkeypatch.setattr(Services, "sweep", slow_sweep)
+    services = Services(store_url, clock=fixed(TODAY))
+    try:
+        services.app.open_episode("EH-1", child="C-1", lead_name="Jo Bright",
+                                  lead_agency="primary_school", on=date(2025, 9, 1))  # fmt: skip
+        services.catch_up()
+        app = create_app(services, background=True, sweep_interval=3600)
+        token = app.state.api.tokens.create("Co-ordinator", Role.COORDINATOR, None)
+        admin = app.state.api.tokens.create("Admin", Role.ADMIN, None)
+        with served(app) as base:
+            assert inside.wait(60), "the sweep did not start"
+            try:
+                for path in ("/episodes/EH-1", "/episodes/EH-1/timeline", "/drift"):
+                    status, _ = get(base, token, path)
+                    assert status == 200
+                    assert not release.is_set() and inside.is_set()  # (still held: answered)
+            finally:
+                release.set()
+            deadline = time.monotonic() + 60  # (the group commit waits for the write lock)
+            while time.monotonic() < deadline:
+                _, entries = get(base, admin, "/access-log")
+                if {"episode", "timeline", "drift board"} <= {e["action"] for e in entries}:
+                    break
+                time.sleep(0.2)
+            assert {"episode", "timeline", "drift board"} <= {e["action"] for e in entries}
+    finally:
+        release.set()
+        services.close()

@@ -1,0 +1,93 @@
+"""The work beside a server: the sweep and follower run as the app's own Services (its policies
+and clock), one sweeper per council schema, and a catch-up never rereads a log it has read."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ehqa.api.background import start
+from ehqa.clock import fixed
+from ehqa.services import Services
+from projections import runner
+from projections.runner import position
+from schedulers.lock import PostgresSweepLock
+from tests.conftest import postgres_server_url
+
+TODAY = date(2025, 11, 20)
+
+
+def open_overdue(s: Services, reference: str) -> None:
+    """An episode whose assessment fell due months before TODAY (under its default policy)."""
+    s.app.open_episode(reference, child=f"C-{reference}", lead_name="Jo Bright",
+                       lead_agency="primary_school", on=date(2025, 4, 1), lead_subject="staff:jb")  # fmt: skip
+    s.app.change(reference, lambda e, t: e.record_consent(["primary_school"], date(2025, 4, 2), t))
+
+
+def test_the_background_sweep_uses_the_apps_policies_and_clock(
+    store_url: str, tmp_path: Path
+) -> None:
+    """A council's own policy (known only from its policy directory) and a fixed clock: the
+    sweep beside the server raises the alerts under that policy, as at that date."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "our-council.toml").write_text('title = "Our council"\nextends = "st-helens"\n')
+    s = Services(store_url, policy_dir=policies, default_policy="our-council", clock=fixed(TODAY))
+    stop = threading.Event()
+    try:
+        open_overdue(s, "EH-1")
+        assert s.app.get_episode("EH-1").policy == "our-council"
+        workers = start(s, stop, interval=3600)
+        deadline = time.monotonic() + 120
+        while not (found := s.read.alerts(TODAY)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            s.catch_up()
+        assert found, "the sweep beside the server raised nothing"
+        assert {a["episode"] for a in found} == {"EH-1"}
+        assert {a["raised_on"] for a in found} == {TODAY.isoformat()}
+    finally:
+        stop.set()
+        for worker in locals().get("workers", []):
+            worker.join(timeout=30)
+        s.close()
+
+
+def test_a_view_with_nothing_in_the_log_moves_to_its_head_and_misses_nothing_after(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox has no events until the sweep raises an alert: catching up moves it to the
+    head of the log (so it is not read again), and the alerts raised later reach it."""
+    monkeypatch.setattr(runner, "SKIP_AT_LEAST", 1)  # (a short log: moved past however short)
+    s = Services(store_url, clock=fixed(TODAY))
+    try:
+        open_overdue(s, "EH-1")
+        s.catch_up()
+        head = s.app.recorder.max_notification_id()
+        assert position(s.views, "outbox") == head and position(s.views, "audits") == head
+        raised = s.sweep()
+        assert raised
+        assert {r[0] for r in s.views.query("SELECT alert_id FROM ehqa_outbox")} == {
+            r.id for r in raised
+        }
+        assert position(s.views, "audits") == s.app.recorder.max_notification_id()
+    finally:
+        s.close()
+
+
+@pytest.mark.postgres
+def test_councils_in_two_schemas_of_one_database_each_hold_their_own_sweep_lock() -> None:
+    server = postgres_server_url()
+    a, b = (f"t_{uuid.uuid4().hex[:12]}" for _ in range(2))
+    with (
+        PostgresSweepLock(server, a).hold() as first,
+        PostgresSweepLock(server, b).hold() as other_council,
+        PostgresSweepLock(server, a).hold() as second,
+    ):
+        assert (first, other_council, second) == (True, True, False)
+    with PostgresSweepLock(server, a).hold() as again:
+        assert again  # (released with its holder)
