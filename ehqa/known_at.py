@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from eventsourcing.domain import DomainEventProtocol
 
-from aggregates.audit import Audit
+from aggregates.audit import Audit, audit_id
 from aggregates.episode import Episode, episode_id
 from ehqa.clock import LONDON
 from ehqa.errors import EpisodeNotFoundError
@@ -129,40 +129,67 @@ def _projections(services: Services) -> tuple[EpisodesProjection, AuditsProjecti
 
 
 @contextmanager
-def episode_views(services: Services, reference: str, moment: datetime) -> Iterator[ReadModels]:
-    """Read models holding one episode as it was known at `moment` (in memory)."""
+def episode_views(
+    services: Services, reference: str, moment: datetime, audits: bool = False
+) -> Iterator[ReadModels]:
+    """Read models holding one episode (and, with `audits`, the audits of it) as it was known
+    at `moment`, in memory."""
     events = known_events(services, reference, moment)
     views = SQLiteViews(f"file:ehqa-known-{uuid.uuid4().hex}?mode=memory&cache=shared")
     try:
-        episodes, _ = _projections(services)
+        episodes, audit_view = _projections(services)
         batch = [(event.originator_version, event) for event in events]
         rows, lines = episodes.prepare(batch), TimelineProjection().prepare(batch)
         with views.transaction() as cur:
             episodes.process(cur, rows)
             TimelineProjection().process(cur, lines)
+            for audit in _audits_of(services, reference, moment) if audits else []:
+                audit_view.process(cur, audit)
         yield ReadModels(views, services.app.calendar)
     finally:
         views.close()
 
 
+def _audits_of(
+    services: Services, reference: str, moment: datetime
+) -> Iterator[list[tuple[int, Event]]]:
+    """The events of each audit of the episode recorded by `moment` (audits are found through
+    the live audits view: an audit names its episode from its first event on)."""
+    for (audit,) in services.views.query(
+        "SELECT reference FROM ehqa_audits WHERE episode = ? ORDER BY seq", (reference,)
+    ):
+        known = []
+        for event in services.app.repository.event_store.get(audit_id(audit)):
+            if _recorded(event) > moment:
+                break
+            known.append((event.originator_version, event))
+        if known:
+            yield known
+
+
 @contextmanager
-def board_views(services: Services, moment: datetime) -> Iterator[ReadModels]:
-    """Read models holding every episode and audit as known at `moment`, replayed into a
-    temporary SQLite file that is removed afterwards."""
+def board_views(
+    services: Services, moment: datetime, timeline: bool = False
+) -> Iterator[ReadModels]:
+    """Read models holding every episode and audit (and, with `timeline`, every episode's
+    timeline) as known at `moment`, replayed into a temporary SQLite file removed afterwards."""
     folder = tempfile.mkdtemp(prefix="ehqa-known-")
     views = SQLiteViews(os.path.join(folder, "views.db"))
     try:
-        replay_log(services, views, moment)
+        replay_log(services, views, moment, timeline)
         yield ReadModels(views, services.app.calendar)
     finally:
         views.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def replay_log(services: Services, views: SQLiteViews, moment: datetime) -> int:
+def replay_log(
+    services: Services, views: SQLiteViews, moment: datetime, timeline: bool = False
+) -> int:
     """Replay the events recorded by `moment` into `views`; how many were replayed."""
     app = services.app
     episodes, audits = _projections(services)
+    lines = TimelineProjection()
     episode_topics, audit_topics = set(topics_of(Episode)), set(topics_of(Audit))
     pending: dict[str, list[tuple[int, Event]]] = {"episodes": [], "audits": []}
     late: set[Any] = set()  # aggregates with an event recorded after the moment
@@ -172,6 +199,8 @@ def replay_log(services: Services, views: SQLiteViews, moment: datetime) -> int:
         with views.transaction() as cur:
             if pending["episodes"]:
                 episodes.process(cur, episodes.prepare(pending["episodes"]))
+                if timeline:
+                    lines.process(cur, lines.prepare(pending["episodes"]))
             if pending["audits"]:
                 audits.process(cur, audits.prepare(pending["audits"]))
         pending["episodes"], pending["audits"] = [], []

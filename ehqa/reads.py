@@ -40,15 +40,18 @@ class When:
 
 
 @contextmanager
-def reading(services: Services, when: When, reference: str | None = None) -> Iterator[ReadModels]:
-    """The read models to answer from: one episode's (with `reference`) or every episode's."""
+def reading(
+    services: Services, when: When, reference: str | None = None, timeline: bool = False
+) -> Iterator[ReadModels]:
+    """The read models to answer from: one episode's (with `reference`) or every episode's
+    (with `timeline`, every episode's timeline too, which the boards do not need)."""
     if when.known_at is None:
         yield services.read
     elif reference is not None:
         with episode_views(services, reference, when.known_at) as read:
             yield read
     else:
-        with board_views(services, when.known_at) as read:
+        with board_views(services, when.known_at, timeline) as read:
             yield read
 
 

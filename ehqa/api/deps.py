@@ -67,7 +67,7 @@ def _moment(value: object) -> object:
 KnownAt = Annotated[
     datetime | None,
     BeforeValidator(_moment),
-    Query(max_length=40, description="As the record stood at this moment (ISO 8601 date and"
+    Query(description="As the record stood at this moment (ISO 8601 date and"
           " time; Europe/London unless it ends in Z or an offset): facts recorded later are left"
           " out, whatever their business dates. Without as_at, the status is as at the moment's"
           " own day."),

@@ -8,7 +8,8 @@ The commands live by area, each module with a typer app of its own merged into t
 - `alerts`: sweep, alerts, deliver;
 - `audits` and `grading`: the audit commands, and grade;
 - `reports`: feedback, panel, claims;
-- `admin`: serve, access-log, policy, scheduler, tokens.
+- `admin`: serve, access-log, policy, scheduler, tokens;
+- `exports`: export annex-a, ssd-early-help, chronology.
 
 `context` holds what they share (the settings of the run, the store, the access log, `fail`,
 `bounded`, `refusals`) and `output` how they print (tables, JSON, CSV).
@@ -25,7 +26,7 @@ import psycopg
 import typer
 from eventsourcing.persistence import OperationalError
 
-from ehqa.cli import admin, alerts, audits, episodes, grading, record, reports, views
+from ehqa.cli import admin, alerts, audits, episodes, exports, grading, record, reports, views
 from ehqa.cli.context import start
 
 app = typer.Typer(
@@ -73,7 +74,7 @@ def main_options(
     ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
 
 
-for area in (episodes, record, views, alerts, audits, grading, reports, admin):
+for area in (episodes, record, views, alerts, audits, grading, reports, admin, exports):
     app.add_typer(area.app)
 
 

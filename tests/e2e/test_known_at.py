@@ -133,6 +133,7 @@ def test_known_at_through_the_api(http: tuple[TestClient, dict[str, str]]) -> No
     call("POST", "/episodes", opening, who="lp")
     call("POST", "/episodes/EH-9/record_consent",
          {"on": "2025-09-02", "agencies": ["primary_school"]}, who="lp")  # fmt: skip
+    call("POST", "/episodes/EH-9/see_child", {"on": "2025-09-15"}, who="lp")
     before = moment()
     call("POST", "/episodes/EH-9/finalise_assessment", {"on": "2025-09-26"}, who="lp")
 
@@ -150,7 +151,7 @@ def test_known_at_through_the_api(http: tuple[TestClient, dict[str, str]]) -> No
     assert clock_status(now, "assessment") == "met"
     timeline = client.get("/episodes/EH-9/timeline", params=known,
                           headers={"Authorization": tokens["lp"]}).json()  # fmt: skip
-    assert [e["event"] for e in timeline] == ["Opened", "ConsentRecorded"]
+    assert [e["event"] for e in timeline] == ["Opened", "ConsentRecorded", "ChildSeen"]
     board = client.get("/drift", params={**known, "as_at": "2025-10-01"},
                        headers={"Authorization": tokens["coordinator"]}).json()  # fmt: skip
     assert [(r["episode"], r["clock"]) for r in board] == [("EH-9", "assessment")]
