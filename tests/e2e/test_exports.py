@@ -14,6 +14,7 @@ June: out of the window and not open, so not listed. On 5 Sep 2025 the window st
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -110,10 +111,9 @@ def test_the_chronology_as_html_and_pdf_as_known_at_a_moment(caseload: str, tmp_
     before = datetime.now(UTC).isoformat()
     time.sleep(0.05)
     exception = tmp_path / "exception.jsonl"
-    exception.write_text(
-        '{"cmd":"record_exception","episode":"EH-0001","on":"2025-11-14","clock":"modified_plan_circulation","reason":%s}\n'
-        % __import__("json").dumps(HOSTILE)
-    )
+    line = {"cmd": "record_exception", "episode": "EH-0001", "on": "2025-11-14",
+            "clock": "modified_plan_circulation", "reason": HOSTILE}  # fmt: skip
+    exception.write_text(json.dumps(line) + "\n")
     ok(caseload, "--by", "token:ann", "apply", str(exception))
     html = ok(caseload, "export", "chronology", "EH-0001")
     assert "Early Help assessment finalised" in html and "token:jo" in html
