@@ -75,6 +75,7 @@ class EhqaApplication(TrackedApplication):
     """
 
     name = "ehqa"
+    child_keys: Any = None  # each child's data key (ehqa.keys.ChildKeys), set by Services
 
     def __init__(
         self,

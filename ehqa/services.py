@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,11 @@ from uuid import UUID
 
 from aggregates.audit import Audit
 from aggregates.episode import Episode
+from ehqa import children
 from ehqa.application import EhqaApplication
+from ehqa.cipher import Keyring, cipher_env, parse_keys
 from ehqa.clock import Clock, from_environment
+from ehqa.keys import ChildKeys
 from ehqa.migrate import migrate_store
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import check_store, postgres_conninfo, store_env
@@ -75,8 +80,12 @@ class Services:
         policy_dir: Path | None = None,
         default_policy: str = DEFAULT_POLICY,
         clock: Clock | None = None,
+        cipher_keys: str | None = None,
     ) -> None:
         env = store_env(database_url)
+        # (unset: EHQA_CIPHER_KEYS from the environment; see ehqa.cipher and docs/privacy.md)
+        keys = cipher_keys if cipher_keys is not None else os.environ.get("EHQA_CIPHER_KEYS")
+        env.update(cipher_env(keys))
         check_store(database_url, env)
         clock = clock or from_environment()
         self.database_url = database_url
@@ -99,6 +108,9 @@ class Services:
             AuditsProjection(self._load_audit, self.app.policies.get, self.app.calendar),
         ]
         self.read = ReadModels(self.views, self.app.calendar)
+        self.app.child_keys = ChildKeys(
+            self.views, env, Keyring(parse_keys(keys)) if keys else None
+        )
         self.sweep_lock = sweep_lock(env)
 
     def _load_audit(self, audit_id: UUID, version: int) -> Audit:
@@ -167,6 +179,14 @@ class Services:
         replayed from the events dated on or before it; None if it was opened only later."""
         episode = self.app.episode_as_at(reference, day)
         return None if episode is None else episode_json(EpisodesProjection.summary(episode))
+
+    def child_details(self, child_id: str) -> children.ChildDetails | None:
+        """The child's personal fields (ehqa.children); None if none was ever recorded."""
+        return children.details(self.app, child_id)
+
+    def children_details(self, child_ids: Iterable[str]) -> dict[str, children.ChildDetails | None]:
+        """`child_details` of many children, by child identifier."""
+        return children.many(self.app, child_ids)
 
     def deliver(self, sinks: list[Sink]) -> int:
         self.catch_up()

@@ -22,7 +22,16 @@ from fastapi import Depends, FastAPI
 from ehqa.api import docs, errors, logs
 from ehqa.api.background import lifespan
 from ehqa.api.core import Api
-from ehqa.api.routes import access, alerts, audits, boards, episodes, exports, service
+from ehqa.api.routes import (
+    access,
+    alerts,
+    audits,
+    boards,
+    children,
+    episodes,
+    exports,
+    service,
+)
 from ehqa.auth import JwtVerifier, OidcSettings
 from ehqa.clock import fixed, london_today
 from ehqa.limits import Limits
@@ -41,6 +50,7 @@ TAGS = [
     {"name": "audits", "description": "Case-file audits and their grade reports."},
     {"name": "access", "description": "Who read or recorded what (admins and inspectors)."},
     {"name": "service", "description": "Liveness and readiness."},
+    {"name": "children", "description": "The child's record: personal fields, erasure."},
     {"name": "exports", "description": "For inspection: Annex A List 2, the SSD's early help"
      " episodes, an episode's chronology."},
 ]  # fmt: skip
@@ -63,7 +73,7 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     errors.install(app)
     app.add_middleware(Limits)  # (before the log's, so that the log wraps both)
     logs.install(app)
-    for area in (service, episodes, audits, boards, alerts, access, exports):
+    for area in (service, episodes, audits, boards, alerts, access, children, exports):
         app.include_router(area.router)
     docs.install(app)
     return app

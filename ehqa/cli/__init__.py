@@ -26,7 +26,18 @@ import psycopg
 import typer
 from eventsourcing.persistence import OperationalError
 
-from ehqa.cli import admin, alerts, audits, episodes, exports, grading, record, reports, views
+from ehqa.cli import (
+    admin,
+    alerts,
+    audits,
+    children,
+    episodes,
+    exports,
+    grading,
+    record,
+    reports,
+    views,
+)
 from ehqa.cli.context import start
 
 app = typer.Typer(
@@ -74,7 +85,7 @@ def main_options(
     ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
 
 
-for area in (episodes, record, views, alerts, audits, grading, reports, admin, exports):
+for area in (episodes, record, views, alerts, audits, grading, reports, admin, children, exports):
     app.add_typer(area.app)
 
 

@@ -43,7 +43,8 @@ from ehqa.cli.output import (
     print_table,
     progress,
 )
-from ehqa.commands import LineError, _Command, parse_line
+from ehqa.commands import LineError, parse_line
+from ehqa.commands.parsing import AnyCommand
 
 app = typer.Typer()
 
@@ -68,7 +69,7 @@ def apply(
     earlier = sum(1 for number, _ in lines if number <= done)
     commands = _check(ehqa, [(n, line) for n, line in lines if n > done], file, len(data))
     if dry_run:
-        counts = Counter(command.cmd for _, command, _ in commands)  # type: ignore[attr-defined]
+        counts = Counter(command.cmd for _, command, _ in commands)  # type: ignore[union-attr]
         typer.echo(f"would apply {len(commands)} command(s){_earlier(earlier)}; recorded nothing")
         for cmd, count in sorted(counts.items()):
             typer.echo(f"  {cmd:<26} {count}")
@@ -82,7 +83,7 @@ def apply(
         for number, command, size in commands:
             try:
                 command.apply(ehqa, by=by, tracking=Tracking(tracking_name, number))
-                recorded.append((f"record {command.cmd}", command.episode))  # type: ignore[attr-defined]
+                recorded.append((f"record {command.cmd}", command.episode))  # type: ignore[union-attr]
             except DomainError as error:
                 typer.echo(f"line {number}: {error}", err=True)
                 typer.echo(
@@ -117,7 +118,7 @@ def _earlier(count: int) -> str:
 
 def _check(
     ehqa: EhqaApplication, lines: list[tuple[int, bytes]], file: str, length: int
-) -> list[tuple[int, _Command, int]]:
+) -> list[tuple[int, AnyCommand, int]]:
     """Every line's shape, then its command rehearsed on the episodes as the earlier lines left
     them (nothing saved); the first bad line ends the run with nothing recorded."""
     rehearsal = Rehearsal()

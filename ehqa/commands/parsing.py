@@ -8,6 +8,7 @@ from typing import Annotated, Any, get_args
 from pydantic import Field, TypeAdapter, ValidationError
 
 from ehqa.commands.base import _Command
+from ehqa.commands.child import RecordChildDetails
 from ehqa.commands.episode import (
     AgreeSingleAgencyPlan,
     ChangeLead,
@@ -66,7 +67,38 @@ Command = Annotated[
     | RecordSustainedCheck,
     Field(discriminator="cmd"),
 ]
-COMMAND = TypeAdapter[Any](Command)
+# A line of the import: an episode's command, or the child's record (keyed by the child).
+Line = Annotated[
+    Open
+    | RecordConsent
+    | WithholdConsent
+    | WithdrawConsent
+    | FinaliseAssessment
+    | DecideFam
+    | HoldFam
+    | AgreeSingleAgencyPlan
+    | CirculatePlan
+    | HoldReview
+    | SeeChild
+    | ChangeLead
+    | StartGcp2
+    | CompleteGcp2
+    | RecordException
+    | StepUp
+    | RecordMashOutcome
+    | Close
+    | RecordFeedback
+    | RequestPanel
+    | RecordPanelOutcome
+    | RecordPanelReview
+    | RecordNeeds
+    | RecordOutcomes
+    | RecordSustainedCheck
+    | RecordChildDetails,
+    Field(discriminator="cmd"),
+]
+COMMAND = TypeAdapter[Any](Line)
+AnyCommand = _Command | RecordChildDetails
 COMMAND_NAMES = sorted(COMMAND.json_schema()["discriminator"]["mapping"])
 
 
@@ -74,7 +106,7 @@ class LineError(ValueError):
     """A line of the import file that cannot be read as a command."""
 
 
-def parse_line(text: str) -> _Command:
+def parse_line(text: str) -> AnyCommand:
     # (the import file is decoded with errors="surrogateescape": a byte that is not UTF-8 arrives
     # as a surrogate U+DC80-U+DCFF, and JSON escapes can make surrogates too)
     raw = next((n for n, c in enumerate(text) if "\udc80" <= c <= "\udcff"), None)
@@ -98,7 +130,7 @@ def parse_line(text: str) -> _Command:
             f"field 'cmd': unknown command {data['cmd']!r} (one of {', '.join(COMMAND_NAMES)})"
         )
     try:
-        command: _Command = COMMAND.validate_python(data)
+        command: AnyCommand = COMMAND.validate_python(data)
     except ValidationError as error:
         raise LineError(_fields(error, data["cmd"])) from None
     return command
@@ -121,6 +153,6 @@ def _cmd(model: type[_Command]) -> str:
     return str(name)
 
 
-# Every command model by its `cmd`, in the order of the union (for entry points generated from
-# the models, such as `ehqa record`).
+# Every episode command model by its `cmd`, in the order of the union (for entry points generated
+# from the models, such as `ehqa record`; the child's record has entry points of its own).
 MODELS: dict[str, type[_Command]] = {_cmd(model): model for model in get_args(get_args(Command)[0])}

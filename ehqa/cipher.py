@@ -1,0 +1,128 @@
+"""Encryption at rest: the store's events encrypted with the application's keys, which rotate.
+
+The keys are one setting, `EHQA_CIPHER_KEYS`: `ID:KEY` pairs, comma-separated, newest first,
+each KEY 16, 24 or 32 random bytes in base64 (`python -m ehqa.cipher ID` prints a new one). The
+library (eventsourcing) encrypts each stored event's state with `CIPHER_TOPIC`'s cipher; ours,
+`RotatingCipher`, is its AES-GCM cipher with the key's id written in front of what it stores, so
+it encrypts with the newest key and decrypts with whichever listed key the event names. Adding
+a key on top rotates: new events use it, old ones stay readable as long as their key is listed,
+and no stored event is ever rewritten (their stored bytes are what the hash chain covers).
+
+An event stored before any key was set carries no key id: it is read as it was stored.
+The same keys wrap each child's data key (ehqa.keys).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import sys
+from collections.abc import Mapping
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import Cipher
+
+MAGIC = b"ehqa:k1:"  # what an encrypted state starts with, then the key id's length and the id
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+NONCE = 12
+TOPIC = "ehqa.cipher:RotatingCipher"
+ENV = "CIPHER_KEY"
+
+
+class CipherKeyError(ValueError):
+    """The keys setting cannot be read: the message names the pair at fault (never a key)."""
+
+
+def parse_keys(text: str) -> list[tuple[str, bytes]]:
+    """`ID:KEY,ID:KEY` (newest first) as (id, key bytes) pairs."""
+    found: list[tuple[str, bytes]] = []
+    for number, pair in enumerate(text.split(","), start=1):
+        ident, colon, encoded = pair.strip().partition(":")
+        if not colon or not KEY_ID.fullmatch(ident):
+            raise CipherKeyError(
+                f"key {number}: write it as ID:KEY, the ID 1-32 letters, digits, '_' or '-'"
+            )
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise CipherKeyError(f"key {number} ({ident}): not base64") from None
+        if len(key) not in (16, 24, 32):
+            raise CipherKeyError(f"key {number} ({ident}): {len(key)} bytes (give 16, 24 or 32)")
+        if any(ident == known for known, _ in found):
+            raise CipherKeyError(f"key {number} ({ident}): the id is listed twice")
+        found.append((ident, key))
+    return found
+
+
+class Keyring:
+    """The application's keys: seals with the newest, opens with the one a sealed value names."""
+
+    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise CipherKeyError("no key given")
+        self.newest = keys[0][0]
+        self._keys = dict(keys)
+
+    def seal(self, plaintext: bytes, associated: bytes | None = None) -> bytes:
+        ident = self.newest.encode()
+        nonce = os.urandom(NONCE)
+        sealed = AESGCM(self._keys[self.newest]).encrypt(nonce, plaintext, associated)
+        return MAGIC + bytes([len(ident)]) + ident + nonce + sealed
+
+    def key_id(self, stored: bytes) -> str | None:
+        """The id of the key a stored value was sealed with (None: not sealed by a keyring)."""
+        if not stored.startswith(MAGIC) or len(stored) <= len(MAGIC):
+            return None
+        size = stored[len(MAGIC)]
+        return stored[len(MAGIC) + 1 : len(MAGIC) + 1 + size].decode("ascii", "replace")
+
+    def open(self, stored: bytes, associated: bytes | None = None) -> bytes:
+        ident = self.key_id(stored)
+        if ident is None:
+            raise ValueError("not sealed with a key of this keyring")
+        if ident not in self._keys:
+            raise ValueError(f"sealed with key '{ident}', which is not listed in EHQA_CIPHER_KEYS")
+        body = stored[len(MAGIC) + 1 + len(ident) :]
+        try:
+            return AESGCM(self._keys[ident]).decrypt(body[:NONCE], body[NONCE:], associated)
+        except InvalidTag:
+            raise ValueError(f"damaged, or not sealed with key '{ident}'") from None
+
+
+class RotatingCipher(Cipher):
+    """The library's cipher strategy (`CIPHER_TOPIC`), with the keys of `CIPHER_KEY`."""
+
+    def __init__(self, environment: Mapping[str, str]) -> None:
+        keys = environment.get(ENV)
+        if not keys:
+            raise OSError(f"'{ENV}' not in env")
+        self.keyring = Keyring(parse_keys(keys))
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self.keyring.seal(plaintext)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        if self.keyring.key_id(ciphertext) is None:
+            return ciphertext  # stored before encryption was turned on
+        return self.keyring.open(ciphertext)
+
+
+def cipher_env(keys: str | None) -> dict[str, str]:
+    """The persistence settings that turn the cipher on (none when no keys are given)."""
+    if not keys:
+        return {}
+    parse_keys(keys)
+    return {"CIPHER_TOPIC": TOPIC, ENV: keys}
+
+
+def new_key(ident: str) -> str:
+    if not KEY_ID.fullmatch(ident):
+        raise CipherKeyError("a key id is 1-32 letters, digits, '_' or '-'")
+    return f"{ident}:{base64.b64encode(AESGCM.generate_key(256)).decode()}"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(new_key(sys.argv[1] if len(sys.argv) > 1 else "k1") + "\n")

@@ -1,0 +1,146 @@
+"""Each child's data key: made when their first personal field is recorded, kept wrapped by the
+application's keys (ehqa.cipher) in `ehqa_child_keys`, and destroyed to erase them.
+
+Destroying is thorough where the store allows it: on SQLite the row is deleted with
+`secure_delete` on (its bytes overwritten with zeros) and the write-ahead log checkpointed and
+truncated; on PostgreSQL the key table is rewritten (`VACUUM FULL`), so its old file, which held
+the deleted row, is gone. Without EHQA_CIPHER_KEYS the data keys are stored unwrapped: erasure
+still works (the key is gone), but the store itself is not encrypted.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import psycopg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ehqa.cipher import Keyring
+from ehqa.store import postgres_conninfo
+from projections.db import ViewDatabase
+
+NONCE = 12
+PLAIN = "plain:"  # a data key stored unwrapped (no application key was set)
+WRAPPED = "wrapped:"
+
+
+class ChildKeys:
+    """The per-child data keys of one store (the table is made by ehqa/migrations)."""
+
+    def __init__(self, views: ViewDatabase, env: dict[str, str], keyring: Keyring | None) -> None:
+        self.views = views
+        self.env = env
+        self.keyring = keyring
+
+    def _wrap(self, child: str, key: bytes) -> str:
+        if self.keyring is None:
+            return PLAIN + base64.b64encode(key).decode()
+        return WRAPPED + base64.b64encode(self.keyring.seal(key, child.encode())).decode()
+
+    def _unwrap(self, child: str, stored: str) -> bytes:
+        if stored.startswith(PLAIN):
+            return base64.b64decode(stored.removeprefix(PLAIN))
+        if self.keyring is None:
+            raise ValueError(
+                f"child {child}'s data key is wrapped: set EHQA_CIPHER_KEYS to read it"
+            )
+        return self.keyring.open(base64.b64decode(stored.removeprefix(WRAPPED)), child.encode())
+
+    def key(self, child: str) -> bytes:
+        """The child's data key, made (and stored) if they have none yet."""
+        found = self.find(child)
+        if found is not None:
+            return found
+        now = datetime.now(UTC).isoformat()
+        with self.views.transaction() as cur:
+            cur.execute(
+                "INSERT INTO ehqa_child_keys (child, wrapped, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (child) DO NOTHING",
+                (child, self._wrap(child, AESGCM.generate_key(256)), now),
+            )
+        made = self.find(child)
+        assert made is not None
+        return made
+
+    def find(self, child: str) -> bytes | None:
+        rows = self.views.query("SELECT wrapped FROM ehqa_child_keys WHERE child = ?", (child,))
+        return self._unwrap(child, rows[0][0]) if rows else None
+
+    def found(self, children: Iterable[str]) -> dict[str, bytes]:
+        """The data keys of those of `children` who have one."""
+        wanted, keys = sorted(set(children)), {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for child, stored in self.views.query(
+                f"SELECT child, wrapped FROM ehqa_child_keys WHERE child IN ({marks})", chunk
+            ):
+                keys[child] = self._unwrap(child, stored)
+        return keys
+
+    def rewrap(self) -> int:
+        """Wrap every data key with the newest application key (after a rotation); the data
+        keys themselves, and so every sealed field, stay as they are."""
+        rows = self.views.query("SELECT child, wrapped FROM ehqa_child_keys")
+        with self.views.transaction() as cur:
+            cur.executemany(
+                "UPDATE ehqa_child_keys SET wrapped = ? WHERE child = ?",
+                [(self._wrap(child, self._unwrap(child, stored)), child) for child, stored in rows],
+            )
+        return len(rows)
+
+    def destroy(self, child: str) -> bool:
+        """Delete the child's data key so that no copy is left in the store's files; True if
+        there was one."""
+        module = self.env["PERSISTENCE_MODULE"]
+        if module == "eventsourcing.sqlite":
+            return _destroy_sqlite(self.env["SQLITE_DBNAME"], child)
+        if module == "eventsourcing.postgres":
+            return _destroy_postgres(postgres_conninfo(self.env), self.env, child)
+        with self.views.transaction() as cur:
+            cur.execute("DELETE FROM ehqa_child_keys WHERE child = ?", (child,))
+            return bool(cur.rowcount)
+
+
+def _destroy_sqlite(path: str, child: str) -> bool:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA secure_delete=ON")
+        deleted = conn.execute("DELETE FROM ehqa_child_keys WHERE child = ?", (child,)).rowcount
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:  # a reader held the log: copy what it can now, truncate on the next erasure
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        conn.close()
+    return bool(deleted)
+
+
+def _destroy_postgres(conninfo: str, env: dict[str, str], child: str) -> bool:
+    schema = env.get("POSTGRES_SCHEMA")
+    options = f"-c search_path={schema}" if schema else ""
+    with psycopg.connect(conninfo, autocommit=True, options=options) as conn:
+        deleted = conn.execute("DELETE FROM ehqa_child_keys WHERE child = %s", (child,)).rowcount
+        conn.execute("VACUUM FULL ehqa_child_keys")
+    return bool(deleted)
+
+
+def seal(key: bytes, child: str, field: str, value: str) -> str:
+    """One personal field, encrypted with the child's data key (bound to the child and field)."""
+    nonce = os.urandom(NONCE)
+    sealed = AESGCM(key).encrypt(nonce, value.encode(), f"{child}\0{field}".encode())
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def unseal(key: bytes, child: str, field: str, sealed: str) -> str | None:
+    """The field's value, or None if it cannot be opened with this key."""
+    raw = base64.b64decode(sealed)
+    try:
+        value = AESGCM(key).decrypt(raw[:NONCE], raw[NONCE:], f"{child}\0{field}".encode())
+    except InvalidTag:
+        return None
+    return value.decode()
