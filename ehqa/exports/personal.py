@@ -7,15 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from ehqa.services import Services
 
 
 @dataclass(frozen=True)
 class Personal:
-    gender: str | None = None
-    ethnicity: str | None = None
+    gender: str | None = None  # the census's gender: male, female, not_known, not_specified
+    ethnicity: str | None = None  # the census's code, e.g. WBRI
     date_of_birth: date | None = None
     expected_date_of_birth: date | None = None
 
@@ -24,20 +23,15 @@ NONE = Personal()
 
 
 def personal_fields(services: Services, children: Iterable[str]) -> dict[str, Personal]:
-    """Each child's personal fields (children without any are left out)."""
-    wanted = sorted(set(children))
-    lookup: Any = getattr(services, "children_details", None)
-    if lookup is None or not wanted:
-        return {}
-    found = lookup(wanted)
-    details = found.values() if isinstance(found, dict) else found
+    """Each child's personal fields (children with none, or erased, are left out)."""
+    found = services.children_details(sorted(set(children)))
     return {
-        d.child_id: Personal(
-            None if d.gender is None else str(getattr(d.gender, "value", d.gender)),
-            None if d.ethnicity is None else str(getattr(d.ethnicity, "value", d.ethnicity)),
+        child: Personal(
+            None if d.gender is None else d.gender.value,
+            None if d.ethnicity is None else d.ethnicity.value,
             d.date_of_birth,
             d.expected_date_of_birth,
         )
-        for d in details
+        for child, d in found.items()
         if d is not None and not d.erased
     }

@@ -38,22 +38,30 @@ EH_0004 = [
     '{"cmd":"finalise_assessment","episode":"EH-0004","on":"2025-03-28"}',
     '{"cmd":"close","episode":"EH-0004","on":"2025-06-30","reason":"outcomes_achieved","summary":"Family settled"}',
 ]
+# The children's personal fields: C-1001 born the day after her assessment started, seven years
+# earlier (so six on that day); C-1003 unborn (an expected date of birth only); C-1004 fifteen on
+# the day his assessment started; C-1002 has none recorded.
+CHILDREN = [
+    '{"cmd":"record_child_details","child":"C-1001","on":"2025-09-01","date_of_birth":"2018-09-03","gender":"female","ethnicity":"WBRI"}',
+    '{"cmd":"record_child_details","child":"C-1003","on":"2025-11-03","expected_date_of_birth":"2026-01-20","gender":"not_known","ethnicity":"NOBT"}',
+    '{"cmd":"record_child_details","child":"C-1004","on":"2025-03-03","date_of_birth":"2010-03-05","gender":"male","ethnicity":"MWBA"}',
+]
 ANNEX_HEADER = (
     "Child Unique ID,Gender,Ethnicity,Date of Birth,Age of Child (Years),Assessment start date,"
     "Assessment completion date,Organisation completing assessment"
 )
 ANNEX_25_NOV = [
     ANNEX_HEADER,
-    "C-1001,,,,,02/09/2025,26/09/2025,primary_school",
+    "C-1001,b) Female,a) WBRI,03/09/2018,6,02/09/2025,26/09/2025,primary_school",
     "C-1002,,,,,,,early_help_team",
-    "C-1003,,,,-1,04/11/2025,,midwifery",
+    "C-1003,c) Not stated/recorded,t) NOBT,,-1,04/11/2025,,midwifery",
 ]
 ANNEX_5_SEP = [
     ANNEX_HEADER,
-    "C-1004,,,,,05/03/2025,28/03/2025,youth_service",
-    "C-1001,,,,,02/09/2025,,primary_school",
+    "C-1004,a) Male,g) MWBA,05/03/2010,15,05/03/2025,28/03/2025,youth_service",
+    "C-1001,b) Female,a) WBRI,03/09/2018,6,02/09/2025,,primary_school",
 ]
-ANNEX_6_SEP = [ANNEX_HEADER, "C-1001,,,,,02/09/2025,,primary_school"]
+ANNEX_6_SEP = [ANNEX_HEADER, "C-1001,b) Female,a) WBRI,03/09/2018,6,02/09/2025,,primary_school"]
 SSD_HEADER = (
     "earl_episode_id,earl_person_id,earl_episode_start_date,earl_episode_end_date,"
     "earl_episode_reason,earl_episode_end_reason,earl_episode_organisation,earl_episode_worker_id"
@@ -82,7 +90,7 @@ def lines(text: str) -> list[str]:
 @pytest.fixture
 def caseload(store_url: str, tmp_path: Path) -> str:
     path = tmp_path / "caseload.jsonl"
-    path.write_text("\n".join([*EXAMPLE_LINES, *EH_0004]) + "\n")
+    path.write_text("\n".join([*EXAMPLE_LINES, *EH_0004, *CHILDREN]) + "\n")
     ok(store_url, "--by", "token:jo", "apply", str(path))
     return store_url
 
@@ -93,10 +101,13 @@ def test_annex_a_list_2_matches_the_rows_worked_by_hand(caseload: str, tmp_path:
     assert lines(ok(caseload, *export, "2025-09-05")) == ANNEX_5_SEP
     assert lines(ok(caseload, *export, "2025-09-06")) == ANNEX_6_SEP
     blank = lines(ok(caseload, *export, "2025-11-25", "--unborn-age", "blank"))
-    assert blank[3] == "C-1003,,,,,04/11/2025,,midwifery"
+    assert blank[3] == "C-1003,c) Not stated/recorded,t) NOBT,,,04/11/2025,,midwifery"
     out = tmp_path / "annex.csv"
     ok(caseload, *export, "2025-11-25", "--output", str(out))
     assert out.read_bytes().split(b"\r\n")[:4] == [r.encode() for r in ANNEX_25_NOV]
+    ok(caseload, "erase", "C-1004", "--reason", "retention period ended")
+    erased = lines(ok(caseload, *export, "2025-09-05"))
+    assert erased[1] == "C-1004,,,,,05/03/2025,28/03/2025,youth_service"
 
 
 def test_ssd_early_help_episodes_match_the_rows_worked_by_hand(caseload: str) -> None:
