@@ -192,7 +192,7 @@ def replay_log(
     lines = TimelineProjection()
     episode_topics, audit_topics = set(topics_of(Episode)), set(topics_of(Audit))
     pending: dict[str, list[tuple[int, Event]]] = {"episodes": [], "audits": []}
-    late: set[Any] = set()  # aggregates with an event recorded after the moment
+    late: set[Any] = set()  # aggregates with an event recorded after the moment, or undecodable
     replayed, start, stop = 0, 1, moment + SLACK
 
     def flush() -> None:
@@ -212,12 +212,18 @@ def replay_log(
             break
         start = page[-1].id + 1
         for notification in page:
-            event = app.mapper.to_domain_event(notification)
+            if notification.originator_id in late:
+                continue
+            try:
+                event = app.mapper.to_domain_event(notification)
+            except Exception:  # (the live views dead-letter it; its later events cannot follow)
+                late.add(notification.originator_id)
+                continue
             recorded = _recorded(event)
             if recorded > stop:
                 page = []
                 break
-            if recorded > moment or event.originator_id in late:
+            if recorded > moment:
                 late.add(event.originator_id)
                 continue
             kind = "episodes" if notification.topic in episode_topics else "audits"
