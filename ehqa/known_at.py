@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
@@ -28,7 +29,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
+import psycopg
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import PersistenceError
 
 from aggregates.audit import Audit, audit_id
 from aggregates.episode import Episode, episode_id
@@ -49,6 +52,8 @@ BATCH = 5_000  # events replayed into the temporary views per transaction
 PAGE = 1_000  # notifications read from the log at a time
 SLACK = timedelta(minutes=5)  # how far past the moment the log is read for late commits
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# The store failing (unreachable, a grant or a cipher key missing) is raised, never skipped.
+STORE_FAILURES = (psycopg.Error, sqlite3.Error, PersistenceError)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
@@ -216,6 +221,8 @@ def replay_log(
                 continue
             try:
                 event = app.mapper.to_domain_event(notification)
+            except STORE_FAILURES:
+                raise  # (the store failing, e.g. a cipher key not listed: never left out)
             except Exception:  # (the live views dead-letter it; its later events cannot follow)
                 late.add(notification.originator_id)
                 continue
