@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from aggregates.calendar import WorkingCalendar, add_months
 from aggregates.errors import PolicyError
+from aggregates.retention import Retention
 
 
 class ClockName(StrEnum):
@@ -140,6 +141,7 @@ class Policy(BaseModel):
     )
     clocks: dict[ClockName, ClockRule]
     escalation: Escalation = Escalation()
+    retention: Retention = Retention()
 
     @model_validator(mode="after")
     def _every_clock_defined(self) -> Policy:
@@ -254,11 +256,13 @@ def _fields(policy: Policy) -> dict[str, Timescale | str | int | bool | None]:
             found[f"clocks.{clock.value}.{name}"] = getattr(rule, name)
     for name in Escalation.model_fields:
         found[f"escalation.{name}"] = getattr(policy.escalation, name)
+    for name in Retention.model_fields:
+        found[f"retention.{name}"] = getattr(policy.retention, name)
     return found
 
 
 def differences(a: Policy, b: Policy) -> list[Difference]:
     """How policy `b` differs from policy `a`: one entry per field, in the policy's own order
-    (title, roll_forward, each clock's fields, the escalation values)."""
+    (title, roll_forward, each clock's fields, the escalation values, the retention rules)."""
     left, right = _fields(a), _fields(b)
     return [Difference(name, left[name], right[name]) for name in left if left[name] != right[name]]

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import Cipher
+from eventsourcing.persistence import Cipher, OperationalError
 
 MAGIC = b"ehqa:k1:"  # what an encrypted state starts with, then the key id's length and the id
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -72,7 +72,11 @@ class Keyring:
         sealed = AESGCM(self._keys[self.newest]).encrypt(nonce, plaintext, associated)
         return MAGIC + bytes([len(ident)]) + ident + nonce + sealed
 
-    def key_id(self, stored: bytes) -> str | None:
+    def __contains__(self, ident: str) -> bool:
+        return ident in self._keys
+
+    @staticmethod
+    def key_id(stored: bytes) -> str | None:
         """The id of the key a stored value was sealed with (None: not sealed by a keyring)."""
         if not stored.startswith(MAGIC) or len(stored) <= len(MAGIC):
             return None
@@ -92,30 +96,39 @@ class Keyring:
             raise ValueError(f"damaged, or not sealed with key '{ident}'") from None
 
 
+class KeyMissingError(OperationalError):
+    """An event is encrypted with a key the settings do not list: the store cannot be read
+    (a failure of the run, never a fault of the event: views stop rather than skip it)."""
+
+
 class RotatingCipher(Cipher):
-    """The library's cipher strategy (`CIPHER_TOPIC`), with the keys of `CIPHER_KEY`."""
+    """The library's cipher strategy (`CIPHER_TOPIC`), with the keys of `CIPHER_KEY`; without
+    keys it stores events as they are and refuses to read one that is encrypted."""
 
     def __init__(self, environment: Mapping[str, str]) -> None:
         keys = environment.get(ENV)
-        if not keys:
-            raise OSError(f"'{ENV}' not in env")
-        self.keyring = Keyring(parse_keys(keys))
+        self.keyring = Keyring(parse_keys(keys)) if keys else None
 
     def encrypt(self, plaintext: bytes) -> bytes:
-        return self.keyring.seal(plaintext)
+        return plaintext if self.keyring is None else self.keyring.seal(plaintext)
 
     def decrypt(self, ciphertext: bytes) -> bytes:
-        if self.keyring.key_id(ciphertext) is None:
+        ident = Keyring.key_id(ciphertext)
+        if ident is None:
             return ciphertext  # stored before encryption was turned on
+        if self.keyring is None or ident not in self.keyring:
+            raise KeyMissingError(
+                f"an event is encrypted with key '{ident}', which EHQA_CIPHER_KEYS does not list"
+            )
         return self.keyring.open(ciphertext)
 
 
 def cipher_env(keys: str | None) -> dict[str, str]:
-    """The persistence settings that turn the cipher on (none when no keys are given)."""
-    if not keys:
-        return {}
-    parse_keys(keys)
-    return {"CIPHER_TOPIC": TOPIC, ENV: keys}
+    """The persistence settings of the cipher: always ours, so that an encrypted event read
+    without its key is a clear refusal, not a decoding error; with no keys it encrypts nothing."""
+    if keys:
+        parse_keys(keys)
+    return {"CIPHER_TOPIC": TOPIC, ENV: keys or ""}
 
 
 def new_key(ident: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -83,23 +82,12 @@ class ChildKeys:
                 keys[child] = self._unwrap(child, stored)
         return keys
 
-    def rewrap(self) -> int:
-        """Wrap every data key with the newest application key (after a rotation); the data
-        keys themselves, and so every sealed field, stay as they are."""
-        rows = self.views.query("SELECT child, wrapped FROM ehqa_child_keys")
-        with self.views.transaction() as cur:
-            cur.executemany(
-                "UPDATE ehqa_child_keys SET wrapped = ? WHERE child = ?",
-                [(self._wrap(child, self._unwrap(child, stored)), child) for child, stored in rows],
-            )
-        return len(rows)
-
     def destroy(self, child: str) -> bool:
         """Delete the child's data key so that no copy is left in the store's files; True if
         there was one."""
         module = self.env["PERSISTENCE_MODULE"]
         if module == "eventsourcing.sqlite":
-            return _destroy_sqlite(self.env["SQLITE_DBNAME"], child)
+            return _destroy_sqlite(self.views, child)
         if module == "eventsourcing.postgres":
             return _destroy_postgres(postgres_conninfo(self.env), self.env, child)
         with self.views.transaction() as cur:
@@ -107,16 +95,18 @@ class ChildKeys:
             return bool(cur.rowcount)
 
 
-def _destroy_sqlite(path: str, child: str) -> bool:
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+def _destroy_sqlite(views: ViewDatabase, child: str) -> bool:
+    """On the views' own connection (a second connection of this process to the same file
+    could not truncate the log under the first): deleted with `secure_delete` on for that
+    statement only, then the log checkpointed into the file and truncated."""
+    views.query("PRAGMA secure_delete=ON")
     try:
-        conn.execute("PRAGMA secure_delete=ON")
-        deleted = conn.execute("DELETE FROM ehqa_child_keys WHERE child = ?", (child,)).rowcount
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:  # a reader held the log: copy what it can now, truncate on the next erasure
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with views.transaction() as cur:
+            cur.execute("DELETE FROM ehqa_child_keys WHERE child = ?", (child,))
+            deleted = cur.rowcount
     finally:
-        conn.close()
+        views.query("PRAGMA secure_delete=OFF")
+    views.query("PRAGMA wal_checkpoint(TRUNCATE)")
     return bool(deleted)
 
 

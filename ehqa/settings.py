@@ -14,10 +14,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ehqa.bounds import Subject
+from ehqa.cipher import CipherKeyError, parse_keys
 from ehqa.policies import DEFAULT_POLICY
 from ehqa.store import DEFAULT_DATABASE
 
@@ -93,6 +94,27 @@ class Settings(BaseSettings):
     alert_webhook: str | None = Field(
         None, max_length=2_000, description="Or a webhook address alerts are posted to."
     )
+    cipher_keys: SecretStr | None = Field(
+        None,
+        description="Encryption at rest: the application's keys as ID:KEY pairs, comma-separated,"
+        " newest first (each KEY 32 random bytes in base64: `python -m ehqa.cipher ID` makes"
+        " one). New events and children's data keys are encrypted with the newest; any listed"
+        " key reads what it encrypted (docs/privacy.md). Unset: nothing is encrypted at rest.",
+    )
+
+    @field_validator("cipher_keys")
+    @classmethod
+    def _keys_readable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                parse_keys(value.get_secret_value())
+            except CipherKeyError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    def cipher(self) -> str | None:
+        """The keys as text (None when unset), for `Services(cipher_keys=...)`."""
+        return None if self.cipher_keys is None else self.cipher_keys.get_secret_value()
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:

@@ -129,8 +129,14 @@ STORE_ERRORS = (psycopg.Error, sqlite3.Error, eventsourcing.persistence.Persiste
 EVENT_DATA_ERRORS = (psycopg.DataError,)
 
 
-def store_failure(error: BaseException) -> bool:
-    return isinstance(error, STORE_ERRORS) and not isinstance(error, EVENT_DATA_ERRORS)
+def store_failure(error: BaseException | None) -> bool:
+    """The store failed (not the event): so does one that caused the error, such as the key an
+    event is encrypted with not being given (raised inside the library's decoding error)."""
+    if error is None:
+        return False
+    if isinstance(error, STORE_ERRORS) and not isinstance(error, EVENT_DATA_ERRORS):
+        return True
+    return store_failure(error.__cause__)
 
 
 def _escape(char: str) -> str:
@@ -197,6 +203,8 @@ class _Window:
                 try:
                     event = self._app.mapper.to_domain_event(notification)
                 except Exception as error:
+                    if store_failure(error):  # (e.g. the key it is encrypted with is not given)
+                        raise
                     self.dead.append((notification, error))
                     continue
                 yield notification.id, event
@@ -370,6 +378,8 @@ def _replay_batch(
                     try:
                         events.append((stored.id, decode(cast(Notification, stored))))
                     except Exception as error:
+                        if store_failure(error):
+                            raise
                         dead.append((stored.notification(), error))
                 count += len(found[opening.originator_id])
                 histories.append(History(opening.id, events))

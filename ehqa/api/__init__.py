@@ -98,6 +98,7 @@ def from_environment() -> FastAPI:
         policy_dir=settings.policy_dir,
         default_policy=settings.default_policy,
         clock=london_today if settings.today is None else fixed(settings.today),
+        cipher_keys=settings.cipher() or "",
     )
     app = create_app(services, verifier_of(settings), background=settings.background,
                      sweep_interval=settings.sweep_interval)  # fmt: skip

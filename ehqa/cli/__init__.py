@@ -24,8 +24,9 @@ from typing import Annotated
 
 import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import MapperDeserialisationError, OperationalError
 
+from ehqa.cipher import KeyMissingError
 from ehqa.cli import (
     admin,
     alerts,
@@ -96,4 +97,9 @@ def main() -> None:
         # The store went away after it was opened: one line, not a traceback.
         cause = (str(error).strip().splitlines() or ["no answer"])[0]
         typer.echo(f"error: the store failed: {cause}", err=True)
+        sys.exit(2)
+    except MapperDeserialisationError as error:
+        if not isinstance(error.__cause__, KeyMissingError):
+            raise
+        typer.echo(f"error: {error.__cause__} (docs/privacy.md)", err=True)
         sys.exit(2)

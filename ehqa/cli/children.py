@@ -1,5 +1,5 @@
 """The child's record on the command line: `ehqa record child-details CHILD`, `ehqa child CHILD`,
-`ehqa erase CHILD --reason ...` (and `ehqa retention due`, in `ehqa.cli.retention`).
+`ehqa erase CHILD --reason ...` and `ehqa retention due [--as-at DATE]`.
 
 `record child-details` is made from the import's `record_child_details` model, as every
 `ehqa record` step is made from its model: the child is the positional CHILD, every other field
@@ -30,9 +30,10 @@ from ehqa.cli.context import (
     today,
 )
 from ehqa.cli.fields import OptionError, options, problems
-from ehqa.cli.output import print_json
+from ehqa.cli.output import print_json, print_table
 from ehqa.cli.record import record_app
 from ehqa.commands.child import RecordChildDetails
+from ehqa.retention import due
 
 app = typer.Typer()
 CMD = "record_child_details"
@@ -140,3 +141,27 @@ def erase(
         erase_child(services.app, child, reason, day, by=author(ctx))
         entries.append((f"erase {child}", None))
     typer.echo(f"erased the personal fields of child {child} on {day}")
+
+
+retention_app = typer.Typer(help="Retention: the children due for erasure.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("due")
+def retention_due(
+    ctx: typer.Context,
+    as_at: Annotated[str | None, typer.Option("--as-at", help="As at YYYY-MM-DD.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The children whose personal fields are due for erasure under their policy's retention
+    rules, with the rule that makes each due (erase each with `ehqa erase`)."""
+    when = date_option("--as-at", as_at) or today(ctx)
+    found = [row.as_json() for row in due(open_services(ctx), when)]
+    if as_json:
+        print_json(found)
+    elif found:
+        print_table(
+            found, ("child", "due_on", "policy", "rule"), ("child", "due", "policy", "rule")
+        )
+    else:
+        typer.echo(f"no child is due for erasure on {when}")

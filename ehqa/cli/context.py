@@ -75,7 +75,8 @@ class Run:
         settings = self.settings
         try:
             return Services(settings.database_url, policy_dir=settings.policy_dir,
-                            default_policy=settings.default_policy, clock=self.clock())  # fmt: skip
+                            default_policy=settings.default_policy, clock=self.clock(),
+                            cipher_keys=settings.cipher() or "")  # fmt: skip
         except (StoreURLError, StoreOpenError) as error:
             fail(str(error), code=2)
 

@@ -39,6 +39,9 @@ Postcode = Annotated[
     AfterValidator(_postcode),
 ]
 Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+Birthday = Annotated[
+    date, Field(ge=date(1900, 1, 1), le=LAST_DAY)
+]  # (before the first business day)
 
 
 class RecordChildDetails(BaseModel):
@@ -51,7 +54,7 @@ class RecordChildDetails(BaseModel):
     child: Reference
     on: Day
     name: Name | None = Field(default=None, description="The child's name.")
-    date_of_birth: Day | None = Field(default=None, description="Not after the date recorded.")
+    date_of_birth: Birthday | None = Field(default=None, description="Not after the date recorded.")
     expected_date_of_birth: Day | None = Field(
         default=None, description="An unborn child's: at most 300 days after the date recorded."
     )

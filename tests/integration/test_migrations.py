@@ -33,6 +33,7 @@ from schedulers.delivery import JsonLinesSink
 
 TODAY = date(2025, 11, 20)
 FIRST = "0001_service_tables"
+EVERY = [FIRST, "0002_child_keys"]  # every migration, in order
 MIGRATED = ("ehqa_tokens", "ehqa_access_log", "ehqa_idempotency", "ehqa_deliveries")
 
 # --- The previous release's DDL, frozen as it was at fc852b6 -------------------------------
@@ -253,7 +254,7 @@ def test_a_store_of_the_previous_release_keeps_every_row_and_works(
     rows = old_rows(tmp_path)
     make_previous_release_store(store_url, FC852B6, rows)
     services = Services(store_url, clock=fixed(TODAY))
-    assert services.migrated == [FIRST]
+    assert services.migrated == EVERY
     with raw(store_url) as store:
         for table in MIGRATED:
             assert store.rows(table) == sorted(rows[table], key=repr), table
@@ -267,7 +268,7 @@ def test_a_store_made_before_the_columns_added_on_start_up_is_adopted(
     rows = old_rows(tmp_path)
     make_previous_release_store(store_url, F2D4EE9, rows)
     services = Services(store_url, clock=fixed(TODAY))
-    assert services.migrated == [FIRST]
+    assert services.migrated == EVERY
     added = {"ehqa_tokens": ("id", "expires_at", "last_used_at"),
              "ehqa_access_log": ("subject",), "ehqa_idempotency": ("started_at",)}  # fmt: skip
     with raw(store_url) as store:
@@ -343,7 +344,7 @@ def test_a_store_the_previous_release_opened_only_from_the_command_line(
     cli_only = [FC852B6[0], FC852B6[1], FC852B6[2], FC852B6[5]]  # (no index, no idempotency)
     make_previous_release_store(store_url, cli_only, rows, ("ehqa_access_log", "ehqa_deliveries"))
     services = Services(store_url, clock=fixed(TODAY))
-    assert services.migrated == [FIRST]
+    assert services.migrated == EVERY
     with raw(store_url) as store:
         assert set(MIGRATED) <= store.tables()
         assert store.rows("ehqa_access_log") == sorted(rows["ehqa_access_log"], key=repr)
@@ -353,10 +354,10 @@ def test_a_store_the_previous_release_opened_only_from_the_command_line(
 
 
 def test_an_empty_store_gets_every_table_and_a_second_run_applies_nothing(store_url: str) -> None:
-    assert status(store_url) == migrations.MigrationStatus(applied=[], pending=[FIRST])
-    assert migrate(store_url) == [FIRST]
+    assert status(store_url) == migrations.MigrationStatus(applied=[], pending=EVERY)
+    assert migrate(store_url) == EVERY
     assert migrate(store_url) == []
-    assert status(store_url) == migrations.MigrationStatus(applied=[FIRST], pending=[])
+    assert status(store_url) == migrations.MigrationStatus(applied=EVERY, pending=[])
     with raw(store_url) as store:
         assert set(MIGRATED) | {"_yoyo_migration", "yoyo_lock"} <= store.tables()
         assert store.columns("ehqa_tokens") == [
@@ -416,10 +417,10 @@ def test_processes_starting_at_once_migrate_once(store_url: str, tmp_path: Path)
         out, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, err
         results.append(json.loads(out))
-    assert sorted(results) == [[], [], [FIRST]]
+    assert sorted(results) == [[], [], EVERY]
     with raw(store_url) as store:
         applied = store.execute("SELECT operation FROM _yoyo_log")
-        assert applied == [("apply",)]
+        assert applied == [("apply",)] * len(EVERY)
         ids = {row["id"] for row in store.rows("ehqa_tokens")}
         assert len(ids) == 3 and None not in ids
         assert store.execute("SELECT COUNT(*) FROM yoyo_lock") == [(0,)]
@@ -436,7 +437,7 @@ def test_a_lock_left_by_a_process_that_died_is_broken(
             (datetime(2025, 1, 1, tzinfo=UTC).replace(tzinfo=None),),
         )
     monkeypatch.setattr(migrations, "LOCK_WAIT", 0.5)
-    assert migrate(store_url) == [FIRST]
+    assert migrate(store_url) == EVERY
     assert "breaking the migration lock left by a process that died" in caplog.text
     with raw(store_url) as store:
         assert store.execute("SELECT COUNT(*) FROM yoyo_lock") == [(0,)]
@@ -444,7 +445,7 @@ def test_a_lock_left_by_a_process_that_died_is_broken(
 
 def test_an_in_memory_store_has_the_tables_and_refuses_a_migrate_command() -> None:
     services = Services("memory:", clock=fixed(TODAY))
-    assert services.migrated == [FIRST]
+    assert services.migrated == EVERY
     book = TokenBook(services.views)
     token = book.create("Admin", Role.ADMIN)
     assert book.principal(token).name == "Admin"

@@ -20,10 +20,11 @@ from aggregates.access import Principal, Role, may_read, may_record
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from ehqa import bounds
 from ehqa.api.core import Api, check
-from ehqa.api.deps import ApiDep, Caller
+from ehqa.api.deps import ApiDep, AsAt, Caller
 from ehqa.api.errors import Refused, responses
 from ehqa.children import episodes_of, erase
 from ehqa.commands.child import RecordChildDetails
+from ehqa.retention import due
 
 router = APIRouter(tags=["children"])
 Child = Annotated[str, bounds.Reference]
@@ -123,3 +124,20 @@ def erase_child(child: Child, who: Caller, api: ApiDep, body: Annotated[EraseBod
         found = api.services.child_details(child)
     assert found is not None
     return found.as_json()
+
+
+class RetentionDueOut(BaseModel):
+    child: str
+    due_on: date
+    rule: str
+    policy: str
+    last_closed: date
+
+
+@router.get("/retention/due", response_model=list[RetentionDueOut], operation_id="retention_due",
+            responses=responses(400, 401, 403, 422))  # fmt: skip
+def retention_due(who: Caller, api: ApiDep, as_at: AsAt = None) -> Any:
+    """The children due for erasure under their policy's retention rules (authority-wide
+    roles), with the rule that makes each due."""
+    with api.authority_read(who, "retention due"):
+        return [row.as_json() for row in due(api.services, as_at or api.services.app.clock())]

@@ -270,11 +270,14 @@ def test_migrate_shows_pending_applies_once_and_is_then_up_to_date(store_url: st
     """`ehqa migrate --status` lists what a new store lacks; `ehqa migrate` applies it once; a
     second run applies nothing; the store then serves commands (which migrate on start too)."""
     status = ok(store_url, "migrate", "--status")
-    assert status.splitlines() == ["pending  0001_service_tables"]
-    assert ok(store_url, "migrate").splitlines() == ["applied  0001_service_tables"]
+    assert status.splitlines() == ["pending  0001_service_tables", "pending  0002_child_keys"]
+    assert ok(store_url, "migrate").splitlines() == [
+        "applied  0001_service_tables",
+        "applied  0002_child_keys",
+    ]
     assert ok(store_url, "migrate").strip() == "up to date: nothing to apply"
     status = ok(store_url, "migrate", "--status")
-    assert status.splitlines() == ["applied  0001_service_tables"]
+    assert status.splitlines() == ["applied  0001_service_tables", "applied  0002_child_keys"]
     ok(store_url, "tokens", "list")
 
 

@@ -193,7 +193,9 @@ def test_every_command_model_is_a_step_whose_help_lists_its_fields(sqlite_url: s
     from ehqa.commands import MODELS
 
     group: Any = get_command(app)
-    assert sorted(group.commands["record"].commands) == sorted(step_name(c) for c in MODELS)
+    # (and the child's record, keyed by the child: tests/e2e/children)
+    steps = [step_name(c) for c in MODELS] + ["child-details"]
+    assert sorted(group.commands["record"].commands) == sorted(steps)
 
     def shown(*args: str) -> str:
         done = ehqa(sqlite_url, "record", *args, "--help")
