@@ -13,7 +13,9 @@ need_chromium() {
     exit 1
 }
 
-if [ ! -x /usr/bin/chromium ]; then
+# (and Debian's DejaVu fonts, which the chronology's PDF is set in)
+DEJAVU=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if [ ! -x /usr/bin/chromium ] || [ ! -f "$DEJAVU" ]; then
     command -v apt-get >/dev/null 2>&1 || need_chromium "there is no apt-get here"
     as_root=()
     if [ "$(id -u)" -ne 0 ]; then
@@ -21,12 +23,13 @@ if [ ! -x /usr/bin/chromium ]; then
         as_root=(sudo)
         [ -t 0 ] || as_root+=(-n)  # no terminal to ask for a password on: fail, never hang
     fi
-    echo "scripts/test.sh: installing Debian's Chromium (apt-get install -y chromium)" >&2
+    echo "scripts/test.sh: installing Debian's Chromium and DejaVu fonts (apt-get install -y" \
+        "chromium fonts-dejavu-core)" >&2
     # (another apt run on the machine holding its lock is waited for, up to five minutes)
     apt=(${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive
          apt-get -o DPkg::Lock::Timeout=300)
     "${apt[@]}" update
-    "${apt[@]}" install -y chromium
+    "${apt[@]}" install -y chromium fonts-dejavu-core
     [ -x /usr/bin/chromium ] || need_chromium "apt-get installed chromium, but not there"
 fi
 

@@ -23,7 +23,17 @@ from fastapi import Depends, FastAPI
 from ehqa.api import docs, errors, logs
 from ehqa.api.background import lifespan
 from ehqa.api.core import Api
-from ehqa.api.routes import access, alerts, audits, boards, children, episodes, service, trail
+from ehqa.api.routes import (
+    access,
+    alerts,
+    audits,
+    boards,
+    children,
+    episodes,
+    exports,
+    service,
+    trail,
+)
 from ehqa.auth import JwtVerifier, OidcSettings
 from ehqa.clock import fixed, london_today
 from ehqa.limits import Limits
@@ -44,6 +54,8 @@ TAGS = [
     {"name": "access", "description": "Who read or recorded what (admins and inspectors)."},
     {"name": "service", "description": "Liveness and readiness."},
     {"name": "children", "description": "The child's record: personal fields, erasure."},
+    {"name": "exports", "description": "For inspection: Annex A List 2, the SSD's early help"
+     " episodes, an episode's chronology."},
 ]  # fmt: skip
 
 
@@ -64,7 +76,7 @@ def create_app(services: Services, verifier: JwtVerifier | None = None, backgrou
     errors.install(app)
     app.add_middleware(Limits)  # (before the log's, so that the log wraps both)
     logs.install(app)
-    for area in (service, episodes, audits, boards, alerts, access, children, trail):
+    for area in (service, episodes, audits, boards, alerts, access, children, exports, trail):
         app.include_router(area.router)
     docs.install(app)
     from ehqa.web.app import install  # (here: the pages' modules import the API's)

@@ -8,15 +8,18 @@ with `WWW-Authenticate: Bearer` (raised by `Api.who`, with its detail texts).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, cast
 
 from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 
 from aggregates.access import Principal
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from ehqa.api.core import Api
+from ehqa.known_at import parse_moment
+from ehqa.reads import When
 
 bearer = HTTPBearer(
     scheme_name="bearerAuth",
@@ -55,3 +58,21 @@ AsAt = Annotated[
     date | None,
     Query(ge=FIRST_DAY, le=LAST_DAY, description="Status as at this date (default: today)."),
 ]
+
+
+def _moment(value: object) -> object:
+    return None if value is None else parse_moment(str(value))
+
+
+KnownAt = Annotated[
+    datetime | None,
+    BeforeValidator(_moment),
+    Query(description="As the record stood at this moment (ISO 8601 date and"
+          " time; Europe/London unless it ends in Z or an offset): facts recorded later are left"
+          " out, whatever their business dates. Without as_at, the status is as at the moment's"
+          " own day."),
+]  # fmt: skip
+
+
+def when(as_at: date | None, known_at: datetime | None, today: date) -> When:
+    return When(as_at, known_at, today)

@@ -9,7 +9,8 @@ The commands live by area, each module with a typer app of its own merged into t
 - `audits` and `grading`: the audit commands, and grade;
 - `reports`: feedback, panel, claims;
 - `admin`: serve, access-log, policy, scheduler, tokens;
-- `trail`: verify, digest (tamper evidence).
+- `trail`: verify, digest (tamper evidence);
+- `exports`: export annex-a, ssd-early-help, chronology.
 
 `context` holds what they share (the settings of the run, the store, the access log, `fail`,
 `bounded`, `refusals`) and `output` how they print (tables, JSON, CSV).
@@ -33,6 +34,7 @@ from ehqa.cli import (
     audits,
     children,
     episodes,
+    exports,
     grading,
     record,
     reports,
@@ -86,7 +88,8 @@ def main_options(
     ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
 
 
-for area in (episodes, record, views, alerts, audits, grading, reports, admin, children, trail):
+for area in (episodes, record, views, alerts, audits, grading, reports, admin, children, exports,
+             trail):  # fmt: skip
     app.add_typer(area.app)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from aggregates.alerts import ALERT_ROLES
+from ehqa import reads
 from ehqa.cli.context import (
     author,
     bounded,
@@ -18,8 +19,8 @@ from ehqa.cli.context import (
     open_services,
     open_views,
     refusals,
-    today,
 )
+from ehqa.cli.moments import KnownAt, when_of
 from ehqa.cli.output import print_json, print_table
 from schedulers.delivery import JsonLinesSink, Sink, WebhookSink
 from schedulers.sweep import Raised
@@ -62,6 +63,7 @@ app.add_typer(alerts_app, name="alerts")
 def alerts_list(
     ctx: typer.Context,
     as_at: Annotated[str | None, typer.Option("--as-at", help="Open as at YYYY-MM-DD.")] = None,
+    known_at: KnownAt = None,
     to: Annotated[
         str | None,
         typer.Option(
@@ -78,11 +80,12 @@ def alerts_list(
     bounded(**{"for": ("subject", to)})
     if ctx.invoked_subcommand is not None:
         return
-    when = date_option("--as-at", as_at) or today(ctx)
+    asked = when_of(ctx, as_at, known_at)
     services = open_views(ctx)
     known(services, **{"for": to})
     role = to if to in ALERT_ROLES else None
-    found = services.read.alerts(when, None if role else to, role, include_cleared)
+    with reads.reading(services, asked) as read:
+        found = read.alerts(asked.day, None if role else to, role, include_cleared)
     if as_json:
         print_json(found)
     elif found:

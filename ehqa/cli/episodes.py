@@ -17,6 +17,7 @@ from eventsourcing.persistence import Tracking
 from aggregates.errors import DomainError
 from aggregates.lifecycle import mermaid
 from ehqa import demo as demo_module
+from ehqa import reads
 from ehqa import simulate as simulation
 from ehqa.application import EhqaApplication, Rehearsal
 from ehqa.auth import AccessLog
@@ -30,8 +31,8 @@ from ehqa.cli.context import (
     recording,
     refusals,
     run_of,
-    today,
 )
+from ehqa.cli.moments import KnownAt, when_of
 from ehqa.cli.output import (
     COLUMNS,
     HEADINGS,
@@ -153,17 +154,17 @@ def episode(
     as_at: Annotated[
         str | None, typer.Option("--as-at", help="Where it stood on YYYY-MM-DD.")
     ] = None,
+    known_at: KnownAt = None,
 ) -> None:
-    """Where one episode stands (or, with --as-at, stood on a business date)."""
-    day = date_option("--as-at", as_at)
+    """Where one episode stands (or, with --as-at, stood on a business date; with --known-at,
+    as the record stood at that moment)."""
+    when = when_of(ctx, as_at, known_at)
     services = open_views(ctx)
-    view = services.read.episode(reference)
-    if view is None:
+    if services.read.episode(reference) is None:
         fail(f"no episode {reference}")
-    if day is not None:
-        view = services.episode_as_at(reference, day)
-        if view is None:
-            fail(f"episode {reference} was not yet opened on {day}")
+    view = reads.episode(services, reference, when)
+    if view is None:
+        fail(f"episode {reference} was not yet opened {when.describe()}")
     print_episode(view, as_json)
 
 
@@ -172,14 +173,16 @@ def deadlines(
     ctx: typer.Context,
     episode: Annotated[str | None, typer.Option("--episode", help="One episode only.")] = None,
     as_at: Annotated[str | None, typer.Option("--as-at", help="Status as at YYYY-MM-DD.")] = None,
+    known_at: KnownAt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every clock of every episode (or one), with its due date and status."""
-    when = date_option("--as-at", as_at) or today(ctx)
+    when = when_of(ctx, as_at, known_at)
     services = open_views(ctx)
     if episode and services.read.episode(episode) is None:
         fail(f"no episode {episode}")
-    rows = [deadline_json(row) for row in services.read.deadlines(episode, when)]
+    with reads.reading(services, when, episode) as read:
+        rows = [deadline_json(row) for row in read.deadlines(episode, when.day)]
     if as_json:
         print_json(rows)
     elif rows:
@@ -196,18 +199,21 @@ def timeline(
     milestones: Annotated[
         bool, typer.Option("--milestones", help="Add each clock's due date and labels.")
     ] = False,
-    as_at: Annotated[str | None, typer.Option("--as-at", help="Clock status as at.")] = None,
+    as_at: Annotated[
+        str | None, typer.Option("--as-at", help="Events dated on or before; clocks as at.")
+    ] = None,
+    known_at: KnownAt = None,
 ) -> None:
     """The episode's events in business-date order (with --milestones, each clock's due date)."""
+    when = when_of(ctx, as_at, known_at)
     services = open_views(ctx)
     if services.read.episode(reference) is None:
         fail(f"no episode {reference}")
-    when = date_option("--as-at", as_at) or today(ctx)
-    events = services.read.timeline(reference, milestones=milestones, as_at=when)
+    events = reads.timeline(services, reference, when, milestones)
     if as_json:
         print_json(events)
         return
-    labelled = events if milestones else services.read.timeline(reference, True, when)
+    labelled = events if milestones else reads.timeline(services, reference, when, True)
     for item in labelled:
         typer.echo(f"{item['on']}  {item['label']}")
 

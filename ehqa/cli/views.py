@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ehqa.cli.context import bounded, date_option, fail, known, open_services, open_views, today
+from ehqa import reads
+from ehqa.cli.context import bounded, fail, known, open_services, open_views
+from ehqa.cli.moments import KnownAt, when_of
 from ehqa.cli.output import DRIFT_COLUMNS, DRIFT_HEADINGS, bar, board_json, print_json, print_table
 from projections.runner import REBUILD_BATCH, follow
 
@@ -20,6 +22,7 @@ app = typer.Typer()
 def drift(
     ctx: typer.Context,
     as_at: Annotated[str | None, typer.Option("--as-at", help="As at YYYY-MM-DD.")] = None,
+    known_at: KnownAt = None,
     agency: Annotated[str | None, typer.Option(help="Lead professionals of this agency.")] = None,
     lead: Annotated[str | None, typer.Option(help="One lead professional, by name.")] = None,
     policy: Annotated[str | None, typer.Option(help="Episodes under this policy.")] = None,
@@ -36,19 +39,21 @@ def drift(
     """The drift board: overdue clocks (worst first), or those falling due soon."""
     bounded(agency=("name", agency), lead=("name", lead), policy=("name", policy),
             clock=("name", clock))  # fmt: skip
-    when = date_option("--as-at", as_at) or today(ctx)
+    asked = when_of(ctx, as_at, known_at)
+    when = asked.day
     services = open_views(ctx)
     known(services, agency=agency, lead=lead, policy=policy, clock=clock)
-    read = services.read
     filters: dict[str, Any] = {"agency": agency, "lead": lead, "policy": policy, "clock": clock,
                                "due_within": due_within}  # fmt: skip
-    found = [board_json(row) for row in read.drift(when, limit=limit, **filters)]
+    with reads.reading(services, asked) as read:
+        found = [board_json(row) for row in read.drift(when, limit=limit, **filters)]
+        total = read.drift_count(when, **filters) if limit is not None else len(found)
     if as_json:
         print_json(found)
     elif found:
         print_table(found, DRIFT_COLUMNS, DRIFT_HEADINGS)
         if limit is not None:
-            typer.echo(f"showing {len(found)} of {read.drift_count(when, **filters)}")
+            typer.echo(f"showing {len(found)} of {total}")
     else:
         typer.echo("nothing due soon" if due_within is not None else f"nothing overdue on {when}")
 
@@ -57,13 +62,14 @@ def drift(
 def caseload(
     ctx: typer.Context,
     as_at: Annotated[str | None, typer.Option("--as-at", help="Overdue as at YYYY-MM-DD.")] = None,
+    known_at: KnownAt = None,
     by_agency: Annotated[bool, typer.Option("--by-agency", help="Totals per agency.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Open episodes per lead professional (or agency) with their overdue and worst clocks."""
-    when = date_option("--as-at", as_at) or today(ctx)
-    read = open_views(ctx).read
-    loads = read.agency_loads(when) if by_agency else read.caseloads(when)
+    asked = when_of(ctx, as_at, known_at)
+    with reads.reading(open_views(ctx), asked) as read:
+        loads = read.agency_loads(asked.day) if by_agency else read.caseloads(asked.day)
     if as_json:
         print_json(loads)
         return

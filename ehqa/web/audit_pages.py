@@ -78,11 +78,10 @@ def dashboard(request: Request, who: PageCaller, api: ApiDep, first: Day = None,
     """The dashboard; the programme's period is `from`..`to` (default: the last 90 days)."""
     s = api.services
     check(may_see_authority(who))
-    with api.lock:
-        s.catch_up()
-        audits = s.read.audits()
-        api.access.record(who, "audit dashboard")
-        today = s.app.clock()
+    api.current()
+    audits = s.read.audits()
+    api.logged(who, "audit dashboard")
+    today = s.app.clock()
     last = last or today
     first = first or last - timedelta(days=89)
     errors = [] if first <= last else [("from", f"From: the period's first day ({first}) is after"
@@ -111,9 +110,9 @@ def _items(scheme: str) -> list[tuple[str, str]]:
 
 def _audit_view(api: Api, who: Principal, reference: str) -> dict[str, Any]:
     s = api.services
-    with api.lock:
-        audit = read_audit(api, who, reference, "form")
-        found = s.app.proposals(audit.episode) if audit.scheme.value == "st_helens" else {}
+    api.current()
+    audit = read_audit(api, who, reference, "form")
+    found = s.app.proposals(audit.episode) if audit.scheme.value == "st_helens" else {}
     proposals = {k: {"score": p.score, "grade": p.grade and p.grade.label, "facts": list(p.facts)}
                  for k, p in found.items()}  # fmt: skip
     return {"audit": audit_json(audit), "items": _items(audit.scheme.value),

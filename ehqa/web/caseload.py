@@ -37,18 +37,17 @@ def _order(row: dict[str, Any]) -> tuple[int, int, date]:
 @router.get("/caseload", name="caseload")
 def caseload(request: Request, who: PageCaller, api: ApiDep) -> Response:
     s = api.services
-    with api.lock:
-        s.catch_up()
-        today = s.app.clock()
-        mine = [e for e in open_episodes_led_by(s.views, who.subject)
-                if api.may_read_episode(who, e["episode"])]  # fmt: skip
-        rows = [
-            {**e, "worst": _worst([b.entry for b in s.read.deadlines(e["episode"], today)])}
-            for e in mine
-        ]
-        alerts = [a for a in s.read.alerts(today, who.subject)
-                  if api.may_read_episode(who, a["episode"])]  # fmt: skip
-        api.access.record_many(who, [("my caseload", None), ("alerts", None)])
+    api.current()
+    today = s.app.clock()
+    mine = [e for e in open_episodes_led_by(s.views, who.subject)
+            if api.may_read_episode(who, e["episode"])]  # fmt: skip
+    rows = [
+        {**e, "worst": _worst([b.entry for b in s.read.deadlines(e["episode"], today)])}
+        for e in mine
+    ]
+    alerts = [a for a in s.read.alerts(today, who.subject)
+              if api.may_read_episode(who, a["episode"])]  # fmt: skip
+    api.access.record_many(who, [("my caseload", None), ("alerts", None)])
     rows.sort(key=_order)
     return render(request, "caseload.html", episodes=rows, alerts=alerts, today=today)
 

@@ -89,8 +89,7 @@ def get_page_caller(request: Request, api: ApiDep) -> Principal:
         raise SignInNeeded(here, "old")
     if via == "token":
         try:
-            with api.lock:
-                who = api.tokens.principal_by_id(who.subject.removeprefix("token:"))
+            who = api.tokens.principal_by_id(who.subject.removeprefix("token:"))
         except Unauthenticated:
             session.end(request)
             raise SignInNeeded(here, "token") from None

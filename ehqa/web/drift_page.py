@@ -78,8 +78,8 @@ def drift_page(request: Request, who: PageCaller, api: ApiDep,
         errors = [(f"filter-{field}", error.detail(LABELS[field]))]
     except drift.PageError as error:
         errors = [("filter-as_at", f"Page: {error}")]
-    with api.lock:
-        choices = _choices(api)
+    api.current()
+    choices = _choices(api)
     if errors:
         return render(request, "drift.html", status_code=400, errors=errors, asked=asked,
                       choices=choices, labels=LABELS, board=None, as_at=as_at)  # fmt: skip

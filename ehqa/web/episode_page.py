@@ -35,13 +35,13 @@ PREFIX = "/web/episodes"
 def _view(api: Api, who: Principal, reference: str, as_at: date | None) -> dict[str, Any]:
     """What the page shows (the read recorded in the access log; 404 if the caller may not)."""
     s = api.services
-    with api.lock:
-        episode = api.readable(who, reference, "episode page")
-        today = s.app.clock()
-        when = as_at or today
-        clocks = s.read.deadlines(reference, when)
-        events = s.read.timeline(reference, milestones=True, as_at=when)
-        alerts = s.read.alerts(when, include_cleared=True, episode=reference)
+    api.current()
+    episode = api.readable(who, reference, "episode page")
+    today = s.app.clock()
+    when = as_at or today
+    clocks = s.read.deadlines(reference, when)
+    events = s.read.timeline(reference, milestones=True, as_at=when)
+    alerts = s.read.alerts(when, include_cleared=True, episode=reference)
     recorded = [e for e in events if e["event"] != "ClockDue" and e["on"] <= when.isoformat()]
     closed = date.fromisoformat(episode["closed_on"]) if episode["closed_on"] else None
     picture = journey.picture(reference, [r.entry for r in clocks], recorded, alerts, today=today,

@@ -239,10 +239,10 @@ def test_the_400_lists_what_the_endpoint_takes_and_documented_parameters_still_w
     http: Any,
 ) -> None:
     assert problem(get(http, "/caseloads?by=agency&x=1"), 400) == (
-        "unknown query parameters 'by', 'x' for /caseloads (it takes as_at, by_agency)"
+        "unknown query parameters 'by', 'x' for /caseloads (it takes as_at, known_at, by_agency)"
     )
     assert problem(get(http, "/episodes/EH-0001?full=1"), 400) == (
-        "unknown query parameter 'full' for /episodes/{reference} (it takes as_at)"
+        "unknown query parameter 'full' for /episodes/{reference} (it takes as_at, known_at)"
     )
     assert problem(get(http, "/health?x="), 400).endswith("(it takes no query parameters)")
     assert get(http, "/caseloads?by_agency=true&as_at=2025-11-20").status_code == 200

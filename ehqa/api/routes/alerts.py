@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from aggregates.access import may_see_authority
 from aggregates.alerts import ALERT_ROLES, episode_of_alert
-from ehqa.api.deps import ApiDep, AsAt, Caller
+from ehqa import reads
+from ehqa.api.deps import ApiDep, AsAt, Caller, KnownAt, when
 from ehqa.api.errors import Refused, responses
 from ehqa.api.schemas import AlertOut
 
@@ -23,23 +24,25 @@ AlertsFor = Annotated[
 
 @router.get("/alerts", response_model=list[AlertOut], operation_id="list_alerts",
             responses=responses(400, 401, 403, 422))  # fmt: skip
-def alerts(who: Caller, api: ApiDep, as_at: AsAt = None, to: AlertsFor = None,
-           all: bool = False) -> Any:  # fmt: skip
+def alerts(who: Caller, api: ApiDep, as_at: AsAt = None, known_at: KnownAt = None,
+           to: AlertsFor = None, all: bool = False) -> Any:  # fmt: skip
     """Open alerts. A lead professional or practitioner sees only the alerts addressed to
     them (by their sign-in subject) on episodes they may read; authority-wide roles see all,
     or with `for`, those addressed to one subject or one role."""
     s = api.services
     api.current()
-    when = as_at or s.app.clock()
+    asked = when(as_at, known_at, s.app.clock())
     if may_see_authority(who).allowed:
         api.known("for", **{"for": to})
         role = to if to in ALERT_ROLES else None
-        found = s.read.alerts(when, None if role else to, role, include_cleared=all)
+        with reads.reading(s, asked) as read:
+            found = read.alerts(asked.day, None if role else to, role, include_cleared=all)
     else:
         if to not in (None, who.subject):
             raise Refused(403, "Forbidden", f"a {who.role.value} sees their own alerts")
-        found = [a for a in s.read.alerts(when, who.subject, include_cleared=all)
-                 if api.may_read_episode(who, a["episode"])]  # fmt: skip
+        with reads.reading(s, asked) as read:
+            mine = read.alerts(asked.day, who.subject, include_cleared=all)
+        found = [a for a in mine if api.may_read_episode(who, a["episode"])]
     api.logged(who, "alerts")
     return found
 

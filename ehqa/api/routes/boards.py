@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ehqa.api.deps import ApiDep, AsAt, Caller
+from ehqa import reads
+from ehqa.api.deps import ApiDep, AsAt, Caller, KnownAt, when
 from ehqa.api.errors import responses
 from ehqa.api.schemas import CaseloadOut, ClockOut, clock_json
 
@@ -17,16 +18,19 @@ BOARD = responses(400, 401, 403, 422)
 
 @router.get("/deadlines", response_model=list[ClockOut], operation_id="list_deadlines",
             responses=BOARD)  # fmt: skip
-def deadlines(who: Caller, api: ApiDep, as_at: AsAt = None,
+def deadlines(who: Caller, api: ApiDep, as_at: AsAt = None, known_at: KnownAt = None,
               limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> Any:  # fmt: skip
     """Every clock of every episode, as at a date (authority-wide roles)."""
     s = api.services
     with api.authority_read(who, "deadlines"):
-        return [clock_json(r) for r in s.read.deadlines(None, as_at or s.app.clock())[:limit]]
+        asked = when(as_at, known_at, s.app.clock())
+        with reads.reading(s, asked) as read:
+            return [clock_json(r) for r in read.deadlines(None, asked.day)[:limit]]
 
 
 @router.get("/drift", response_model=list[ClockOut], operation_id="get_drift", responses=BOARD)
-def drift(who: Caller, api: ApiDep, as_at: AsAt = None, agency: str | None = None,
+def drift(who: Caller, api: ApiDep, as_at: AsAt = None, known_at: KnownAt = None,
+          agency: str | None = None,
           lead: str | None = None, policy: str | None = None, clock: str | None = None,
           due_within: Annotated[int | None, Query(ge=0, le=260)] = None,
           limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Any:  # fmt: skip
@@ -34,16 +38,20 @@ def drift(who: Caller, api: ApiDep, as_at: AsAt = None, agency: str | None = Non
     s = api.services
     with api.authority_read(who, "drift board"):
         api.known(agency=agency, lead=lead, policy=policy, clock=clock)
-        rows = s.read.drift(as_at or s.app.clock(), agency=agency, lead=lead, policy=policy,
-                            clock=clock, due_within=due_within, limit=limit)  # fmt: skip
+        asked = when(as_at, known_at, s.app.clock())
+        with reads.reading(s, asked) as read:
+            rows = read.drift(asked.day, agency=agency, lead=lead, policy=policy, clock=clock,
+                              due_within=due_within, limit=limit)  # fmt: skip
         return [clock_json(r, board=True) for r in rows]
 
 
 @router.get("/caseloads", response_model=list[CaseloadOut], operation_id="list_caseloads",
             responses=BOARD)  # fmt: skip
-def caseloads(who: Caller, api: ApiDep, as_at: AsAt = None, by_agency: bool = False) -> Any:
+def caseloads(who: Caller, api: ApiDep, as_at: AsAt = None, known_at: KnownAt = None,
+              by_agency: bool = False) -> Any:  # fmt: skip
     """Open episodes per lead professional (or agency) with their worst clock."""
     s = api.services
     with api.authority_read(who, "caseloads"):
-        when = as_at or s.app.clock()
-        return s.read.agency_loads(when) if by_agency else s.read.caseloads(when)
+        asked = when(as_at, known_at, s.app.clock())
+        with reads.reading(s, asked) as read:
+            return read.agency_loads(asked.day) if by_agency else read.caseloads(asked.day)

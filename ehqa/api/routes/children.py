@@ -66,7 +66,7 @@ class EraseBody(BaseModel):
 
 def _allowed(api: Api, who: Principal, child: str, recording: bool) -> None:
     """Refuse a caller who may not read (record on) any of the child's episodes."""
-    api.services.catch_up()
+    api.current()
     if recording and who.role in (Role.COORDINATOR, Role.ADMIN):
         return
     views = [api.services.read.episode(ref) for ref in episodes_of(api.services.views, child)]
@@ -99,10 +99,10 @@ def record(child: Child, body: DetailsBody, who: Caller, api: ApiDep) -> Any:  #
             responses=responses(400, 401, 404, 422))  # fmt: skip
 def read(child: Child, who: Caller, api: ApiDep) -> Any:
     """The child's personal fields as recorded (all null, and `erased`, once erased)."""
-    with api.lock:
-        _allowed(api, who, child, recording=False)
-        found = api.services.child_details(child)
-        api.access.record(who, f"child {child}")
+    api.current()
+    _allowed(api, who, child, recording=False)
+    found = api.services.child_details(child)
+    api.logged(who, f"child {child}")
     if found is None:
         return {"child": child, "name": None, "date_of_birth": None, "erased": False,
                 "expected_date_of_birth": None, "gender": None, "ethnicity": None,

@@ -15,10 +15,10 @@ from pydantic import BaseModel
 from aggregates.access import Principal, Role, may_open
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import ChildAlreadyOpenError
-from ehqa import bounds
+from ehqa import bounds, reads
 from ehqa import commands as cmd
 from ehqa.api.core import Api, check
-from ehqa.api.deps import ApiDep, AsAt, Caller, IdempotencyKey
+from ehqa.api.deps import ApiDep, AsAt, Caller, IdempotencyKey, KnownAt, when
 from ehqa.api.errors import Refused, responses
 from ehqa.api.idempotency import idempotent
 from ehqa.api.schemas import (
@@ -121,32 +121,43 @@ for _name, _model in COMMANDS.items():
             operation_id="get_episode", responses=READING)  # fmt: skip
 def get_episode(reference: str, who: Caller, api: ApiDep, as_at: Annotated[
         date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="Where it stood on this"
-                           " business date, from the events dated on or before it.")] = None) -> Any:  # fmt: skip
-    """Where one episode stands, or stood as at a date (the read is recorded in the access
-    log; who may read it is decided by the consent statement as it is now)."""
+                           " business date, from the events dated on or before it.")] = None,
+        known_at: KnownAt = None) -> Any:  # fmt: skip
+    """Where one episode stands, or stood as at a date, or as the record stood at a moment (the
+    read is recorded in the access log; who may read it is decided by the consent statement as
+    it is now)."""
+    api.current()
     view = api.readable(who, reference, "episode")
-    if as_at is None:
+    if as_at is None and known_at is None:
         return view
-    then = api.services.episode_as_at(reference, as_at)
+    asked = when(as_at, known_at, api.services.app.clock())
+    then = reads.episode(api.services, reference, asked)
     if then is None:
-        raise Refused(404, "Not Found", f"episode {reference} was not yet opened on {as_at}")
+        raise Refused(404, "Not Found", f"episode {reference} was not yet opened"
+                      f" {asked.describe()}")  # fmt: skip
     return then
 
 
 @router.get("/episodes/{reference}/timeline", response_model=list[TimelineItem],
             tags=["episodes"], operation_id="get_timeline", responses=READING)  # fmt: skip
 def timeline(reference: str, who: Caller, api: ApiDep, milestones: bool = False,
-             as_at: AsAt = None) -> Any:  # fmt: skip
-    """The episode's events in business-date order (with clock milestones if asked)."""
+             as_at: AsAt = None, known_at: KnownAt = None) -> Any:  # fmt: skip
+    """The episode's events in business-date order (with clock milestones if asked): with
+    as_at, those dated on or before it; with known_at, those recorded by then."""
     s = api.services
+    api.current()
     api.readable(who, reference, "timeline")
-    return s.read.timeline(reference, milestones=milestones, as_at=as_at or s.app.clock())
+    return reads.timeline(s, reference, when(as_at, known_at, s.app.clock()), milestones)
 
 
 @router.get("/episodes/{reference}/deadlines", response_model=list[ClockOut], tags=["episodes"],
             operation_id="get_episode_deadlines", responses=READING)  # fmt: skip
-def episode_deadlines(reference: str, who: Caller, api: ApiDep, as_at: AsAt = None) -> Any:
-    """Every clock of the episode, as at a date."""
+def episode_deadlines(reference: str, who: Caller, api: ApiDep, as_at: AsAt = None,
+                      known_at: KnownAt = None) -> Any:  # fmt: skip
+    """Every clock of the episode, as at a date (as known at a moment)."""
     s = api.services
+    api.current()
     api.readable(who, reference, "deadlines")
-    return [clock_json(r) for r in s.read.deadlines(reference, as_at or s.app.clock())]
+    asked = when(as_at, known_at, s.app.clock())
+    with reads.reading(s, asked, reference) as read:
+        return [clock_json(r) for r in read.deadlines(reference, asked.day)]
