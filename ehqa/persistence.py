@@ -21,7 +21,6 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 
 from ehqa.store import postgres_schema_lock
 
@@ -96,7 +95,11 @@ class TrackedApplication(Application[UUID]):
 
     def construct_recorder(self) -> ProcessRecorder:
         factory = self.factory
-        if isinstance(factory, PostgresFactory):
+        if type(factory).__module__ == "eventsourcing.postgres":
+            # (imported here: an SQLite store never loads the PostgreSQL driver)
+            from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+
+            assert isinstance(factory, PostgresFactory)
             recorder = PostgresProcessRecorder(
                 factory.datastore,
                 events_table_name=f"{factory.env.name.lower()}_events",

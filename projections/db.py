@@ -11,9 +11,10 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import psycopg
+if TYPE_CHECKING:  # (imported by PostgresViews: the views of an SQLite store never load it)
+    import psycopg
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS ehqa_tracking (
@@ -332,6 +333,8 @@ class PostgresViews:
 
     def __init__(self, conninfo: str, schema: str | None = None) -> None:
         options = f"-c search_path={schema}" if schema else ""
+        import psycopg
+
         self._conn = psycopg.connect(conninfo, autocommit=True, options=options)
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (0x65687162,))

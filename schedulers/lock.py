@@ -8,7 +8,6 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 import filelock
-import psycopg
 
 SWEEP_LOCK = 0x65687173  # "ehqs"
 
@@ -23,6 +22,8 @@ class PostgresSweepLock:
 
     @contextmanager
     def hold(self) -> Iterator[bool]:
+        import psycopg  # (here: an SQLite store's lock never loads it)
+
         with psycopg.connect(self._conninfo, autocommit=True) as conn:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (SWEEP_LOCK,)).fetchone()
             held = bool(row and row[0])

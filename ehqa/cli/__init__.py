@@ -21,9 +21,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
 
 from ehqa.cli import admin, alerts, audits, episodes, grading, record, reports, views
 from ehqa.cli.context import start
@@ -80,8 +78,21 @@ for area in (episodes, record, views, alerts, audits, grading, reports, admin):
 def main() -> None:
     try:
         app()
-    except (psycopg.OperationalError, sqlite3.OperationalError, OperationalError) as error:
+    except Exception as error:
+        if not _store_failed(error):
+            raise
         # The store went away after it was opened: one line, not a traceback.
         cause = (str(error).strip().splitlines() or ["no answer"])[0]
         typer.echo(f"error: the store failed: {cause}", err=True)
         sys.exit(2)
+
+
+def _store_failed(error: Exception) -> bool:
+    """Whether the store failed under the command: the drivers' operational errors, looked up
+    only if loaded (a command on SQLite never imports psycopg, nor `ehqa --help` either)."""
+    kinds: list[type[BaseException]] = [sqlite3.OperationalError]
+    for module in ("psycopg", "eventsourcing.persistence"):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            kinds.append(loaded.OperationalError)
+    return isinstance(error, tuple(kinds))

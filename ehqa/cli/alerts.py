@@ -4,11 +4,10 @@ raised ones to a JSON Lines file or a webhook (the scheduler in `admin` runs bot
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aggregates.alerts import ALERT_ROLES
 from ehqa.cli.context import (
     author,
     bounded,
@@ -21,8 +20,10 @@ from ehqa.cli.context import (
     today,
 )
 from ehqa.cli.output import print_json, print_table
-from schedulers.delivery import JsonLinesSink, Sink, WebhookSink
-from schedulers.sweep import Raised
+
+if TYPE_CHECKING:
+    from schedulers.delivery import Sink
+    from schedulers.sweep import Raised
 
 app = typer.Typer()
 
@@ -81,6 +82,8 @@ def alerts_list(
     when = date_option("--as-at", as_at) or today(ctx)
     services = open_views(ctx)
     known(services, **{"for": to})
+    from aggregates.alerts import ALERT_ROLES
+
     role = to if to in ALERT_ROLES else None
     found = services.read.alerts(when, None if role else to, role, include_cleared)
     if as_json:
@@ -110,6 +113,8 @@ def alerts_ack(
 
 
 def sinks(alert_file: Path | None, webhook: str | None) -> list[Sink]:
+    from schedulers.delivery import JsonLinesSink, WebhookSink
+
     found: list[Sink] = []
     if alert_file:
         found.append(JsonLinesSink(alert_file))

@@ -11,7 +11,6 @@ import typer
 
 from ehqa.cli.context import bounded, date_option, fail, known, open_services, open_views, today
 from ehqa.cli.output import DRIFT_COLUMNS, DRIFT_HEADINGS, bar, board_json, print_json, print_table
-from projections.runner import REBUILD_BATCH, follow
 
 app = typer.Typer()
 
@@ -139,10 +138,14 @@ def projections_catch_up(ctx: typer.Context) -> None:
 def projections_rebuild(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="One view (default: all).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=10_000_000)] = REBUILD_BATCH,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, max=10_000_000, help="Events per batch (default: the rebuild's own)."),
+    ] = None,
 ) -> None:
     """Empty a view and replay every event into it, showing progress and events/s."""
     services = open_services(ctx)
+    sized = {} if batch_size is None else {"batch_size": batch_size}
     try:
         names = [services.projection(name).name] if name else [p.name for p in services.projections]
     except KeyError as error:
@@ -151,7 +154,7 @@ def projections_rebuild(
     for view in names:
         started = time.perf_counter()
         with bar(log, f"rebuilding {view}") as advance:
-            applied = services.rebuild(view, batch_size=batch_size, progress=advance)
+            applied = services.rebuild(view, progress=advance, **sized)
             if advance:  # (the view's own last event may come before the end of the log)
                 advance(log)
         seconds = time.perf_counter() - started
@@ -165,6 +168,8 @@ def projections_follow(
     poll: Annotated[float, typer.Option(help="Seconds between polls (SQLite).")] = 1.0,
 ) -> None:
     """Keep the views current until interrupted (live on PostgreSQL, polled on SQLite)."""
+    from projections.runner import follow
+
     services = open_services(ctx)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
