@@ -16,7 +16,6 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -31,24 +30,23 @@ if TYPE_CHECKING:
 class Steps(TyperGroup):
     """The `record` group: its subcommands made from the command models when first asked for."""
 
-    _made: click.Group | None = None
+    _made: Any = None  # (a group of typer's own click)
 
-    def steps(self) -> click.Group:
+    def steps(self) -> Any:
         if self._made is None:
             from ehqa.commands import MODELS
 
             steps = typer.Typer()
             for cmd, model in MODELS.items():
                 _subcommand(steps, cmd, model)
-            made = typer.main.get_command(steps)
-            assert isinstance(made, click.Group)
-            self._made = made
+            self._made = typer.main.get_command(steps)
         return self._made
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return self.steps().list_commands(ctx)
+    def list_commands(self, ctx: Any) -> list[str]:
+        found: list[str] = self.steps().list_commands(ctx)
+        return found
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return self.steps().get_command(ctx, cmd_name)
 
 
