@@ -1,6 +1,7 @@
 """How the application's events are stored: dates as ISO strings, events recorded before authors
-were kept read with `author` None, and a process recorder, so that a save may carry a tracking
-record in the same transaction as its events."""
+were kept read with `author` None, a process recorder, so that a save may carry a tracking
+record in the same transaction as its events, and eventsourcing's JSON read by orjson
+(`ehqa.codec`)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from eventsourcing.persistence import (
     Recording,
     StoredEvent,
     Tracking,
+    Transcoder,
     Transcoding,
 )
 
+from ehqa.codec import OrjsonTranscoder
 from ehqa.store import postgres_schema_lock
 
 # The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
@@ -83,6 +86,13 @@ class TrackedApplication(Application[UUID]):
         elif on_file:
             with filelock.FileLock(sqlite_file + ".schema.lock", mode=0o600):
                 self.recorder.create_table()  # type: ignore[attr-defined]
+
+    def construct_transcoder(self) -> Transcoder:
+        """eventsourcing's JSON transcoder, reading with orjson (`ehqa.codec`): it writes the
+        same bytes, and reads every store written before."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
