@@ -31,7 +31,7 @@ from ehqa.cli.context import author, fail, open_services, operator, recording
 from ehqa.cli.output import progress
 from ehqa.commands import LineError, _Command, parse_line
 
-BATCH_LINES = 500  # lines saved per transaction (their events held in memory since the check)
+BATCH_LINES = 100  # lines saved per transaction (their events held in memory since the check)
 
 
 @dataclass
