@@ -154,4 +154,3 @@ def _subcommand(steps: typer.Typer, cmd: str, model: type[_Command]) -> None:
         help=f"{summary}\n\nThe import format's `{cmd}` command, its fields as options.",
         short_help=f"{first} ({cmd}).",
     )(record)
-
