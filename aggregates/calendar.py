@@ -7,9 +7,9 @@ and Wales (one-off holidays and substitute days included, as published by the ho
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import Any
 
-import holidays
 from dateutil.relativedelta import relativedelta
 
 ONE_DAY = timedelta(days=1)
@@ -24,12 +24,18 @@ class WorkingCalendar:
     """
 
     def __init__(self) -> None:
-        self._bank_holidays = holidays.country_holidays("GB", subdiv="ENG")
         self._first = FIRST_DAY.toordinal()
         self._totals: list[int] = []  # working days from _first up to and including each day
         self._working = bytearray()  # 1 for each working day from _first on
         self.add_working_days = lru_cache(maxsize=65536)(self._add_working_days)
         self.working_days_before = lru_cache(maxsize=65536)(self._working_days_before)
+
+    @cached_property
+    def _bank_holidays(self) -> Any:
+        """Loaded when a date is first asked about (a command that asks none never loads it)."""
+        import holidays
+
+        return holidays.country_holidays("GB", subdiv="ENG")
 
     def _is_working(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._bank_holidays

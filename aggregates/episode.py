@@ -817,6 +817,8 @@ class Episode(Authored):
 
     def clear_settled_alerts(self) -> None:
         """Clear every alert whose awaited step has happened (or whose episode closed)."""
+        if all(alert["cleared_on"] is not None for alert in self.alerts.values()):
+            return  # (none open: the clocks need not be worked out)
         current = {(span.clock.value, span.occurrence): span for span in spans(self.facts)}
         for ident, alert in list(self.alerts.items()):
             span = current.get((alert["clock"], alert["occurrence"]))

@@ -65,6 +65,12 @@ class Rehearsal:
 
     def __init__(self) -> None:
         self.aggregates: dict[UUID, Any] = {}
+        self.events: list[Any] = []  # what the rehearsed commands recorded, not yet taken
+
+    def take_events(self) -> list[Any]:
+        """The events recorded since the last call (saved as they are, they record the same)."""
+        taken, self.events = self.events, []
+        return taken
 
 
 class EhqaApplication(TrackedApplication):
@@ -110,7 +116,7 @@ class EhqaApplication(TrackedApplication):
             self.save(*aggregates, tracking=tracking)
             return
         for aggregate in aggregates:
-            aggregate.collect_events()
+            rehearsal.events.extend(aggregate.collect_events())
             rehearsal.aggregates[aggregate.id] = aggregate
 
     # ---- commands --------------------------------------------------------------------------

@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import jwt
-
 from aggregates.access import Principal, Role
 from ehqa import bounds
 from projections.db import Cursor, ViewDatabase
@@ -242,6 +240,8 @@ class JwtVerifier:
     ALGORITHMS = ("RS256", "ES256")
 
     def __init__(self, settings: OidcSettings) -> None:
+        import jwt  # (imported by the verifier alone: the command line never loads it)
+
         self.settings = settings
         if settings.jwks_file is not None:
             keys = json.loads(settings.jwks_file.read_text())["keys"]
@@ -254,6 +254,8 @@ class JwtVerifier:
         }
 
     def principal(self, token: str) -> Principal:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
             kid, alg = header.get("kid"), header.get("alg")
@@ -304,6 +306,8 @@ def principal_of_claims(claims: dict[str, Any], role_claim: str = "ehqa_role",
 def _fetch_keys(url: str) -> list[dict[str, Any]]:
     """The issuer's keys, fetched once (PyJWT's JWKS client, without its cache: the verifier
     keeps the keys)."""
+    import jwt
+
     client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False, timeout=JWKS_TIMEOUT)
     try:
         found = client.fetch_data()

@@ -23,6 +23,7 @@ text can hold neither NUL nor a surrogate. Positions in the messages count from 
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, TypeAdapter, ValidationError, WithJsonSchema
@@ -109,7 +110,12 @@ KINDS: Final[dict[str, Any]] = {
     "reference": Reference, "path_reference": PathReference, "code": Code, "name": Name,
     "text": FreeText, "required_text": RequiredText, "subject": Subject,
 }  # fmt: skip
-_ADAPTERS: dict[str, TypeAdapter[str]] = {k: TypeAdapter(t) for k, t in KINDS.items()}
+
+
+@cache
+def _adapter(kind: str) -> TypeAdapter[str]:
+    """Each kind's validator, built when first used (a command checks one or two kinds)."""
+    return TypeAdapter(KINDS[kind])
 
 
 # What each string schema above accepts, in words (for help texts generated from a schema).
@@ -140,7 +146,7 @@ def check(kind: str, value: str, field: str) -> str:
     """`value` if it is within the bounds of `kind` (a key of KINDS), else OutOfBounds naming
     `field` (e.g. "field 'reason'" or "option '--note'")."""
     try:
-        return _ADAPTERS[kind].validate_python(value)
+        return _adapter(kind).validate_python(value)
     except ValidationError as error:
         raise OutOfBounds(f"{field}: {error.errors()[0]['msg']}") from None
 

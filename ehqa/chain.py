@@ -29,9 +29,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
-from psycopg.sql import SQL, Composed, Identifier
 
 CHAIN_TABLE = "ehqa_chain"
 ZERO = bytes(32)
@@ -227,46 +225,6 @@ class ChainedSQLiteRecorder(SQLiteProcessRecorder):
         return returning
 
 
-def postgres_chain_ddl(schema: str) -> list[Composed]:
-    table = Identifier(schema, CHAIN_TABLE)
-    return [
-        SQL(
-            "CREATE TABLE IF NOT EXISTS {} (notification_id bigint PRIMARY KEY,"
-            " originator_id text NOT NULL, originator_version bigint NOT NULL,"
-            " prev_hash bytea NOT NULL, event_hash bytea NOT NULL, log_hash bytea NOT NULL)"
-        ).format(table),
-        SQL(
-            "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (originator_id, originator_version)"
-        ).format(Identifier(f"{CHAIN_TABLE}_event"), table),
-    ]
-
-
-class ChainedPostgresRecorder(PostgresProcessRecorder):
-    """eventsourcing's PostgreSQL process recorder, writing the chain rows of what it inserts
-    after the insert, in its transaction and under its lock on the events table."""
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        datastore.enable_db_functions = False  # (that path inserts without the lock or a hook)
-        super().__init__(datastore, **kwargs)
-        self.sql_create_statements.extend(postgres_chain_ddl(datastore.schema))
-
-    @property
-    def chain_sql(self) -> ChainSQL:
-        schema = self.datastore.schema
-        return ChainSQL(
-            f'"{schema}".{CHAIN_TABLE}', f'"{schema}"."{self.events_table_name}"',
-            "notification_id", "%s",
-        )  # fmt: skip
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if ids:
-            append(curs, self.chain_sql, _rows(stored_events, ids))
-        return ids
-
-
 # ---- sealing a store made before the chain ---------------------------------------------------
 
 
@@ -286,7 +244,7 @@ def seal(recorder: Any, batch: int = SEAL_BATCH) -> Iterator[int]:
 
 
 def _seal_batch(recorder: Any, sql: ChainSQL, batch: int, latest: dict[Any, bytes]) -> int:
-    if isinstance(recorder, ChainedPostgresRecorder):
+    if hasattr(recorder, "_lock_table"):  # (PostgreSQL: ehqa.chain_pg)
         with recorder.datastore.transaction(commit=True) as curs:
             recorder._lock_table(curs)
             return _seal_in(curs, sql, batch, latest)

@@ -15,7 +15,6 @@ import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -113,6 +112,8 @@ def _destroy_sqlite(views: ViewDatabase, child: str) -> bool:
 def _destroy_postgres(conninfo: str, env: dict[str, str], child: str) -> bool:
     schema = env.get("POSTGRES_SCHEMA")
     options = f"-c search_path={schema}" if schema else ""
+    import psycopg  # (here: an SQLite store never loads the PostgreSQL driver)
+
     with psycopg.connect(conninfo, autocommit=True, options=options) as conn:
         deleted = conn.execute("DELETE FROM ehqa_child_keys WHERE child = %s", (child,)).rowcount
         conn.execute("VACUUM FULL ehqa_child_keys")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-import psycopg
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import PersistenceError
 
@@ -53,7 +53,18 @@ PAGE = 1_000  # notifications read from the log at a time
 SLACK = timedelta(minutes=5)  # how far past the moment the log is read for late commits
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # The store failing (unreachable, a grant or a cipher key missing) is raised, never skipped.
-STORE_FAILURES = (psycopg.Error, sqlite3.Error, PersistenceError)
+
+
+def store_failures() -> tuple[type[BaseException], ...]:
+    """The store's own failures (PostgreSQL's only when its driver is loaded: an SQLite store
+    never loads it, and nothing else raises them)."""
+    kinds: list[type[BaseException]] = [sqlite3.Error, PersistenceError]
+    loaded = sys.modules.get("psycopg")
+    if loaded is not None:
+        kinds.append(loaded.Error)
+    return tuple(kinds)
+
+
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
@@ -221,7 +232,7 @@ def replay_log(
                 continue
             try:
                 event = app.mapper.to_domain_event(notification)
-            except STORE_FAILURES:
+            except store_failures():
                 raise  # (the store failing, e.g. a cipher key not listed: never left out)
             except Exception:  # (the live views dead-letter it; its later events cannot follow)
                 late.add(notification.originator_id)

@@ -1,6 +1,7 @@
 """How the application's events are stored: dates as ISO strings, events recorded before authors
-were kept read with `author` None, and a process recorder, so that a save may carry a tracking
-record in the same transaction as its events."""
+were kept read with `author` None, a process recorder, so that a save may carry a tracking
+record in the same transaction as its events, and eventsourcing's JSON read by orjson
+(`ehqa.codec`)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ from eventsourcing.persistence import (
     Recording,
     StoredEvent,
     Tracking,
+    Transcoder,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 
-from ehqa.chain import ChainedPostgresRecorder, ChainedSQLiteRecorder
+from ehqa.chain import ChainedSQLiteRecorder
+from ehqa.codec import OrjsonTranscoder
 from ehqa.store import postgres_schema_lock
 
 # The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
@@ -87,6 +89,13 @@ class TrackedApplication(Application[UUID]):
             with filelock.FileLock(sqlite_file + ".schema.lock", mode=0o600):
                 self.recorder.create_table()  # type: ignore[attr-defined]
 
+    def construct_transcoder(self) -> Transcoder:
+        """eventsourcing's JSON transcoder, reading with orjson (`ehqa.codec`): it writes the
+        same bytes, and reads every store written before."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
@@ -105,7 +114,13 @@ class TrackedApplication(Application[UUID]):
             if factory.env_create_table():
                 chained.create_table()
             return chained
-        if isinstance(factory, PostgresFactory):
+        if type(factory).__module__ == "eventsourcing.postgres":
+            # (imported here: an SQLite store never loads the PostgreSQL driver)
+            from eventsourcing.postgres import PostgresFactory
+
+            from ehqa.chain_pg import ChainedPostgresRecorder
+
+            assert isinstance(factory, PostgresFactory)
             recorder = ChainedPostgresRecorder(
                 factory.datastore,
                 events_table_name=f"{factory.env.name.lower()}_events",

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from aggregates.audit import Audit
@@ -18,19 +18,12 @@ from ehqa.application import EhqaApplication
 from ehqa.cipher import Keyring, cipher_env, parse_keys
 from ehqa.clock import Clock, from_environment
 from ehqa.keys import ChildKeys
-from ehqa.migrate import migrate_store
+from ehqa.migrated import up_to_date
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import check_store, postgres_conninfo, store_env
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
+from projections.freshness import all_current
 from projections.queries import ReadModels, episode_json
-from projections.runner import (
-    DeadLetter,
-    ViewStatus,
-    catch_up,
-    dead_letters,
-    rebuild,
-    status,
-)
 from projections.views import (
     AuditsProjection,
     ChildrenProjection,
@@ -42,6 +35,9 @@ from projections.views import (
 from schedulers.delivery import Sink, deliver
 from schedulers.lock import FileSweepLock, PostgresSweepLock, SweepLock
 from schedulers.sweep import Raised, sweep
+
+if TYPE_CHECKING:  # (the runner is loaded when a view has something to take, or is rebuilt)
+    from projections.runner import DeadLetter, ViewStatus
 
 
 def sweep_lock(env: dict[str, str]) -> SweepLock:
@@ -66,6 +62,10 @@ def migrate(env: dict[str, str], views: ViewDatabase) -> list[str]:
     """Apply the migrations the store lacks; an in-memory store's tables are in its views'."""
     if env["PERSISTENCE_MODULE"] == "eventsourcing.popo" and isinstance(views, SQLiteViews):
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": views.path}
+    if up_to_date(env):  # (read without loading yoyo)
+        return []
+    from ehqa.migrate import migrate_store
+
     return migrate_store(env)
 
 
@@ -139,22 +139,31 @@ class Services:
     catch_up_batch: int | None = None  # events a catch-up batch takes, at most (None: decided)
 
     def catch_up(self) -> int:
-        return sum(
-            catch_up(self.app, self.views, projection, self.catch_up_batch)
-            for projection in self.projections
-        )
+        if all_current(self.app, self.views, self.projections):
+            return 0  # (nothing to take: found without loading the runner)
+        from projections.runner import catch_up_all
+
+        return catch_up_all(self.app, self.views, self.projections, self.catch_up_batch)
 
     def catch_up_one(self, name: str, **options: Any) -> int:
+        from projections.runner import catch_up
+
         return catch_up(self.app, self.views, self.projection(name), **options)
 
     def rebuild(self, name: str, **options: Any) -> int:
+        from projections.runner import rebuild
+
         return rebuild(self.app, self.views, self.projection(name), **options)
 
     def status(self) -> list[ViewStatus]:
+        from projections.runner import status
+
         return status(self.app, self.views, self.projections)
 
     def dead_letters(self, view: str | None = None) -> list[DeadLetter]:
         """The events each view (or one) could not apply and skipped."""
+        from projections.runner import dead_letters
+
         return dead_letters(self.views, view and self.projection(view).name)
 
     def sweep(self, today: date | None = None) -> list[Raised] | None:

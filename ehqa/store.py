@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-import psycopg
-import psycopg.conninfo
+# (psycopg is imported by the functions that reach PostgreSQL: a command on SQLite never loads it)
 
 DEFAULT_DATABASE = "ehqa.db"
 
@@ -89,6 +88,8 @@ def is_postgres(url: str) -> bool:
 
 
 def postgres_conninfo(env: dict[str, str]) -> str:
+    import psycopg.conninfo
+
     return psycopg.conninfo.make_conninfo(
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
@@ -103,6 +104,8 @@ def postgres_conninfo(env: dict[str, str]) -> str:
 def postgres_schema_lock(env: dict[str, str]) -> Iterator[None]:
     """Hold a session advisory lock while tables are created: PostgreSQL's CREATE OR REPLACE
     FUNCTION is not safe to run from several processes at once ("tuple concurrently updated")."""
+    import psycopg
+
     with psycopg.connect(postgres_conninfo(env), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
@@ -136,6 +139,8 @@ def check_store(url: str, env: dict[str, str]) -> None:
 
 
 def _check_postgres(url: str, env: dict[str, str]) -> None:
+    import psycopg
+
     conninfo = postgres_conninfo({**env, "POSTGRES_CONNECT_TIMEOUT": str(CHECK_TIMEOUT)})
     try:
         with psycopg.connect(conninfo) as conn:

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import psycopg
-
 from aggregates.audit import audit_id
 from aggregates.episode import episode_id
 from ehqa import digest as digests
@@ -52,6 +50,8 @@ class LogReader:
         if self.postgres:
             schema = env.get("POSTGRES_SCHEMA")
             options = f"-c search_path={schema}" if schema else ""
+            import psycopg  # (here: an SQLite store never loads the PostgreSQL driver)
+
             self.conn = psycopg.connect(postgres_conninfo(env), options=options)
             self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         else:

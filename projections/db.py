@@ -13,10 +13,10 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import psycopg
-from psycopg_pool import ConnectionPool
+if TYPE_CHECKING:  # (imported by PostgresViews: the views of an SQLite store never load it)
+    import psycopg
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS ehqa_tracking (
@@ -366,6 +366,8 @@ class PostgresViews:
 
     def __init__(self, conninfo: str, schema: str | None = None, max_size: int = 8) -> None:
         options = f"-c search_path={schema}" if schema else ""
+        from psycopg_pool import ConnectionPool
+
         self._pool = ConnectionPool(
             conninfo, kwargs={"autocommit": True, "options": options}, min_size=1,
             max_size=max_size, open=True, name="ehqa-views",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +54,9 @@ class WebhookSink:
         self.name = f"webhook:{url}"
 
     def send(self, alert: dict[str, Any]) -> None:
+        import urllib.error  # (here: a command that sends nothing does not load the HTTP client)
+        import urllib.request
+
         body = json.dumps(alert).encode()
         last: Exception | None = None
         for attempt in range(self.retries):

@@ -8,7 +8,6 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 import filelock
-import psycopg
 
 SWEEP_LOCK = 0x65687173  # "ehqs"
 
@@ -27,6 +26,8 @@ class PostgresSweepLock:
 
     @contextmanager
     def hold(self) -> Iterator[bool]:
+        import psycopg  # (here: an SQLite store's lock never loads it)
+
         key = "%s, hashtext(COALESCE(%s, current_schema()))"
         with psycopg.connect(self._conninfo, autocommit=True) as conn:
             args = (SWEEP_LOCK, self._schema)

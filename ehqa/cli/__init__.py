@@ -23,11 +23,8 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
-from eventsourcing.persistence import MapperDeserialisationError, OperationalError
 
-from ehqa.cipher import KeyMissingError
 from ehqa.cli import (
     admin,
     alerts,
@@ -96,13 +93,25 @@ for area in (episodes, record, views, alerts, audits, grading, reports, admin, c
 def main() -> None:
     try:
         app()
-    except (psycopg.OperationalError, sqlite3.OperationalError, OperationalError) as error:
+    except Exception as error:
+        cipher = sys.modules.get("ehqa.cipher")  # (loaded only by a store with keys)
+        if cipher and isinstance(error.__cause__, cipher.KeyMissingError):  # (a key not given)
+            typer.echo(f"error: {error.__cause__} (docs/privacy.md)", err=True)
+            sys.exit(2)
+        if not _store_failed(error):
+            raise
         # The store went away after it was opened: one line, not a traceback.
         cause = (str(error).strip().splitlines() or ["no answer"])[0]
         typer.echo(f"error: the store failed: {cause}", err=True)
         sys.exit(2)
-    except MapperDeserialisationError as error:
-        if not isinstance(error.__cause__, KeyMissingError):
-            raise
-        typer.echo(f"error: {error.__cause__} (docs/privacy.md)", err=True)
-        sys.exit(2)
+
+
+def _store_failed(error: Exception) -> bool:
+    """Whether the store failed under the command: the drivers' operational errors, looked up
+    only if loaded (a command on SQLite never imports psycopg, nor `ehqa --help` either)."""
+    kinds: list[type[BaseException]] = [sqlite3.OperationalError]
+    for module in ("psycopg", "eventsourcing.persistence"):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            kinds.append(loaded.OperationalError)
+    return isinstance(error, tuple(kinds))

@@ -18,14 +18,11 @@ from typing import Annotated
 import typer
 
 from aggregates.access import Role
-from ehqa.auth import AccessLog, TokenBook, TokenError, parse_expiry
 from ehqa.cli.alerts import AlertFile, Webhook, sinks
 from ehqa.cli.context import bounded, fail, open_services, refusals, run_of, start
 from ehqa.cli.output import print_json, print_table
-from ehqa.policies import PolicyBook
-from ehqa.settings import PREFIX
-from ehqa.trail import digest_round
-from schedulers.scheduler import run_every
+
+# (each command imports what it alone needs: `ehqa --help` and the other commands skip it)
 
 app = typer.Typer()
 
@@ -47,6 +44,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (with view catch-up and the alert sweep running beside it)."""
+    from ehqa.settings import PREFIX
+
     given = {**run_of(ctx).options, "sweep_interval": sweep_interval}
     start(**given)  # the server's settings, checked here first (a bad one: exit 2)
     open_services(ctx).close()  # fail early, with a clear message, if the store is unusable
@@ -77,6 +76,8 @@ def access_log(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
     """Who read or recorded what, most recent first (the access log)."""
+    from ehqa.auth import AccessLog
+
     entries = AccessLog(open_services(ctx).views).entries(episode, limit)
     if as_json:
         print_json(entries)
@@ -129,6 +130,8 @@ def policy_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the effective policy NAME (its `extends` chain merged)."""
+    from ehqa.policies import PolicyBook
+
     settings = run_of(ctx).settings
     with refusals():
         policy = PolicyBook(settings.policy_dir).get(name)
@@ -149,6 +152,8 @@ def policy_show(
 @policy_app.command("list")
 def policy_list(ctx: typer.Context) -> None:
     """The policies this installation knows."""
+    from ehqa.policies import PolicyBook
+
     settings = run_of(ctx).settings
     with refusals():
         book = PolicyBook(settings.policy_dir)
@@ -166,6 +171,7 @@ def policy_diff(
     """How policy B differs from policy A: one line per field (title, roll_forward, each clock's
     label, due, pre_birth_due, applies_pre_birth, enabled and source, the escalation values)."""
     from aggregates.policy import differences  # kept here: the policy commands' own import
+    from ehqa.policies import PolicyBook
 
     settings = run_of(ctx).settings
     with refusals():
@@ -197,6 +203,9 @@ def scheduler_run(
     webhook: Webhook = None,
 ) -> None:
     """Sweep at start-up and then every INTERVAL seconds until stopped, logging what it raised."""
+    from ehqa.trail import digest_round
+    from schedulers.scheduler import run_every
+
     services = open_services(ctx)
     chosen = sinks(alert_file, webhook)
     digest_file, digest_webhook = (
@@ -252,6 +261,8 @@ def tokens_create(
     ] = None,
 ) -> None:
     """Issue a token and print it once: only its hash is kept (its id goes to stderr)."""
+    from ehqa.auth import TokenBook, parse_expiry
+
     bounded(name=("name", name), agency=("name", agency))
     services = open_services(ctx)
     try:
@@ -272,6 +283,8 @@ def tokens_list(
 ) -> None:
     """Every token: id, holder, role, agency, created, expires, last used, revoked (never the
     token itself)."""
+    from ehqa.auth import TokenBook
+
     services = open_services(ctx)
     tokens = TokenBook(services.views).tokens()
     if as_json:
@@ -295,6 +308,8 @@ def tokens_revoke(
     ],
 ) -> None:
     """Revoke a token: every worker refuses it from the next request."""
+    from ehqa.auth import TokenBook, TokenError
+
     services = open_services(ctx)
     try:
         token = TokenBook(services.views).revoke(id_or_name)

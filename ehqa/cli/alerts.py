@@ -4,12 +4,10 @@ raised ones to a JSON Lines file or a webhook (the scheduler in `admin` runs bot
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aggregates.alerts import ALERT_ROLES
-from ehqa import reads
 from ehqa.cli.context import (
     author,
     bounded,
@@ -22,8 +20,10 @@ from ehqa.cli.context import (
 )
 from ehqa.cli.moments import KnownAt, when_of
 from ehqa.cli.output import print_json, print_table
-from schedulers.delivery import JsonLinesSink, Sink, WebhookSink
-from schedulers.sweep import Raised
+
+if TYPE_CHECKING:
+    from schedulers.delivery import Sink
+    from schedulers.sweep import Raised
 
 app = typer.Typer()
 
@@ -83,7 +83,11 @@ def alerts_list(
     asked = when_of(ctx, as_at, known_at)
     services = open_views(ctx)
     known(services, **{"for": to})
+    from aggregates.alerts import ALERT_ROLES
+
     role = to if to in ALERT_ROLES else None
+    from ehqa import reads
+
     with reads.reading(services, asked) as read:
         found = read.alerts(asked.day, None if role else to, role, include_cleared)
     if as_json:
@@ -113,6 +117,8 @@ def alerts_ack(
 
 
 def sinks(alert_file: Path | None, webhook: str | None) -> list[Sink]:
+    from schedulers.delivery import JsonLinesSink, WebhookSink
+
     found: list[Sink] = []
     if alert_file:
         found.append(JsonLinesSink(alert_file))

@@ -10,11 +10,6 @@ from typing import Annotated
 
 import typer
 
-from aggregates.programme import AuditKind, Auditor, AuditorRole, standings, weighted_sample
-from aggregates.schemes import (
-    Grade,
-)
-from ehqa import bounds
 from ehqa.cli.context import (
     author,
     bounded,
@@ -27,8 +22,8 @@ from ehqa.cli.context import (
     today,
 )
 from ehqa.cli.output import print_csv, print_json, print_table
-from ehqa.present import audit_json
-from projections.reports import grade_report, theme_report
+
+# (each command imports what it alone needs: `ehqa --help` and the other commands skip it)
 
 app = typer.Typer()
 audit_app = typer.Typer(help="Quality-assurance audits of episodes.", no_args_is_help=True)
@@ -39,6 +34,8 @@ def _staff(path: Path | None) -> dict[str, str]:
     """A staff list: `[managers]` maps each worker's name to their line manager's."""
     if path is None:
         return {}
+    from ehqa import bounds
+
     try:
         managers = {
             str(k): str(v) for k, v in tomllib.loads(path.read_text()).get("managers", {}).items()
@@ -168,6 +165,8 @@ def audit_complete(
 ) -> None:
     """Complete the audit with its grade."""
     bounded(reason=("text", reason))
+    from aggregates.schemes import Grade
+
     chosen: list[Grade] = []
     with refusals():
         wanted = Grade.parse(grade) if grade else None
@@ -234,6 +233,8 @@ def audit_show(
 ) -> None:
     """An audit: its scores, grade, actions and discussion."""
     with refusals():
+        from ehqa.present import audit_json
+
         view = audit_json(open_services(ctx).app.get_audit(reference))
     if as_json:
         print_json(view, default=str)
@@ -266,6 +267,8 @@ def audit_sample(
     services = open_views(ctx)
     known(services, agency=agency)
     read = services.read
+    from aggregates.programme import weighted_sample
+
     for reference in weighted_sample(read.sample_candidates(open_only, agency), size, seed):
         typer.echo(reference)
 
@@ -282,6 +285,8 @@ def audit_programme(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Who is behind their audit quota over a period (quotas per role, St Helens framework)."""
+    from aggregates.programme import AuditKind, Auditor, AuditorRole, standings
+
     first, last = date_option("--from", start), date_option("--to", end)
     if first is None or last is None or last < first:
         fail("--from and --to give the period, first day first", code=2)
@@ -321,6 +326,8 @@ def audit_report(
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
 ) -> None:
     """Grades of completed audits by scheme, agency, quarter, auditor or section; or the board's themes."""
+    from projections.reports import grade_report, theme_report
+
     audits = open_views(ctx).read.audits()
     try:
         rows = theme_report(audits) if by == "themes" else grade_report(audits, by)

@@ -9,15 +9,10 @@ an option, checked by the model.
 from __future__ import annotations
 
 import inspect
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from ehqa import bounds
-from ehqa.auth import AccessLog
-from ehqa.children import ChildDetails
-from ehqa.children import erase as erase_child
 from ehqa.cli.context import (
     author,
     bounded,
@@ -29,11 +24,12 @@ from ehqa.cli.context import (
     refusals,
     today,
 )
-from ehqa.cli.fields import OptionError, options, problems
 from ehqa.cli.output import print_json, print_table
-from ehqa.cli.record import record_app
-from ehqa.commands.child import RecordChildDetails
-from ehqa.retention import due
+
+if TYPE_CHECKING:
+    from ehqa.children import ChildDetails
+
+# (each command imports what it alone needs: `ehqa --help` and the other commands skip it)
 
 app = typer.Typer()
 CMD = "record_child_details"
@@ -41,6 +37,8 @@ ARGUMENT = "CHILD"
 
 
 def print_details(found: ChildDetails | None, child: str, as_json: bool) -> None:
+    from ehqa.children import ChildDetails
+
     shown = (found or ChildDetails(child)).as_json()
     if as_json:
         print_json(shown)
@@ -52,13 +50,22 @@ def print_details(found: ChildDetails | None, child: str, as_json: bool) -> None
 
 
 def _child(value: str) -> str:
+    from ehqa import bounds
+
     try:
         return bounds.check("reference", value, f"argument '{ARGUMENT}'")
     except bounds.OutOfBounds as error:
         fail(str(error), code=2)
 
 
-def _record_step() -> None:
+def record_step(record_app: typer.Typer) -> None:
+    """Add `child-details` to the `record` steps (made when `record` is first asked for)."""
+    from pydantic import ValidationError
+
+    from ehqa.auth import AccessLog
+    from ehqa.cli.fields import OptionError, options, problems
+    from ehqa.commands.child import RecordChildDetails
+
     found, defs = options(RecordChildDetails)
     found = [option for option in found if option.path != ("child",)]
     keyword = inspect.Parameter.KEYWORD_ONLY
@@ -105,9 +112,6 @@ def _record_step() -> None:
     )(record)
 
 
-_record_step()
-
-
 @app.command("child")
 def show(
     ctx: typer.Context,
@@ -115,6 +119,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The child's personal fields as recorded (all empty, and `erased`, once erased)."""
+    from ehqa.auth import AccessLog
+
     child = _child(child)
     services = open_services(ctx)
     AccessLog(services.views).record(operator(ctx), f"child {child}")
@@ -132,6 +138,9 @@ def erase(
 ) -> None:
     """Erase a child's personal fields: their key is destroyed, so no copy of the fields can be
     read again; the erasure is recorded, and their episodes stay, keyed by the identifier."""
+    from ehqa.auth import AccessLog
+    from ehqa.children import erase as erase_child
+
     child = _child(child)
     bounded(reason=("required_text", reason))
     day = date_option("--on", on) or today(ctx)
@@ -155,6 +164,8 @@ def retention_due(
 ) -> None:
     """The children whose personal fields are due for erasure under their policy's retention
     rules, with the rule that makes each due (erase each with `ehqa erase`)."""
+    from ehqa.retention import due
+
     when = date_option("--as-at", as_at) or today(ctx)
     found = [row.as_json() for row in due(open_services(ctx), when)]
     if as_json:

@@ -13,20 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from aggregates.access import Principal, Role
-from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
-from ehqa import bounds
-from ehqa.auth import AccessLog
-from ehqa.clock import Clock, fixed, london_today
-from ehqa.filters import UnknownValueError, check_filters
-from ehqa.services import Services
-from ehqa.settings import PREFIX, Settings, SettingsError, load
-from ehqa.store import StoreOpenError, StoreURLError
+
+if TYPE_CHECKING:  # (imported where they are used: `ehqa --help` needs none of them)
+    from ehqa.auth import AccessLog
+    from ehqa.clock import Clock
+    from ehqa.services import Services
+    from ehqa.settings import Settings
 
 # The options that override settings, by the setting each one overrides: the global options, and
 # `serve --sweep-interval`.
@@ -42,6 +40,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def bounded(**options: tuple[str, str | None]) -> None:
     """Check options against ehqa.bounds: `bounded(note=("required_text", note))` fails with
     code 2 naming `--note` and the rule when the value is out of bounds."""
+    from ehqa import bounds
+
     for option, (kind, value) in options.items():
         if value is not None:
             try:
@@ -68,10 +68,15 @@ class Run:
     options: dict[str, Any]  # the settings given as options (None: not given)
 
     def clock(self) -> Clock:
+        from ehqa.clock import fixed, london_today
+
         today = self.settings.today
         return london_today if today is None else fixed(today)
 
     def services(self) -> Services:
+        from ehqa.services import Services
+        from ehqa.store import StoreOpenError, StoreURLError
+
         settings = self.settings
         try:
             return Services(settings.database_url, policy_dir=settings.policy_dir,
@@ -84,6 +89,9 @@ class Run:
 def start(**options: Any) -> Run:
     """The run's settings: the environment's, with the options given (not None) on top. A bad
     setting is a usage error naming the option, or the variable if it came from there."""
+    from ehqa import bounds
+    from ehqa.settings import PREFIX, SettingsError, load
+
     bounded(by=("subject", options.get("by")))
     try:
         settings = load(**options)
@@ -133,6 +141,8 @@ def operator(ctx: typer.Context) -> Principal:
 def open_services(ctx: typer.Context) -> Services:
     """The store, opened for this command; the command is recorded in the access log (with the
     episode it names, if any) before it reads or records anything."""
+    from ehqa.auth import AccessLog
+
     with refusals():
         opened = run_of(ctx).services()
     names: list[str] = []
@@ -185,6 +195,8 @@ def recording(
 def date_option(name: str, value: str | None) -> date | None:
     if value is None:
         return None
+    from aggregates.calendar import FIRST_DAY, LAST_DAY
+
     try:
         day = date.fromisoformat(value)
     except ValueError:
@@ -196,6 +208,8 @@ def date_option(name: str, value: str | None) -> date | None:
 
 def known(opened: Services, **values: str | None) -> None:
     """A filter value that matches nothing is a usage error naming the values there are."""
+    from ehqa.filters import UnknownValueError, check_filters
+
     try:
         check_filters(opened, **values)
     except UnknownValueError as error:

@@ -3,32 +3,17 @@ the lifecycle diagram and the simulator."""
 
 from __future__ import annotations
 
-import hashlib
-import sys
-from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from eventsourcing.persistence import Tracking
 
-from aggregates.errors import DomainError
-from aggregates.lifecycle import mermaid
-from ehqa import demo as demo_module
-from ehqa import reads
-from ehqa import simulate as simulation
-from ehqa.application import EhqaApplication, Rehearsal
-from ehqa.auth import AccessLog
 from ehqa.cli.context import (
     author,
     date_option,
     fail,
     open_services,
     open_views,
-    operator,
-    recording,
     refusals,
     run_of,
 )
@@ -41,10 +26,7 @@ from ehqa.cli.output import (
     print_episode,
     print_json,
     print_table,
-    progress,
 )
-from ehqa.commands import LineError, parse_line
-from ehqa.commands.parsing import AnyCommand
 
 app = typer.Typer()
 
@@ -59,91 +41,9 @@ def apply(
 ) -> None:
     """Apply commands in order, one per line: the whole file is checked first and a bad line
     records nothing; run again, an interrupted file continues after its last applied line."""
-    services, by = open_services(ctx), author(ctx)
-    ehqa = services.app
-    data = _read(file)
-    # Each applied line is tracked (this name, its line number) in the transaction of its events.
-    tracking_name = "import:" + hashlib.sha256(data).hexdigest()
-    done = ehqa.recorder.max_tracking_id(tracking_name) or 0
-    lines = list(_lines(data))
-    earlier = sum(1 for number, _ in lines if number <= done)
-    commands = _check(ehqa, [(n, line) for n, line in lines if n > done], file, len(data))
-    if dry_run:
-        counts = Counter(command.cmd for _, command, _ in commands)  # type: ignore[union-attr]
-        typer.echo(f"would apply {len(commands)} command(s){_earlier(earlier)}; recorded nothing")
-        for cmd, count in sorted(counts.items()):
-            typer.echo(f"  {cmd:<26} {count}")
-        return
-    applied, recorded = 0, list[tuple[str, str | None]]()
-    log = AccessLog(services.views)
-    with (
-        progress(file, len(data), "applying") as advance,
-        recording(log, operator(ctx), recorded),
-    ):
-        for number, command, size in commands:
-            try:
-                command.apply(ehqa, by=by, tracking=Tracking(tracking_name, number))
-                recorded.append((f"record {command.cmd}", command.episode))  # type: ignore[union-attr]
-            except DomainError as error:
-                typer.echo(f"line {number}: {error}", err=True)
-                typer.echo(
-                    f"applied {applied} command(s) before line {number}{_earlier(earlier)}; "
-                    "apply the same file again to continue from there",
-                    err=True,
-                )
-                raise typer.Exit(1) from None
-            applied += 1
-            advance(size)
-    if not applied and earlier:
-        typer.echo(f"applied 0 command(s): all {earlier} were applied earlier")
-    else:
-        typer.echo(f"applied {applied} command(s){_earlier(earlier)}")
+    from ehqa.cli.applying import apply_file
 
-
-def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """The file's non-blank lines with their numbers (counting blank ones)."""
-    for number, line in enumerate(data.splitlines(), start=1):
-        if line.strip():
-            yield number, line
-
-
-def _decoded(line: bytes) -> str:
-    # a byte that is not UTF-8 becomes a surrogate, which parse_line names with its column
-    return line.decode("utf-8", errors="surrogateescape")
-
-
-def _earlier(count: int) -> str:
-    return f" ({count} already applied earlier)" if count else ""
-
-
-def _check(
-    ehqa: EhqaApplication, lines: list[tuple[int, bytes]], file: str, length: int
-) -> list[tuple[int, AnyCommand, int]]:
-    """Every line's shape, then its command rehearsed on the episodes as the earlier lines left
-    them (nothing saved); the first bad line ends the run with nothing recorded."""
-    rehearsal = Rehearsal()
-    checked = []
-    with progress(file, length, "checking") as advance:
-        for number, line in lines:
-            try:
-                command = parse_line(_decoded(line))
-                command.apply(ehqa, rehearsal=rehearsal)
-            except (LineError, DomainError) as error:
-                typer.echo(f"line {number}: {error}", err=True)
-                typer.echo("nothing was recorded: correct the file and apply it again", err=True)
-                raise typer.Exit(1) from None
-            checked.append((number, command, len(line) + 1))
-            advance(len(line) + 1)
-    return checked
-
-
-def _read(file: str) -> bytes:
-    if file == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(file).read_bytes()
-    except OSError as error:
-        fail(f"cannot read {file}: {error.strerror}", code=2)
+    apply_file(ctx, file, dry_run)
 
 
 @app.command()
@@ -162,6 +62,8 @@ def episode(
     services = open_views(ctx)
     if services.read.episode(reference) is None:
         fail(f"no episode {reference}")
+    from ehqa import reads
+
     view = reads.episode(services, reference, when)
     if view is None:
         fail(f"episode {reference} was not yet opened {when.describe()}")
@@ -181,6 +83,8 @@ def deadlines(
     services = open_views(ctx)
     if episode and services.read.episode(episode) is None:
         fail(f"no episode {episode}")
+    from ehqa import reads
+
     with reads.reading(services, when, episode) as read:
         rows = [deadline_json(row) for row in read.deadlines(episode, when.day)]
     if as_json:
@@ -209,6 +113,8 @@ def timeline(
     services = open_views(ctx)
     if services.read.episode(reference) is None:
         fail(f"no episode {reference}")
+    from ehqa import reads
+
     events = reads.timeline(services, reference, when, milestones)
     if as_json:
         print_json(events)
@@ -221,6 +127,8 @@ def timeline(
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Build a small realistic caseload in the store and show where each episode stands."""
+    from ehqa import demo as demo_module
+
     services = open_services(ctx)
     with refusals():
         made = demo_module.build(services.app, by=author(ctx))
@@ -240,6 +148,8 @@ def demo(ctx: typer.Context) -> None:
 @app.command()
 def lifecycle() -> None:
     """Print the episode lifecycle as a Mermaid state diagram (drawn from the same table)."""
+    from aggregates.lifecycle import mermaid
+
     typer.echo(mermaid())
 
 
@@ -261,6 +171,8 @@ def simulate(
     ] = False,
 ) -> None:
     """Write realistic simulated histories through the real commands."""
+    from ehqa import simulate as simulation
+
     services = open_services(ctx)
     now = services.app.clock()
     last = date_option("--end", end) or now

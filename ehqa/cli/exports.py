@@ -13,7 +13,6 @@ import typer
 
 from ehqa.cli.context import fail, open_views, today
 from ehqa.cli.moments import KnownAt, when_of
-from ehqa.exports import run
 
 app = typer.Typer()
 export_app = typer.Typer(help="Exports for inspection: annex-a, ssd-early-help, chronology.",
@@ -66,6 +65,8 @@ def annex_a(
     assert when.as_at is not None
     services = open_views(ctx)
     blank = unborn_age is UnbornAge.BLANK
+    from ehqa.exports import run
+
     _write(output, run.annex_a_csv(services, when.as_at, when.known_at, "blank" if blank else "-1"))
 
 
@@ -81,6 +82,8 @@ def ssd_early_help(
     """The Standard Safeguarding Dataset's ssd_early_help_episodes table."""
     when = when_of(ctx, as_at, known_at)
     services = open_views(ctx)
+    from ehqa.exports import run
+
     _write(output, run.ssd_csv(services, when.day, when.known_at))
 
 
@@ -98,5 +101,7 @@ def chronology(
     services = open_views(ctx)
     if services.read.episode(reference) is None:
         fail(f"no episode {reference}")
+    from ehqa.exports import run
+
     maker = run.chronology_pdf if format is Format.PDF else run.chronology_html
     _write(output, maker(services, reference, when.known_at, today(ctx)))

@@ -8,17 +8,6 @@ from typing import Annotated
 
 import typer
 
-from aggregates.schemes import (
-    Grade,
-    SchemeName,
-    as_number,
-    bnes_summary,
-    check_bnes,
-    check_flags,
-    darlington,
-    st_helens,
-    what_makes_good,
-)
 from ehqa.cli.context import fail, refusals
 
 app = typer.Typer()
@@ -31,6 +20,18 @@ def grade(
 ) -> None:
     """Grade a set of scores by a scheme's rules, without recording an audit. Unknown items,
     sections, dimensions, standards and flags are refused; flags are JSON true or false."""
+    from aggregates.schemes import (
+        Grade,
+        SchemeName,
+        as_number,
+        bnes_summary,
+        check_bnes,
+        check_flags,
+        darlington,
+        st_helens,
+        what_makes_good,
+    )
+
     if scheme not in tuple(SchemeName):
         fail(f"unknown scheme '{scheme}' ({', '.join(s.value for s in SchemeName)})", code=2)
     try:

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ehqa.cli.context import date_option, fail, today
-from ehqa.known_at import MomentError, parse_moment
-from ehqa.reads import When
+
+if TYPE_CHECKING:  # (loaded by the command that reads: `ehqa --help` never loads the replay)
+    from ehqa.reads import When
 
 KnownAt = Annotated[
     str | None,
@@ -23,6 +24,9 @@ KnownAt = Annotated[
 
 def when_of(ctx: typer.Context, as_at: str | None, known_at: str | None) -> When:
     """The run's When: a bad value is a usage error (exit 2) naming its option."""
+    from ehqa.known_at import MomentError, parse_moment
+    from ehqa.reads import When
+
     day = date_option("--as-at", as_at)
     moment = None
     if known_at is not None:

@@ -6,12 +6,12 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from projections.queries import BoardRow
-from projections.reports import as_csv
+if TYPE_CHECKING:
+    from projections.queries import BoardRow
 
 
 def print_table(
@@ -29,6 +29,8 @@ def print_json(value: Any, default: Callable[[Any], Any] | None = None) -> None:
 
 
 def print_csv(rows: list[dict[str, Any]]) -> None:
+    from projections.reports import as_csv
+
     typer.echo(as_csv(rows), nl=False)
 
 

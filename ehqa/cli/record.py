@@ -6,29 +6,59 @@ from the model: its name is the model's `cmd` without a leading `record_` or `ho
 field is an option (`ehqa.cli.fields` says how each shape of field is written). The model checks
 the values as it checks a line of `ehqa apply`, and the step is recorded by the same application
 call, with the `--by` author; so the events are the ones the import or the HTTP API records.
+
+The subcommands are made when `record` is first asked for one (or for its help): the other
+commands, and `ehqa --help`, never load the command models.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from ehqa.auth import AccessLog
 from ehqa.cli.context import author, fail, open_services, operator, recording, refusals
-from ehqa.cli.fields import FLAG, ITEMS, Option, OptionError, options, problems
 from ehqa.cli.output import print_episode
-from ehqa.commands import MODELS, _Command
-from projections.queries import episode_json
-from projections.views import EpisodesProjection
+
+if TYPE_CHECKING:
+    from ehqa.cli.fields import Option
+    from ehqa.commands import _Command
+
+
+class Steps(TyperGroup):
+    """The `record` group: its subcommands made from the command models when first asked for."""
+
+    _made: Any = None  # (a group of typer's own click)
+
+    def steps(self) -> Any:
+        if self._made is None:
+            from ehqa.commands import MODELS
+
+            steps = typer.Typer()
+            for cmd, model in MODELS.items():
+                _subcommand(steps, cmd, model)
+            from ehqa.cli.children import record_step
+
+            record_step(steps)  # (the child's record, keyed by the child)
+            self._made = typer.main.get_command(steps)
+        return self._made
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        found: list[str] = self.steps().list_commands(ctx)
+        return found
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return self.steps().get_command(ctx, cmd_name)
+
 
 app = typer.Typer()
 record_app = typer.Typer(
     help="Record one step of an episode: the import format's commands, their fields as options"
     " (see `ehqa record STEP --help`). Prints where the episode then stands (--json: as JSON).",
     no_args_is_help=True,
+    cls=Steps,
 )
 app.add_typer(record_app, name="record")
 
@@ -44,6 +74,8 @@ def step_name(cmd: str) -> str:
 
 
 def _parameters(found: list[Option], defs: dict[str, Any]) -> list[inspect.Parameter]:
+    from ehqa.cli.fields import FLAG, ITEMS
+
     keyword = inspect.Parameter.KEYWORD_ONLY
     made = [
         inspect.Parameter("ctx", keyword, annotation=typer.Context),
@@ -73,6 +105,8 @@ def _data(cmd: str, reference: str, found: list[Option], defs: dict[str, Any],
           values: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     """The command as the import would read it: only the options given (the model fills in its
     defaults), a nested model's options gathered under its field."""
+    from ehqa.cli.fields import ITEMS
+
     data: dict[str, Any] = {"cmd": cmd, "episode": reference}
     for option in found:
         raw = values[option.param]
@@ -84,7 +118,14 @@ def _data(cmd: str, reference: str, found: list[Option], defs: dict[str, Any],
     return data
 
 
-def _subcommand(cmd: str, model: type[_Command]) -> None:
+def _subcommand(steps: typer.Typer, cmd: str, model: type[_Command]) -> None:
+    from pydantic import ValidationError
+
+    from ehqa.auth import AccessLog
+    from ehqa.cli.fields import OptionError, options, problems
+    from projections.queries import episode_json
+    from projections.views import EpisodesProjection
+
     found, defs = options(model)
     clash = {option.name for option in found} & {"--json", "--help"}
     if clash:
@@ -111,12 +152,8 @@ def _subcommand(cmd: str, model: type[_Command]) -> None:
     record.__annotations__ = {p.name: p.annotation for p in parameters}
     summary = inspect.cleandoc(model.__doc__ or "") or cmd.replace("_", " ").capitalize() + "."
     first = summary.replace("\n", " ").split(". ")[0].rstrip(".")
-    record_app.command(
+    steps.command(
         step_name(cmd),
         help=f"{summary}\n\nThe import format's `{cmd}` command, its fields as options.",
         short_help=f"{first} ({cmd}).",
     )(record)
-
-
-for _cmd, _model in MODELS.items():
-    _subcommand(_cmd, _model)

@@ -9,7 +9,8 @@ import typer
 
 from ehqa.cli.context import date_option, fail, open_views, today
 from ehqa.cli.output import print_csv, print_json, print_table
-from projections.reports import claims, claims_csv, feedback_answers, feedback_coverage
+
+# (each command imports what it alone needs: `ehqa --help` and the other commands skip it)
 
 app = typer.Typer()
 feedback_app = typer.Typer(help="Family feedback (B&NES toolkits 5 and 6).", no_args_is_help=True)
@@ -26,6 +27,8 @@ def feedback_report(
 ) -> None:
     """Answers by agency, quarter, respondent and statement; and the share of episodes with
     feedback at each point (of those that reached it)."""
+    from projections.reports import feedback_answers, feedback_coverage
+
     facts = open_views(ctx).read.feedback_facts()
     answers, coverage = feedback_answers(facts), feedback_coverage(facts)
     if as_json:
@@ -93,6 +96,8 @@ def claims_report(
     or more needs, a whole-family assessment, a plan, every met outcome sustained) and why not."""
     if not re.fullmatch(r"(2[01][0-9]{2})-Q[1-4]", quarter):
         fail(f"--quarter must look like 2025-Q3, not {quarter!r}", code=2)
+    from projections.reports import claims, claims_csv
+
     rows = claims(open_views(ctx).read.outcomes_facts(), quarter)
     total = sum(1 for row in rows if row["claimable"])
     if as_json:

@@ -10,11 +10,10 @@ from typing import Annotated
 
 import typer
 
-from ehqa.chain import seal
 from ehqa.cli.context import bounded, fail, open_services, run_of, today
-from ehqa.digest import DigestFileError
 from ehqa.store import StoreURLError, store_env
-from ehqa.trail import EpisodeUnknownError, verify, write_digest
+
+# (each command imports what it alone needs: `ehqa --help` and the other commands skip it)
 
 app = typer.Typer()
 
@@ -43,6 +42,10 @@ def verify_command(
 ) -> None:
     """Walk the chains in one pass and report the first break (exit 1), naming the episode, the
     position and what kind: edited, deleted, inserted, reordered or rewritten. Exit 0 green."""
+    from ehqa.chain import seal
+    from ehqa.digest import DigestFileError
+    from ehqa.trail import EpisodeUnknownError, verify
+
     bounded(episode=("reference", episode))
     if episode and digests:
         fail("--digests checks the whole log: leave out --episode", code=2)
@@ -100,6 +103,8 @@ def digest_command(
     ] = None,
 ) -> None:
     """Write a digest of the chain's head now (date, position, root hash) to the digest file."""
+    from ehqa.trail import write_digest
+
     path = file or run_of(ctx).settings.digest_file
     if path is None:
         fail("no digest file: give --file or set EHQA_DIGEST_FILE", code=2)

@@ -9,11 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ehqa import reads
 from ehqa.cli.context import bounded, fail, known, open_services, open_views
 from ehqa.cli.moments import KnownAt, when_of
 from ehqa.cli.output import DRIFT_COLUMNS, DRIFT_HEADINGS, bar, board_json, print_json, print_table
-from projections.runner import REBUILD_BATCH, follow
 
 app = typer.Typer()
 
@@ -45,6 +43,8 @@ def drift(
     known(services, agency=agency, lead=lead, policy=policy, clock=clock)
     filters: dict[str, Any] = {"agency": agency, "lead": lead, "policy": policy, "clock": clock,
                                "due_within": due_within}  # fmt: skip
+    from ehqa import reads
+
     with reads.reading(services, asked) as read:
         found = [board_json(row) for row in read.drift(when, limit=limit, **filters)]
         total = read.drift_count(when, **filters) if limit is not None else len(found)
@@ -68,6 +68,8 @@ def caseload(
 ) -> None:
     """Open episodes per lead professional (or agency) with their overdue and worst clocks."""
     asked = when_of(ctx, as_at, known_at)
+    from ehqa import reads
+
     with reads.reading(open_views(ctx), asked) as read:
         loads = read.agency_loads(asked.day) if by_agency else read.caseloads(asked.day)
     if as_json:
@@ -145,10 +147,14 @@ def projections_catch_up(ctx: typer.Context) -> None:
 def projections_rebuild(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="One view (default: all).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=10_000_000)] = REBUILD_BATCH,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, max=10_000_000, help="Events per batch (default: the rebuild's own)."),
+    ] = None,
 ) -> None:
     """Empty a view and replay every event into it, showing progress and events/s."""
     services = open_services(ctx)
+    sized = {} if batch_size is None else {"batch_size": batch_size}
     try:
         names = [services.projection(name).name] if name else [p.name for p in services.projections]
     except KeyError as error:
@@ -157,7 +163,7 @@ def projections_rebuild(
     for view in names:
         started = time.perf_counter()
         with bar(log, f"rebuilding {view}") as advance:
-            applied = services.rebuild(view, batch_size=batch_size, progress=advance)
+            applied = services.rebuild(view, progress=advance, **sized)
             if advance:  # (the view's own last event may come before the end of the log)
                 advance(log)
         seconds = time.perf_counter() - started
@@ -171,6 +177,8 @@ def projections_follow(
     poll: Annotated[float, typer.Option(help="Seconds between polls (SQLite).")] = 1.0,
 ) -> None:
     """Keep the views current until interrupted (live on PostgreSQL, polled on SQLite)."""
+    from projections.runner import follow
+
     services = open_services(ctx)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

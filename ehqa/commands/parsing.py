@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, get_args
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -106,11 +107,15 @@ class LineError(ValueError):
     """A line of the import file that cannot be read as a command."""
 
 
+SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def parse_line(text: str) -> AnyCommand:
     # (the import file is decoded with errors="surrogateescape": a byte that is not UTF-8 arrives
     # as a surrogate U+DC80-U+DCFF, and JSON escapes can make surrogates too)
-    raw = next((n for n, c in enumerate(text) if "\udc80" <= c <= "\udcff"), None)
-    if raw is not None:
+    found = SURROGATE.search(text)
+    if found is not None:
+        raw = found.start()
         byte = ord(text[raw]) - 0xDC00
         raise LineError(f"not valid UTF-8 (byte 0x{byte:02X} at column {raw + 1})")
     try:

@@ -1,6 +1,7 @@
 """`ehqa apply` is whole or resumable, never doubled: a bad line anywhere records nothing, and a
 run killed at any moment continues, when the same file is applied again, after the last line
-it applied (each line's tracking record is saved in the transaction of its events)."""
+it applied (each batch of lines is saved in one transaction with the tracking record of its
+last line)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,34 @@
+"""Whether every view has taken every event recorded for it, found without loading the runner.
+
+A query asks its views to catch up first; between writes, the usual case, there is nothing to
+take. Asked as `projections.runner.status` asks it (is any event of the view's topics recorded
+after its position?), this reads the tracking table once and the log once per view, and the
+caller loads the runner (and, through it, both stores' drivers) only when a view is behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.application import Application
+
+from projections.db import ViewDatabase
+from projections.views import Projection
+
+
+def all_current(app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]) -> bool:
+    """True if no view has an event to take. A tracking row this does not know (a rebuild's
+    replay under way) answers False: the runner carries that on."""
+    positions = {
+        name: int(at) for name, at in db.query("SELECT projection, position FROM ehqa_tracking")
+    }
+    if set(positions) - {projection.name for projection in projections}:
+        return False
+    recorder = app.recorder
+    return not any(
+        recorder.select_notifications(
+            start=positions.get(projection.name, 0) + 1, limit=1, topics=projection.topics
+        )
+        for projection in projections
+    )
