@@ -17,6 +17,7 @@ dependencies), `errors` (problem+json), `schemas`, `routes/` (one module per are
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -60,12 +61,13 @@ TAGS = [
 
 
 def create_app(services: Services, verifier: JwtVerifier | None = None, background: bool = False,
-               sweep_interval: float = 300, pages: WebConfig | None = None) -> FastAPI:  # fmt: skip
+               sweep_interval: float = 300, pages: WebConfig | None = None,
+               digest: tuple[Path | None, str | None] = (None, None)) -> FastAPI:  # fmt: skip
     app = FastAPI(
         title="ehqa",
         version="0.1.0",
         summary="Early Help Assessment episodes, their clocks, alerts and access.",
-        lifespan=lifespan(services, background, sweep_interval),
+        lifespan=lifespan(services, background, sweep_interval, digest),
         openapi_tags=TAGS,
         separate_input_output_schemas=False,
         docs_url=None,  # (served offline by ehqa.api.docs)
@@ -107,7 +109,8 @@ def from_environment() -> FastAPI:
         cipher_keys=settings.cipher() or "",
     )
     app = create_app(services, verifier_of(settings), background=settings.background,
-                     sweep_interval=settings.sweep_interval, pages=WebConfig.of(settings))  # fmt: skip
+                     sweep_interval=settings.sweep_interval, pages=WebConfig.of(settings),
+                     digest=(settings.digest_file, settings.digest_webhook))  # fmt: skip
     app.state.auditors_file = settings.auditors_file  # (the audit dashboard's programme)
     if settings.staff_file:
         staff = tomllib.loads(settings.staff_file.read_text()).get("managers", {})

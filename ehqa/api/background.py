@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -25,8 +26,11 @@ from schedulers.scheduler import run_every
 log = logging.getLogger("ehqa.api")
 
 
-def start(services: Services, stop: threading.Event, interval: float) -> list[threading.Thread]:
-    """Keep the views caught up, and wake the sweep (one sweeper per store)."""
+def start(services: Services, stop: threading.Event, interval: float,
+          digest: tuple[Path | None, str | None] = (None, None)) -> list[threading.Thread]:  # fmt: skip
+    """Keep the views caught up, and wake the sweep (one sweeper per store); after each sweep,
+    the daily digest of the chain (EHQA_DIGEST_FILE, posted to EHQA_DIGEST_WEBHOOK), as
+    `ehqa scheduler run` writes it."""
     follower, sweeper = services.sibling(), services.sibling()
     sweeper.catch_up_batch = CATCH_UP_BATCH
 
@@ -47,6 +51,11 @@ def start(services: Services, stop: threading.Event, interval: float) -> list[th
                 log.info(json.dumps({"sweep": len(raised)}))
         except Exception:
             log.exception("sweep failed")
+        digest_file, digest_webhook = digest
+        if digest_file is not None:
+            from ehqa.trail import digest_round
+
+            digest_round(sweeper, digest_file, log, digest_webhook)  # (logs its own failure)
 
     def sweep_every() -> None:
         try:
@@ -64,7 +73,10 @@ def start(services: Services, stop: threading.Event, interval: float) -> list[th
 
 
 def lifespan(
-    services: Services, background: bool, interval: float
+    services: Services,
+    background: bool,
+    interval: float,
+    digest: tuple[Path | None, str | None] = (None, None),
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The app's lifespan: the threads (if `background`) run while it serves; at shutdown the
     reads' access-log entries still waiting are committed."""
@@ -72,7 +84,7 @@ def lifespan(
     @asynccontextmanager
     async def running(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        workers = start(services, stop, interval) if background else []
+        workers = start(services, stop, interval, digest) if background else []
         yield
         stop.set()
         for worker in workers:

@@ -68,3 +68,29 @@ def test_the_scheduler_writes_the_digest_of_the_day_that_ended(db: str, tmp_path
     lines = digests.read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["date"] == "2026-11-20"
     assert "1 digest(s) matched" in ok(db, "verify", "--digests", str(digests))
+
+
+def test_serve_with_its_scheduler_writes_the_digest_too(db: str, tmp_path: Path) -> None:
+    """`ehqa serve` runs the sweep beside its worker (EHQA_BACKGROUND): the same daily digest
+    as `ehqa scheduler run`, so a server alone keeps the digest file."""
+    import socket
+
+    digests = tmp_path / "digests.jsonl"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "EHQA_DIGEST_FILE": str(digests), "EHQA_TODAY": "2026-11-21"}
+    command = [sys.executable, "-m", "ehqa", "--db", db, "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while not (digests.exists() and digests.read_text().endswith("\n")):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "no digest written"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    lines = digests.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["date"] == "2026-11-20"
+    assert "1 digest(s) matched" in ok(db, "verify", "--digests", str(digests))
