@@ -89,7 +89,9 @@ def measure(url: str, copy_url: str, episodes: int, args: argparse.Namespace) ->
         f" | baseline, raw log scan: {rate(scan):,.0f} events/s, {scan['rss_mb']:.0f} MB"
     )
     views = built["views"]
-    print("    " + "; ".join(f"{n} {v['events']:,} in {v['seconds']:.1f}s" for n, v in views.items()))
+    print(
+        "    " + "; ".join(f"{n} {v['events']:,} in {v['seconds']:.1f}s" for n, v in views.items())
+    )
     asked = stage("queries", url)
     print(
         f"  overdue today ({asked['overdue']:,} overdue clocks, {asked['open']:,} open episodes):"
@@ -110,7 +112,8 @@ def measure(url: str, copy_url: str, episodes: int, args: argparse.Namespace) ->
     served = stage("api", url, str(args.port), str(args.rate), str(args.api_seconds))
     print(
         f"  API at {args.rate:.0f} req/s asked, {served['achieved']:.0f} achieved:"
-        f" {ms(served['all'])} ({served['count']:,} requests, {served['errors']} unexpected"
+        f" {ms(served['all'])} ({served['count']:,} of {served['planned']:,} requests sent,"
+        f" {served['errors']} unexpected"
         f"{': ' + '; '.join(served['examples']) if served['errors'] else ''})"
         f" | baseline, GET /health: {ms(served['health'])}"
     )

@@ -25,6 +25,7 @@ peak resident size with `os.wait4`, so each stage's memory is its own. Stages:
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import random
@@ -95,7 +96,9 @@ def rawwrite(url: str, copy_url: str) -> dict[str, Any]:
     source, copy = services_of(url), services_of(copy_url)
     written, seconds, start, batch = 0, 0.0, 1, []
     while page := source.app.recorder.select_notifications(start=start, limit=PAGE):
-        batch += [StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in page]
+        batch += [
+            StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in page
+        ]
         start = page[-1].id + 1
         while len(batch) >= SAVE_BATCH:
             chunk, batch = batch[:SAVE_BATCH], batch[SAVE_BATCH:]
@@ -146,11 +149,11 @@ def repeat(action: Callable[[], Any], runs: int) -> list[float]:
 def queries(url: str) -> dict[str, Any]:
     services = services_of(url)
     read, refs = services.read, sample_refs(services, 200)
-    picks = iter(refs * 2)
+    picks = itertools.cycle(refs)
     board = repeat(lambda: (read.drift(TODAY, limit=50), read.drift_count(TODAY)), 100)
     floor = repeat(lambda: services.views.query("SELECT 1"), 200)
     timeline = repeat(lambda: read.timeline(next(picks)), 199)
-    picks = iter(refs * 2)
+    picks = itertools.cycle(refs)
     replayed = repeat(lambda: services.app.timeline(next(picks)), 199)
     opened = services.views.query("SELECT COUNT(*) FROM ehqa_episodes WHERE closed_on IS NULL")
     overdue = read.drift_count(TODAY)
@@ -199,6 +202,8 @@ def sweeps(url: str) -> dict[str, Any]:
 
 
 KINDS = ["episode"] * 30 + ["timeline"] * 25 + ["deadlines"] * 15 + ["drift"] * 10 + ["write"] * 20
+REQUEST_TIMEOUT = 10.0  # seconds a request may wait for its answer
+GRACE = 30.0  # seconds after the last planned moment that requests may still be sent
 SETTLE = 3.0  # seconds between the server's first answer and the load
 PORTS = range(8630, 8640)  # the ports this benchmark may serve on
 
@@ -226,9 +231,67 @@ def serve(url: str, port: int) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit(f"ehqa serve could not listen on any of ports {port}-{PORTS[-1]}")
 
 
+def request(kind: str, ref: str) -> tuple[str, str, bytes | None]:
+    body = json.dumps({"on": TODAY.isoformat()}).encode()
+    return {
+        "episode": ("GET", f"/episodes/{ref}", None),
+        "timeline": ("GET", f"/episodes/{ref}/timeline", None),
+        "deadlines": ("GET", f"/episodes/{ref}/deadlines", None),
+        "drift": ("GET", "/drift?limit=50", None),
+        "write": ("POST", f"/episodes/{ref}/see_child", body),
+        "health": ("GET", "/health", None),
+    }[kind]
+
+
+def drive(port: int, headers: dict[str, str], plan: list[tuple[float, str, str]],
+          grace: float) -> dict[str, Any]:  # fmt: skip
+    """Send `plan` (when, kind, episode) from 16 keep-alive connections. A request's time runs
+    from when it was due, so a server that falls behind shows it; one unanswered in
+    REQUEST_TIMEOUT counts at that time and as unexpected. Nothing is sent `grace` seconds
+    after the plan's end: what was left is counted as not sent."""
+    timings: dict[str, list[float]] = {}
+    errors: list[str] = []
+    lock, schedule = threading.Lock(), iter(plan)
+    started = time.perf_counter()
+    stop_at = started + (plan[-1][0] if plan else 0) + grace
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        while (item := next_item()) is not None:
+            at, kind, ref = item
+            due = started + at
+            if (delay := due - time.perf_counter()) > 0:
+                time.sleep(delay)
+            method, path, body = request(kind, ref)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except OSError as error:  # (a timeout, or the connection dropped)
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+                status, path = 0, f"{path} ({type(error).__name__})"
+            took = time.perf_counter() - due
+            with lock:
+                timings.setdefault(kind, []).append(took)
+                if not status or status >= 500 or (status >= 400 and kind != "write"):
+                    errors.append(f"{kind} {path}: {status or 'no answer'}")
+
+    def next_item() -> tuple[float, str, str] | None:
+        with lock:
+            return next(schedule, None) if time.perf_counter() < stop_at else None
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"timings": timings, "errors": errors, "wall": time.perf_counter() - started}
+
+
 def api(url: str, port: str, rate: str, seconds: str) -> dict[str, Any]:
-    """The mix of `bench/api.py` at `rate` requests/s for `seconds`, every tenth GET /health.
-    A request's time runs from when it was due to be sent, so a server falling behind shows."""
+    """The mix of `bench/api.py` at `rate` requests/s for `seconds`, every tenth GET /health."""
     services = services_of(url)
     refs = sample_refs(services, 400, open_only=True) or sample_refs(services, 400)
     services.close()
@@ -237,63 +300,27 @@ def api(url: str, port: str, rate: str, seconds: str) -> dict[str, Any]:
          "--name", "scale"], check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    server, bound = serve(url, int(port))
-    time.sleep(SETTLE)  # (the server's start-up catch-up and sweep, before the load begins)
     rng, per_second = random.Random(1), float(rate)
-    total = int(per_second * float(seconds))
-    schedule = iter([(i / per_second, rng.choice(KINDS) if i % 10 else "health",
-                      rng.choice(refs)) for i in range(total)])  # fmt: skip
-    timings: dict[str, list[float]] = {}
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def request(kind: str, ref: str) -> tuple[str, str, bytes | None]:
-        body = json.dumps({"on": TODAY.isoformat()}).encode()
-        return {
-            "episode": ("GET", f"/episodes/{ref}", None),
-            "timeline": ("GET", f"/episodes/{ref}/timeline", None),
-            "deadlines": ("GET", f"/episodes/{ref}/deadlines", None),
-            "drift": ("GET", "/drift?limit=50", None),
-            "write": ("POST", f"/episodes/{ref}/see_child", body),
-            "health": ("GET", "/health", None),
-        }[kind]
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", bound, timeout=30)
-        while True:
-            with lock:
-                item = next(schedule, None)
-            if item is None:
-                return
-            at, kind, ref = item
-            due = started + at
-            if (delay := due - time.perf_counter()) > 0:
-                time.sleep(delay)
-            method, path, body = request(kind, ref)
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            took = time.perf_counter() - due
-            with lock:
-                timings.setdefault(kind, []).append(took)
-                if response.status >= 500 or (response.status >= 400 and kind != "write"):
-                    errors.append(f"{kind} {path}: {response.status}")
-
+    plan = [(i / per_second, rng.choice(KINDS) if i % 10 else "health", rng.choice(refs))
+            for i in range(int(per_second * float(seconds)))]  # fmt: skip
+    server, bound = serve(url, int(port))
     try:
-        threads = [threading.Thread(target=worker) for _ in range(16)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - started
+        time.sleep(SETTLE)  # (the server's start-up catch-up and sweep, before the load begins)
+        found = drive(bound, headers, plan, grace=GRACE)
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    timings = found["timings"]
     every = [t for kind, values in timings.items() if kind != "health" for t in values]
+    answered = sum(len(values) for values in timings.values())
     return {
-        "achieved": total / wall, "count": total, "errors": len(errors), "examples": errors[:3],
-        "all": percentiles(every), "health": percentiles(timings.get("health", [0.0])),
+        "achieved": answered / found["wall"], "count": answered, "planned": len(plan),
+        "errors": len(found["errors"]), "examples": found["errors"][:3],
+        "all": percentiles(every or [0.0]), "health": percentiles(timings.get("health", [0.0])),
         "kinds": {k: percentiles(v) for k, v in timings.items() if k != "health"},
         "port": bound,
     }  # fmt: skip
