@@ -14,10 +14,15 @@ Then, each in a child process of its own (so that its peak resident size is its 
 - the rebuild of each view: seconds, events/s, its ratio to its floor (episodes: scan + decode +
   replay; the others: scan + decode), peak RSS, and how many times an episode's clocks were
   derived.
-Last, each view's events/s at each size beside the smallest size's, and the peak RSS of every
-rebuild beside the bound (RSS_BOUND_MB). Timings on a shared two-core machine vary by a third
-between runs: compare the ratios and sizes measured in the same run. `--repeat N` keeps the best
-of N runs of each floor and rebuild. `--keep DIR` keeps the SQLite stores there and reuses them.
+The sizes are measured in turn (each floor and each rebuild at every size before the next), so
+that a change in the machine's load falls on every size alike. Last, each view's events/s at
+each size beside the smallest size's, and the peak RSS of every rebuild beside the bound
+(RSS_BOUND_MB). The CPU column counts this process's CPU time and, on PostgreSQL, that of the
+server's processes serving the run (read from /proc, the server being on this machine): on a
+shared two-core machine the wall clock measures the load as much as the work, and timings vary
+by a third between runs: compare the ratios and sizes measured in the same run. `--repeat N`
+keeps the best of N runs of each floor and rebuild. `--keep DIR` keeps the stores (SQLite files
+in DIR, PostgreSQL schemas `rebuild_N`) and reuses them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,9 +44,37 @@ from typing import Any
 RSS_BOUND_MB = 250  # the bound a rebuild's peak resident size stays under, at any log size
 TODAY = date(2026, 11, 20)
 SEED = 1
+TICKS = os.sysconf("SC_CLK_TCK")  # /proc's CPU times are in these
 
 
 # ---- child processes -----------------------------------------------------------------------
+
+
+def cpu_clock(url: str) -> Callable[[], float]:
+    """CPU seconds used so far by this process and, on PostgreSQL, by the server's processes
+    serving this database (read from /proc where the server runs on this machine, as here):
+    on a loaded machine the wall clock measures the load, CPU time the work."""
+    if not url.startswith("postgres"):
+        return time.process_time
+    import psycopg
+
+    def backends() -> dict[int, float]:
+        with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+            pids = conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        found = {}
+        for (pid,) in pids:
+            with suppress(OSError):  # (gone since, or a server on another machine)
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                found[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        return found
+
+    first = backends()
+    return lambda: (
+        time.process_time() + sum(used - first.get(pid, 0.0) for pid, used in backends().items())
+    )
 
 
 def child_simulate(url: str, episodes: int) -> dict[str, Any]:
@@ -67,7 +102,9 @@ def child_floor(url: str, view: str, replay: bool, decode: bool) -> dict[str, An
     app, topics = services.app, services.projection(view).topics
     aggregates: dict[object, object] = {}
     count, start = 0, 1
-    started, cpu = time.perf_counter(), time.process_time()
+    app.recorder.max_notification_id()  # (the recorder's connection opened before timing)
+    clock = cpu_clock(url)
+    started, cpu = time.perf_counter(), clock()
     with cycle_collection_paused():
         while page := app.recorder.select_notifications(start=start, limit=PAGE, topics=topics):
             for notification in page:
@@ -78,7 +115,7 @@ def child_floor(url: str, view: str, replay: bool, decode: bool) -> dict[str, An
                         aggregates[key] = event.mutate(aggregates.get(key))
             count += len(page)
             start = page[-1].id + 1
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    seconds, cpu = time.perf_counter() - started, clock() - cpu
     services.close()
     return {"events": count, "seconds": seconds, "cpu": cpu}
 
@@ -89,9 +126,11 @@ def child_rebuild(url: str, view: str) -> dict[str, Any]:
 
     services = Services(url, clock=fixed(TODAY))
     projection = services.projection(view)
-    started, cpu = time.perf_counter(), time.process_time()
+    services.app.recorder.max_notification_id()  # (the recorder's connection opened before timing)
+    clock = cpu_clock(url)
+    started, cpu = time.perf_counter(), clock()
     applied = services.rebuild(view)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    seconds, cpu = time.perf_counter() - started, clock() - cpu
     derivations = getattr(projection, "derivations", None)
     services.close()
     return {"events": applied, "seconds": seconds, "cpu": cpu, "derivations": derivations}
@@ -124,33 +163,46 @@ VIEWS = ["episodes", "timeline", "children", "outbox", "audits"]
 
 
 def rates(found: dict[str, Any]) -> tuple[float, float]:
-    """Events per second of wall-clock time, and per second of the process's CPU time."""
+    """Events per second of wall-clock time, and per CPU-second (see `cpu_clock`)."""
     return found["events"] / found["seconds"], found["events"] / max(found["cpu"], 1e-9)
 
 
-def measure(url: str, episodes: int, repeat: int, made: bool) -> dict[str, Any]:
-    if not made:
-        sim = run_child("simulate", url, str(episodes))
-        print(
-            f"  simulated {sim['events']:,} episode events ({sim['notifications']:,} notifications)"
-            f" in {sim['seconds']:.0f}s, in business-date order across episodes"
-        )
-    floors: dict[str, dict[str, tuple[float, float]]] = {}
+FLOORS = [  # (view, kind, decode, replay); the timeline reads the episodes' events too
+    ("episodes", "scan", "0", "0"), ("episodes", "scan + decode", "1", "0"),
+    ("episodes", "scan + decode + replay", "1", "1"),
+    ("children", "scan", "0", "0"), ("children", "scan + decode", "1", "0"),
+]  # fmt: skip
+
+
+def alternately(repeat: int, urls: dict[int, str], *args: str) -> dict[int, dict[str, Any]]:
+    """The best of `repeat` runs of one child at each size, the sizes taken in turn, so that a
+    change in the machine's load falls on every size alike (the best: the fewest seconds)."""
+    runs: dict[int, list[dict[str, Any]]] = {size: [] for size in urls}
+    for _ in range(repeat):
+        for size, url in urls.items():
+            runs[size].append(run_child(args[0], url, *args[1:]))
+    return {size: min(found, key=lambda run: run["seconds"]) for size, found in runs.items()}
+
+
+def measure(urls: dict[int, str], repeat: int) -> dict[int, dict[str, Any]]:
+    """Every floor and every rebuild at every size (one after another at each size in turn);
+    then each size's tables."""
+    floors = {(view, kind): alternately(repeat, urls, "floor", view, replay, decode)
+              for view, kind, decode, replay in FLOORS}  # fmt: skip
+    built = {view: alternately(repeat, urls, "rebuild", view) for view in VIEWS}
+    return {size: report(size, floors, built) for size in urls}
+
+
+def report(size: int, floors: dict[tuple[str, str], Any], built: dict[str, Any]) -> dict[str, Any]:
+    print(f"\n  {size:,} episodes")
     print(f"  {'floor (writing nothing)':<38} {'events/s':>9} {'per CPU-s':>10}  peak RSS")
-    for view in ("episodes", "children"):  # (timeline reads the episodes' events too)
-        kinds = [("scan", "0", "0"), ("scan + decode", "1", "0")]
-        if view == "episodes":
-            kinds.append(("scan + decode + replay", "1", "1"))
-        floors[view] = {}
-        for kind, decode, replay in kinds:
-            found = best(repeat, "floor", url, view, replay, decode)
-            floors[view][kind] = rates(found)
-            print(
-                f"  {view + ' events: ' + kind:<38} {floors[view][kind][0]:>9,.0f}"
-                f" {floors[view][kind][1]:>10,.0f}  {found['rss_mb']:>5.0f} MB"
-                + ("  (every aggregate held)" if replay == "1" else "")
-            )
-    floors["timeline"] = floors["episodes"]
+    for (view, kind), by_size in floors.items():
+        found = by_size[size]
+        print(
+            f"  {view + ' events: ' + kind:<38} {rates(found)[0]:>9,.0f} {rates(found)[1]:>10,.0f}"
+            f"  {found['rss_mb']:>5.0f} MB"
+            + ("  (every aggregate held)" if "replay" in kind else "")
+        )
     print(
         f"  {'rebuild':<9} {'events':>9} {'seconds':>7} {'events/s':>9} {'per CPU-s':>10}"
         f"  {'of its floor (wall, CPU)':<36} {'peak RSS':>8}  clock derivations"
@@ -159,23 +211,20 @@ def measure(url: str, episodes: int, repeat: int, made: bool) -> dict[str, Any]:
     total: dict[str, float] = {"events": 0, "seconds": 0.0, "cpu": 0.0}
     peak = 0.0
     for view in VIEWS:
-        found = best(repeat, "rebuild", url, view)
+        found = built[view][size]
         peak = max(peak, found["rss_mb"])
         if not found["events"]:  # (the simulator raises no alerts and runs no audits)
             print(f"  {view:<9} nothing in the log for this view ({found['rss_mb']:.0f} MB)")
             continue
         wall, cpu = rates(found)
         kind = "scan + decode + replay" if view == "episodes" else "scan + decode"
-        floor = floors[view][kind]
-        derived = (
-            f"{found['derivations']:,} for {episodes:,} episodes"
-            if found["derivations"] is not None
-            else "-"
-        )
+        floor = rates(floors["children" if view == "children" else "episodes", kind][size])
+        derived = found["derivations"]
         print(
             f"  {view:<9} {found['events']:>9,} {found['seconds']:>7.1f} {wall:>9,.0f} {cpu:>10,.0f}"
             f"  {wall / floor[0]:.2f}, {cpu / floor[1]:.2f} of {kind:<24}"
-            f" {found['rss_mb']:>5.0f} MB  {derived}"
+            f" {found['rss_mb']:>5.0f} MB  "
+            + (f"{derived:,} for {size:,} episodes" if derived is not None else "-")
         )
         results[view] = {"wall": wall, "cpu": cpu, "rss": found["rss_mb"]}
         for key in total:
@@ -189,11 +238,41 @@ def measure(url: str, episodes: int, repeat: int, made: bool) -> dict[str, Any]:
     return results
 
 
+def make(url: str, episodes: int, made: bool) -> None:
+    if made:
+        print(f"  {episodes:,} episodes: the kept store")
+        return
+    sim = run_child("simulate", url, str(episodes))
+    print(
+        f"  {episodes:,} episodes: simulated {sim['events']:,} episode events"
+        f" ({sim['notifications']:,} notifications) in {sim['seconds']:.0f}s,"
+        " in business-date order across episodes"
+    )
+
+
 def sqlite_store(keep: str | None, episodes: int) -> tuple[str, bool]:
     if keep:
         path = Path(keep) / f"rebuild-{episodes}.db"
         return str(path), path.exists()
     return str(Path(tempfile.mkdtemp()) / "rebuild.db"), False
+
+
+def postgres_store(server: str, keep: str | None, episodes: int) -> tuple[str, bool, str]:
+    """A schema for the size: with --keep, `rebuild_N`, reused when it holds events."""
+    import psycopg
+
+    schema = f"rebuild_{episodes}" if keep else f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        made = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
+            " AND table_name = 'stored_events'",
+            (schema,),
+        ).fetchone()
+        if made:
+            made = conn.execute(f"SELECT 1 FROM {schema}.stored_events LIMIT 1").fetchone()
+        else:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    return f"{server}{'&' if '?' in server else '?'}schema={schema}", bool(made), schema
 
 
 def summary(name: str, sizes: list[int], by_size: dict[int, dict[str, Any]]) -> None:
@@ -225,7 +304,11 @@ def main() -> None:
     parser.add_argument("--episodes", default="5000,50000", help="sizes, comma-separated")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--keep", help="keep (and reuse) the SQLite stores in this directory")
+    parser.add_argument(
+        "--keep",
+        help="keep (and reuse) the stores: SQLite files in this directory, PostgreSQL"
+        " schemas rebuild_N",
+    )
     parser.add_argument("--child", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.child:
@@ -239,31 +322,35 @@ def main() -> None:
         print(json.dumps(answer))
         return
     sizes = [int(size) for size in args.episodes.split(",")]
-    stores = args.stores.split(",")
     server = os.environ.get("EHQA_BENCH_POSTGRES_URL") or os.environ.get("EHQA_TEST_POSTGRES_URL")
-    for store in stores:
+    for store in args.stores.split(","):
         if store == "postgres" and not server:
             print("\n(set EHQA_BENCH_POSTGRES_URL to include PostgreSQL)")
             continue
-        by_size = {}
-        for episodes in sizes:
-            print(f"\n{store}: {episodes:,} simulated episodes")
-            if store == "sqlite":
-                url, made = sqlite_store(args.keep, episodes)
-                by_size[episodes] = measure(url, episodes, args.repeat, made)
-                continue
-            import psycopg
+        print(f"\n{store}: {', '.join(f'{s:,}' for s in sizes)} simulated episodes ({load()})")
+        urls, dropped = {}, []
+        try:
+            for episodes in sizes:
+                if store == "sqlite":
+                    url, made = sqlite_store(args.keep, episodes)
+                else:
+                    url, made, schema = postgres_store(str(server), args.keep, episodes)
+                    dropped += [] if args.keep else [schema]
+                make(url, episodes, made)
+                urls[episodes] = url
+            summary(store, sizes, measure(urls, args.repeat))
+        finally:
+            if dropped:
+                import psycopg
 
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(str(server), autocommit=True) as conn:
-                conn.execute(f"CREATE SCHEMA {schema}")
-            try:
-                url = f"{server}{'&' if '?' in str(server) else '?'}schema={schema}"
-                by_size[episodes] = measure(url, episodes, args.repeat, False)
-            finally:
                 with psycopg.connect(str(server), autocommit=True) as conn:
-                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        summary(store, sizes, by_size)
+                    for schema in dropped:
+                        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        print(f"  ({load()} at the end)")
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
