@@ -59,6 +59,8 @@ def test_an_erased_child_cannot_be_read_back_anywhere(store_url: str) -> None:
             assert not personal(raw_bytes(store_url))  # (encrypted at rest)
             assert any(s in raw_bytes(store_url) for s in secrets[:1])  # (the key is there)
 
+            annex = ok(store_url, "export", "annex-a", "--inspection-date", "2026-01-15", **ENV)
+            assert "04/05/2019" in annex  # (before erasure the list shows the date of birth)
             # C-1 erased from the command line, C-3 over HTTP (by an admin only)
             ok(store_url, "erase", "C-1", "--reason", "retention: 25th birthday", **ENV)
             assert http(base, tokens["coordinator"], "POST", "/children/C-3/erase",
@@ -103,6 +105,16 @@ def test_an_erased_child_cannot_be_read_back_anywhere(store_url: str) -> None:
                 assert not personal(json.dumps(http(base, tokens["admin"], "GET", path)[1])), path
             # the record of what happened stays, anonymous: the episode as it was
             assert ok(store_url, "episode", "EH-1", "--json", **ENV) == episode_before
+            # the exports for inspection hold nothing personal of theirs either
+            for args in (
+                ["export", "annex-a", "--inspection-date", "2026-01-15"],
+                ["export", "ssd-early-help"],
+                ["export", "chronology", "EH-1"],
+            ):
+                shown = ok(store_url, *args, **ENV)
+                assert not personal(shown) and "04/05/2019" not in shown, args
+            # and the chain over the stored bytes still verifies: erasure rewrote no event
+            assert ok(store_url, "verify", **ENV).startswith("verified "), "verify after erasure"
 
             # the store's files hold neither the values nor any copy of the key
             raw = raw_bytes(store_url)
