@@ -97,9 +97,13 @@ class Api:
         """The episode as a command's answer (dates as text, as it is kept for replays), from
         views caught up with the command's own events (an episode's commands record only the
         episode's and its child's events: the other views have nothing to take from them)."""
+        self.episode_caught_up()
+        return json.loads(json.dumps(self.episode_view(reference), default=str))
+
+    def episode_caught_up(self) -> None:
+        """The views an episode's commands change, caught up (a write's, under `lock`)."""
         for name in EPISODE_VIEWS:
             self.services.catch_up_one(name)
-        return json.loads(json.dumps(self.episode_view(reference), default=str))
 
     def visible(self, who: Principal, reference: str) -> dict[str, Any]:
         """The episode, if the caller may read it. A caller who may not gets the same 404 as

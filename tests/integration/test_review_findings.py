@@ -1,0 +1,69 @@
+"""Findings of the review of the merged change: each a regression test of its own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from aggregates.access import Role
+from ehqa.api import create_app
+from ehqa.commands import parse_line
+from ehqa.services import Services
+from ehqa.web.config import WebConfig
+
+LEAD = {"name": "Jo Bright", "agency": "primary_school"}
+
+
+@pytest.fixture
+def followed(services: Services) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The app as `ehqa serve` runs it beside a follower (reads do not catch up), with the
+    follower not yet caught up: only a write's own catch-up makes its effects readable."""
+    app = create_app(services, pages=WebConfig("s" * 40))
+    app.state.api.followed = True
+    book = app.state.api.tokens
+    tokens = {
+        "jo": book.create("Jo Bright", Role.LEAD_PROFESSIONAL, "primary_school"),
+        "auditor": book.create("An auditor", Role.AUDITOR, None),
+    }
+    parse_line(
+        '{"cmd": "open", "episode": "EH-R1", "on": "2025-11-03", "child": "C-R1",'
+        ' "lead": {"name": "Jo Bright", "agency": "primary_school"}}'
+    ).apply(services.app)
+    services.catch_up()
+    with TestClient(app) as client:
+        yield client, tokens
+
+
+def _sign_in(client: TestClient, token: str) -> str:
+    page = client.get("/web/sign-in").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    answer = client.post(
+        "/web/sign-in", data={"token": token, "csrf_token": csrf[1]}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+    page = client.get("/web/episodes/EH-R1").text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None
+    return found[1]
+
+
+def test_a_step_recorded_from_its_form_is_on_the_page_it_returns_to(
+    followed: tuple[TestClient, dict[str, str]], services: Services
+) -> None:
+    client, tokens = followed
+    csrf = _sign_in(client, tokens["jo"])
+    answer = client.post(
+        "/web/episodes/EH-R1/steps/record_consent",
+        data={"on": "2025-11-04", "agencies": "primary_school", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    # the page the browser is sent back to reads the views as they stand: the write caught
+    # them up (as the API's writes do), so the caller reads their own write
+    view = services.read.episode("EH-R1")
+    assert view is not None and view["consent_agencies"] == ["primary_school"]
