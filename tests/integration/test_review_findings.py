@@ -67,3 +67,17 @@ def test_a_step_recorded_from_its_form_is_on_the_page_it_returns_to(
     # them up (as the API's writes do), so the caller reads their own write
     view = services.read.episode("EH-R1")
     assert view is not None and view["consent_agencies"] == ["primary_school"]
+
+
+def test_verify_is_a_read_it_neither_catches_up_nor_waits_for_the_writers_lock(
+    followed: tuple[TestClient, dict[str, str]],
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client, tokens = followed
+    caught_up: list[str] = []
+    monkeypatch.setattr(services, "catch_up", lambda: caught_up.append("all") or 0)
+    answer = client.get("/verify", headers={"Authorization": f"Bearer {tokens['auditor']}"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["ok"] is True
+    assert caught_up == []  # (the follower keeps the views current; reads take no lock)

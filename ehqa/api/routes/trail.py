@@ -52,9 +52,8 @@ def verify_log(
     """Walk the chains of the whole log (or one episode's) and report the first break: its kind
     (edited, deleted, inserted, reordered), the aggregate, its version and the log position."""
     check(may_verify(who))
-    with api.lock:
-        api.access.record(who, "verify", episode)
-        api.services.catch_up()  # (the views name the episode a break concerns)
+    api.current()  # (the views name the episode a break concerns; a read: no lock)
+    api.logged(who, "verify", episode)
     try:
         outcome, name = verify(store_env(api.services.database_url), episode)
     except EpisodeUnknownError:
