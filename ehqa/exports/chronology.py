@@ -29,7 +29,7 @@ class Chronology:
     facts: list[dict[str, Any]]  # on, recorded (London time), author, event, label
     clocks: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
-    audits: list[dict[str, Any]]
+    audits: list[dict[str, Any]] | None  # None: not shown to the caller (an agency role)
 
     @property
     def exceptions(self) -> list[dict[str, Any]]:
@@ -44,17 +44,20 @@ def local_time(text: str | None) -> str:
 
 
 def chronology(
-    services: Services, reference: str, moment: datetime | None, today: date
+    services: Services, reference: str, moment: datetime | None, today: date,
+    audits: bool = True,
 ) -> Chronology:
-    """The chronology as known at `moment` (default: now, with the clocks as at `today`)."""
+    """The chronology as known at `moment` (default: now, with the clocks as at `today`);
+    without `audits`, the episode's audits and their alerts are left out (the API shows
+    audits to authority-wide roles only)."""
     when = moment or datetime.now(UTC)
     day = today if moment is None else london_date(moment)
-    with episode_views(services, reference, when, audits=True) as read:
+    with episode_views(services, reference, when, audits=audits) as read:
         summary = read.episode(reference)
         items = read.timeline(reference, milestones=True, as_at=day) if summary else []
         clocks = read.deadlines(reference, day)
-        audits = read.audits()
-        refs = {reference, *(a["audit"] for a in audits)}
+        found = read.audits() if audits else []
+        refs = {reference, *(a["audit"] for a in found)}
         alerts = [a for a in read.alerts(day, include_cleared=True) if a["episode"] in refs]
     facts = [
         {"on": i["on"], "recorded": local_time(i.get("recorded_at")), "event": i["event"],
@@ -68,7 +71,7 @@ def chronology(
           "stopped_on": r.entry.stopped_on or "", "status": r.entry.status.value,
           "late": r.entry.working_days_late, "exception": r.entry.exception or ""}
          for r in clocks],
-        alerts, audits,
+        alerts, found if audits else None,
     )  # fmt: skip
 
 

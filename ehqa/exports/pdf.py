@@ -76,6 +76,8 @@ def to_pdf(found: Chronology) -> bytes:
     line("Exceptions", 12)
     for f in found.exceptions or [{"on": "", "label": "No exceptions recorded.", "author": ""}]:
         line(f"{f['on']} {f['label']}" + (f" (recorded by {f['author']})" if f["author"] else ""))
+    if found.audits is None:  # (not shown to the caller)
+        return bytes(pdf.output())
     line("Audits", 12)
     table(("Audit", "Scheme", "Auditor", "Assigned", "Completed", "Grade"),
           [(a["audit"], a["scheme"], a["auditor"], a["assigned_on"], a["completed_on"] or "",

@@ -33,12 +33,14 @@ def ssd_csv(services: Services, day: date, known_at: datetime | None = None) -> 
 
 
 def chronology_html(
-    services: Services, reference: str, known_at: datetime | None, today: date
-) -> str:
-    return to_html(chronology(services, reference, known_at, today))
+    services: Services, reference: str, known_at: datetime | None, today: date,
+    audits: bool = True,
+) -> str:  # fmt: skip
+    return to_html(chronology(services, reference, known_at, today, audits))
 
 
 def chronology_pdf(
-    services: Services, reference: str, known_at: datetime | None, today: date
-) -> bytes:
-    return to_pdf(chronology(services, reference, known_at, today))
+    services: Services, reference: str, known_at: datetime | None, today: date,
+    audits: bool = True,
+) -> bytes:  # fmt: skip
+    return to_pdf(chronology(services, reference, known_at, today, audits))

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from aggregates.access import Role
 from ehqa.api import create_app
 from ehqa.commands import parse_line
+from ehqa.exports.chronology import chronology
 from ehqa.services import Services
 from ehqa.web.config import WebConfig
 
@@ -81,3 +82,23 @@ def test_verify_is_a_read_it_neither_catches_up_nor_waits_for_the_writers_lock(
     assert answer.status_code == 200, answer.text
     assert answer.json()["ok"] is True
     assert caught_up == []  # (the follower keeps the views current; reads take no lock)
+
+
+def test_the_chronology_shows_an_agency_caller_no_audit_the_api_would_refuse_them(
+    followed: tuple[TestClient, dict[str, str]], services: Services
+) -> None:
+    client, tokens = followed
+    services.assign_audit("AU-R1", episode="EH-R1", scheme="st_helens", auditor="Kate Evans",
+                          reason="random sample", on=date(2025, 11, 5))  # fmt: skip
+    services.catch_up()
+    jo = {"Authorization": f"Bearer {tokens['jo']}"}
+    assert client.get("/audits/AU-R1", headers=jo).status_code == 403  # the API's rule
+    answer = client.get("/exports/chronology/EH-R1", headers=jo)
+    assert answer.status_code == 200
+    assert "AU-R1" not in answer.text and "Kate Evans" not in answer.text
+    assert client.get("/exports/chronology/EH-R1?format=pdf", headers=jo).status_code == 200
+    today = services.app.clock()  # (the PDF is compressed: what it is made from, checked)
+    assert chronology(services, "EH-R1", None, today, audits=False).audits is None
+    auditor = {"Authorization": f"Bearer {tokens['auditor']}"}
+    shown = client.get("/exports/chronology/EH-R1", headers=auditor)  # (authority-wide: shown)
+    assert "AU-R1" in shown.text and "Kate Evans" in shown.text

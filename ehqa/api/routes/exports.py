@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from aggregates.access import may_see_authority
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from ehqa.api.deps import ApiDep, AsAt, Caller, KnownAt
 from ehqa.api.errors import responses
@@ -60,8 +61,9 @@ def chronology(reference: str, who: Caller, api: ApiDep, known_at: KnownAt = Non
     s = api.services
     api.current()
     api.readable(who, reference, "export chronology")
+    audits = may_see_authority(who).allowed  # (the API shows audits to these roles only)
     if format == "pdf":
-        pdf = run.chronology_pdf(s, reference, known_at, s.app.clock())
+        pdf = run.chronology_pdf(s, reference, known_at, s.app.clock(), audits)
         return _file(pdf, "application/pdf", f"chronology-{reference}.pdf")
-    html = run.chronology_html(s, reference, known_at, s.app.clock())
+    html = run.chronology_html(s, reference, known_at, s.app.clock(), audits)
     return Response(html, media_type="text/html; charset=utf-8")
