@@ -48,8 +48,8 @@ def _day(value: Any) -> date:
 
 
 def due(services: Services, as_at: date) -> list[RetentionDue]:
-    """The children due for erasure as at `as_at`, earliest due first."""
-    services.catch_up()
+    """The children due for erasure as at `as_at`, earliest due first (from the views as they
+    stand: the caller has them current)."""
     episodes = _episodes(services)
     details = services.children_details(sorted(episodes))
     listed = []

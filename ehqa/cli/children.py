@@ -19,6 +19,7 @@ from ehqa.cli.context import (
     date_option,
     fail,
     open_services,
+    open_views,
     operator,
     recording,
     refusals,
@@ -167,7 +168,7 @@ def retention_due(
     from ehqa.retention import due
 
     when = date_option("--as-at", as_at) or today(ctx)
-    found = [row.as_json() for row in due(open_services(ctx), when)]
+    found = [row.as_json() for row in due(open_views(ctx), when)]
     if as_json:
         print_json(found)
     elif found:

@@ -102,3 +102,18 @@ def test_the_chronology_shows_an_agency_caller_no_audit_the_api_would_refuse_the
     auditor = {"Authorization": f"Bearer {tokens['auditor']}"}
     shown = client.get("/exports/chronology/EH-R1", headers=auditor)  # (authority-wide: shown)
     assert "AU-R1" in shown.text and "Kate Evans" in shown.text
+
+
+def test_the_retention_list_is_a_read_that_leaves_catching_up_to_the_follower(
+    followed: tuple[TestClient, dict[str, str]],
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client, tokens = followed
+    caught_up: list[str] = []
+    monkeypatch.setattr(services, "catch_up", lambda: caught_up.append("all") or 0)
+    answer = client.get(
+        "/retention/due", headers={"Authorization": f"Bearer {tokens['auditor']}"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert caught_up == []
