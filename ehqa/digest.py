@@ -45,12 +45,16 @@ def read(path: Path) -> Iterator[Digest]:
     """The digests of a file, one line at a time (never the whole file in memory); a line that
     is not a digest, or a position lower than the line before's, raises DigestFileError."""
     try:
-        lines = path.open(encoding="utf-8")
+        lines = path.open("rb")
     except OSError as error:
         raise DigestFileError(f"{path}: {error.strerror}") from None
     with lines:
         last = 0
-        for number, line in enumerate(lines, 1):
+        for number, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DigestFileError(f"{path}, line {number}: not UTF-8 text") from None
             if not line.strip():
                 continue
             digest = parse(line, f"{path}, line {number}")

@@ -48,3 +48,12 @@ def test_a_digest_webhook_needs_the_digest_file(monkeypatch: pytest.MonkeyPatch)
         load()
     monkeypatch.setenv("EHQA_DIGEST_FILE", "/tmp/digests.jsonl")
     assert load().digest_webhook == "http://127.0.0.1:8649/digests"
+
+
+def test_a_line_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "digests.jsonl"
+    good = f'{{"date": "2026-11-19", "position": 5, "root": "{ROOT}"}}\n'.encode()
+    path.write_bytes(good + b'\xff{"date": "2026-11-20"}\n')
+    with pytest.raises(DigestFileError, match="line 2: not UTF-8"):
+        list(read(path))
+
