@@ -61,7 +61,7 @@ def annex_a(
 ) -> None:
     """Annex A List 2 (early help): assessments started in the six months before the
     inspection date, and every episode still open on it."""
-    when = when_of(ctx, inspection_date, known_at)
+    when = when_of(ctx, inspection_date, known_at, "--inspection-date")
     assert when.as_at is not None
     services = open_views(ctx)
     blank = unborn_age is UnbornAge.BLANK

@@ -22,12 +22,15 @@ KnownAt = Annotated[
 ]
 
 
-def when_of(ctx: typer.Context, as_at: str | None, known_at: str | None) -> When:
-    """The run's When: a bad value is a usage error (exit 2) naming its option."""
+def when_of(
+    ctx: typer.Context, as_at: str | None, known_at: str | None, as_at_option: str = "--as-at"
+) -> When:
+    """The run's When: a bad value is a usage error (exit 2) naming its option (the date's
+    as `as_at_option`)."""
     from ehqa.known_at import MomentError, parse_moment
     from ehqa.reads import When
 
-    day = date_option("--as-at", as_at)
+    day = date_option(as_at_option, as_at)
     moment = None
     if known_at is not None:
         try:

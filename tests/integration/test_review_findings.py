@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from aggregates.access import Role
 from ehqa.api import create_app
+from ehqa.cli import app as cli
 from ehqa.commands import parse_line
 from ehqa.exports.chronology import chronology
 from ehqa.services import Services
@@ -117,3 +120,13 @@ def test_the_retention_list_is_a_read_that_leaves_catching_up_to_the_follower(
     )
     assert answer.status_code == 200, answer.text
     assert caught_up == []
+
+
+def test_a_bad_inspection_date_is_refused_naming_its_own_option(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ehqa.db'}"
+    result = CliRunner().invoke(
+        cli, ["--db", db, "export", "annex-a", "--inspection-date", "2025-13-01"]
+    )
+    assert result.exit_code == 2
+    assert "--inspection-date: '2025-13-01' is not a date" in result.output
+    assert "--as-at" not in result.output
