@@ -44,7 +44,10 @@ def local_time(text: str | None) -> str:
 
 
 def chronology(
-    services: Services, reference: str, moment: datetime | None, today: date,
+    services: Services,
+    reference: str,
+    moment: datetime | None,
+    today: date,
     audits: bool = True,
 ) -> Chronology:
     """The chronology as known at `moment` (default: now, with the clocks as at `today`);

@@ -115,9 +115,7 @@ def test_the_retention_list_is_a_read_that_leaves_catching_up_to_the_follower(
     client, tokens = followed
     caught_up: list[str] = []
     monkeypatch.setattr(services, "catch_up", lambda: caught_up.append("all") or 0)
-    answer = client.get(
-        "/retention/due", headers={"Authorization": f"Bearer {tokens['auditor']}"}
-    )
+    answer = client.get("/retention/due", headers={"Authorization": f"Bearer {tokens['auditor']}"})
     assert answer.status_code == 200, answer.text
     assert caught_up == []
 

@@ -56,4 +56,3 @@ def test_a_line_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> None:
     path.write_bytes(good + b'\xff{"date": "2026-11-20"}\n')
     with pytest.raises(DigestFileError, match="line 2: not UTF-8"):
         list(read(path))
-
