@@ -128,3 +128,28 @@ def test_a_bad_inspection_date_is_refused_naming_its_own_option(tmp_path: Path) 
     assert result.exit_code == 2
     assert "--inspection-date: '2025-13-01' is not a date" in result.output
     assert "--as-at" not in result.output
+
+
+def test_a_coordinator_reads_back_the_child_record_they_recorded(
+    followed: tuple[TestClient, dict[str, str]], services: Services
+) -> None:
+    """Co-ordinators and admins may record for any child, episodes or none: they read back
+    what they recorded (an agency caller still gets 404 for a child not theirs)."""
+    client, _ = followed
+    coordinator = services_token(client, "Co", Role.COORDINATOR)
+    sent = client.post(
+        "/children/C-NEW/record_child_details",
+        headers=coordinator,
+        json={"on": "2025-11-10", "name": "Amy Pond"},
+    )
+    assert sent.status_code == 200, sent.text
+    found = client.get("/children/C-NEW", headers=coordinator)
+    assert found.status_code == 200, found.text
+    assert found.json()["name"] == "Amy Pond"
+    jo = services_token(client, "Jo Bright", Role.LEAD_PROFESSIONAL, "primary_school")
+    assert client.get("/children/C-NEW", headers=jo).status_code == 404
+
+
+def services_token(client: TestClient, name: str, role: Role, agency: str | None = None) -> dict:
+    token = client.app.state.api.tokens.create(name, role, agency)  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {token}"}

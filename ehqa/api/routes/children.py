@@ -1,8 +1,9 @@
 """The child's record: record or correct their personal fields, read them, erase them.
 
 Who may: a caller who may record on (read) any of the child's episodes may record (read) the
-child's record; co-ordinators and admins may record for any child; only an admin erases. A
-caller who may not read any of the child's episodes gets the same 404 as for an unknown child.
+child's record; co-ordinators and admins may record for any child, and authority-wide roles
+read any child's record (one with no episode yet included); only an admin erases. A caller who
+may not read any of the child's episodes gets the same 404 as for an unknown child.
 The answer to recording names the fields recorded, never their values (answers may be kept
 for Idempotency-Key replays; personal values are kept only sealed).
 """
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Body
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from aggregates.access import Principal, Role, may_read, may_record
+from aggregates.access import AUTHORITY_WIDE, Principal, Role, may_read, may_record
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from ehqa import bounds
 from ehqa.api.core import Api, check
@@ -69,7 +70,12 @@ def _allowed(api: Api, who: Principal, child: str, recording: bool) -> None:
     api.current()
     if recording and who.role in (Role.COORDINATOR, Role.ADMIN):
         return
-    views = [api.services.read.episode(ref) for ref in episodes_of(api.services.views, child)]
+    episodes = episodes_of(api.services.views, child)
+    if not recording and who.role in AUTHORITY_WIDE:  # (they may read every child's record,
+        if episodes or api.services.child_details(child) is not None:  # one recorded for a
+            return  # child with no episode yet included)
+        raise Refused(404, "Not Found", f"no child {child}")
+    views = [api.services.read.episode(ref) for ref in episodes]
     decide = may_record if recording else may_read
     agencies = [((v["lead"] or {}).get("agency"), v["consent_agencies"]) for v in views if v]
     if not any(may_read(who, lead, consent).allowed for lead, consent in agencies):
