@@ -47,7 +47,8 @@ def caseload(request: Request, who: PageCaller, api: ApiDep) -> Response:
     ]
     alerts = [a for a in s.read.alerts(today, who.subject)
               if api.may_read_episode(who, a["episode"])]  # fmt: skip
-    api.access.record_many(who, [("my caseload", None), ("alerts", None)])
+    api.logged(who, "my caseload")  # (a read: group-committed, as the API's reads are)
+    api.logged(who, "alerts")
     rows.sort(key=_order)
     return render(request, "caseload.html", episodes=rows, alerts=alerts, today=today)
 

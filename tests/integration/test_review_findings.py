@@ -153,3 +153,18 @@ def test_a_coordinator_reads_back_the_child_record_they_recorded(
 def services_token(client: TestClient, name: str, role: Role, agency: str | None = None) -> dict:
     token = client.app.state.api.tokens.create(name, role, agency)  # type: ignore[attr-defined]
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_caseload_page_is_a_read_its_access_log_entries_are_group_committed(
+    followed: tuple[TestClient, dict[str, str]], services: Services
+) -> None:
+    client, tokens = followed
+    _sign_in(client, tokens["jo"])
+    api = client.app.state.api  # type: ignore[attr-defined]
+    written: list[object] = []
+    api.access.record_many = lambda *args: written.append(args)  # (a write now: not for a read)
+    assert client.get("/web/caseload").status_code == 200
+    assert written == []
+    api.group.flush()
+    actions = [row[0] for row in services.views.query("SELECT action FROM ehqa_access_log")]
+    assert "my caseload" in actions and "alerts" in actions
