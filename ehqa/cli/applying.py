@@ -17,7 +17,8 @@ import hashlib
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,10 @@ def _save(
                     ehqa, by=by, tracking=Tracking(tracking_name, batch[0].number)
                 )
             else:
-                events = [event for line in batch for event in line.events]
+                # stamped now, as they are saved (not when the check made them): a read known
+                # at a moment counts an event from its timestamp (ehqa.known_at)
+                now = datetime.now(UTC)
+                events = [replace(event, timestamp=now) for line in batch for event in line.events]
                 ehqa.save(*events, tracking=Tracking(tracking_name, batch[-1].number))
         except (IntegrityError, DomainError):  # another writer got there after the check
             return applied + _one_by_one(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,38 @@ def test_the_caseload_page_is_a_read_its_access_log_entries_are_group_committed(
     api.group.flush()
     actions = [row[0] for row in services.views.query("SELECT action FROM ehqa_access_log")]
     assert "my caseload" in actions and "alerts" in actions
+
+
+def test_apply_stamps_each_event_when_it_is_saved_not_when_its_line_was_checked(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Known-at reads count an event from its timestamp: an event stamped when the file was
+    checked, but saved later, would count as known before it was in the store."""
+    from ehqa.application import EhqaApplication
+    from ehqa.cli import applying
+    from ehqa.store import store_env
+    from tests.e2e.cli.test_cli import EXAMPLE_LINES
+
+    checked = applying._check
+    saving: list[datetime] = []
+
+    def check_then_wait(*args: object) -> object:
+        lines = checked(*args)  # type: ignore[arg-type]
+        time.sleep(0.05)
+        saving.append(datetime.now(UTC))
+        return lines
+
+    monkeypatch.setattr(applying, "_check", check_then_wait)
+    source = tmp_path / "history.jsonl"
+    source.write_text("\n".join(EXAMPLE_LINES) + "\n")
+    result = CliRunner().invoke(
+        cli, ["--db", store_url, "--by", "os:tester", "apply", str(source)],
+        env={"EHQA_TODAY": "2025-12-01"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    app = EhqaApplication(store_env(store_url))
+    try:
+        events = list(app.repository.event_store.get(app.get_episode("EH-0001").id))
+    finally:
+        app.close()
+    assert events and all(e.timestamp >= saving[0] for e in events)
