@@ -49,6 +49,7 @@ def chronology(
     moment: datetime | None,
     today: date,
     audits: bool = True,
+    alerts_to: str | None = None,
 ) -> Chronology:
     """The chronology as known at `moment` (default: now, with the clocks as at `today`);
     without `audits`, the episode's audits and their alerts are left out (the API shows
@@ -61,7 +62,10 @@ def chronology(
         clocks = read.deadlines(reference, day)
         found = read.audits() if audits else []
         refs = {reference, *(a["audit"] for a in found)}
-        alerts = [a for a in read.alerts(day, include_cleared=True) if a["episode"] in refs]
+        # (with `alerts_to`, an agency caller's: the alerts of the episodes they lead, as the
+        # API's /alerts shows them)
+        shown = read.alerts(day, alerts_to, include_cleared=True)
+        alerts = [a for a in shown if a["episode"] in refs]
     facts = [
         {"on": i["on"], "recorded": local_time(i.get("recorded_at")), "event": i["event"],
          "author": i.get("author") or "not recorded", "label": i["label"]}

@@ -34,13 +34,13 @@ def ssd_csv(services: Services, day: date, known_at: datetime | None = None) -> 
 
 def chronology_html(
     services: Services, reference: str, known_at: datetime | None, today: date,
-    audits: bool = True,
+    audits: bool = True, alerts_to: str | None = None,
 ) -> str:  # fmt: skip
-    return to_html(chronology(services, reference, known_at, today, audits))
+    return to_html(chronology(services, reference, known_at, today, audits, alerts_to))
 
 
 def chronology_pdf(
     services: Services, reference: str, known_at: datetime | None, today: date,
-    audits: bool = True,
+    audits: bool = True, alerts_to: str | None = None,
 ) -> bytes:  # fmt: skip
-    return to_pdf(chronology(services, reference, known_at, today, audits))
+    return to_pdf(chronology(services, reference, known_at, today, audits, alerts_to))

@@ -21,6 +21,7 @@ from ehqa.services import Services
 from ehqa.web.config import WebConfig
 
 LEAD = {"name": "Jo Bright", "agency": "primary_school"}
+SIM_DAY = date(2026, 11, 20)  # (the services fixture's today)
 
 
 @pytest.fixture
@@ -204,3 +205,35 @@ def test_apply_stamps_each_event_when_it_is_saved_not_when_its_line_was_checked(
     finally:
         app.close()
     assert events and all(e.timestamp >= saving[0] for e in events)
+
+
+def test_a_practitioner_in_the_consent_sees_no_alert_the_api_would_not_show_them(
+    followed: tuple[TestClient, dict[str, str]], services: Services
+) -> None:
+    """The episode page and the chronology show an agency caller the alerts the API's /alerts
+    shows them (those of the episodes they lead), not the escalations to others."""
+    client, _ = followed
+    parse_line(
+        '{"cmd": "record_consent", "episode": "EH-R1", "on": "2025-11-04",'
+        ' "agencies": ["primary_school", "health_visiting"]}'
+    ).apply(services.app)
+    services.catch_up()
+    services.sweep()
+    services.catch_up()
+    raised = services.read.alerts(SIM_DAY, include_cleared=True, episode="EH-R1")
+    assert raised, "the sweep raised no alert to test with"
+    nurse = services_token(client, "A nurse", Role.PRACTITIONER, "health_visiting")
+    assert client.get("/alerts", headers=nurse).json() == []  # (the API's answer)
+    page = client.get("/web/sign-in").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    token = nurse["Authorization"].removeprefix("Bearer ")
+    client.post("/web/sign-in", data={"token": token, "csrf_token": csrf[1]})
+    shown = client.get("/web/episodes/EH-R1")
+    assert shown.status_code == 200
+    assert not [a["id"] for a in raised if a["id"] in shown.text]
+    html = client.get("/exports/chronology/EH-R1", headers=nurse)
+    assert html.status_code == 200
+    assert not [a["id"] for a in raised if a["id"] in html.text]
+    everyone = chronology(services, "EH-R1", None, SIM_DAY)  # (an authority-wide reader's)
+    assert [a["id"] for a in everyone.alerts] == [a["id"] for a in raised]

@@ -62,8 +62,9 @@ def chronology(reference: str, who: Caller, api: ApiDep, known_at: KnownAt = Non
     api.current()
     api.readable(who, reference, "export chronology")
     audits = may_see_authority(who).allowed  # (the API shows audits to these roles only)
+    mine = None if audits else who.subject  # (and an agency caller only their own alerts)
     if format == "pdf":
-        pdf = run.chronology_pdf(s, reference, known_at, s.app.clock(), audits)
+        pdf = run.chronology_pdf(s, reference, known_at, s.app.clock(), audits, mine)
         return _file(pdf, "application/pdf", f"chronology-{reference}.pdf")
-    html = run.chronology_html(s, reference, known_at, s.app.clock(), audits)
+    html = run.chronology_html(s, reference, known_at, s.app.clock(), audits, mine)
     return Response(html, media_type="text/html; charset=utf-8")
