@@ -149,6 +149,12 @@ class FormError(ValueError):
 def data(form: Step, reference: str, sent: dict[str, list[str]]) -> dict[str, Any]:
     """The command as the import would read it: only the fields given (the model fills in
     its defaults); a nested model's fields gathered under its name."""
+    known = {f.name for f in form.fields} | {
+        f"{f.name}.{key}" for f in form.fields if f.kind == "choices" for key in f.choices
+    }
+    unknown = sorted(set(sent) - known)
+    if unknown:  # (refused, as the API refuses a key its model does not have: never ignored)
+        raise FormError("Form", f"unknown field {unknown[0][:40]!r}; nothing was read from it")
     found: dict[str, Any] = {"cmd": form.cmd, "episode": reference}
     for f in form.fields:
         values = sent.get(f.name, [])

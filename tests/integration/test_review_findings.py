@@ -237,3 +237,26 @@ def test_a_practitioner_in_the_consent_sees_no_alert_the_api_would_not_show_them
     assert not [a["id"] for a in raised if a["id"] in html.text]
     everyone = chronology(services, "EH-R1", None, SIM_DAY)  # (an authority-wide reader's)
     assert [a["id"] for a in everyone.alerts] == [a["id"] for a in raised]
+
+
+def test_a_step_form_with_a_field_it_does_not_have_is_refused_and_records_nothing(
+    followed: tuple[TestClient, dict[str, str]], services: Services
+) -> None:
+    client, tokens = followed
+    csrf = _sign_in(client, tokens["jo"])
+    before = services.read.episode("EH-R1")
+    answer = client.post(
+        "/web/episodes/EH-R1/steps/record_consent",
+        data={
+            "on": "2025-11-04",
+            "agencies": "primary_school",
+            "agencys": "x",
+            "csrf_token": csrf,
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    assert (
+        "unknown field &#39;agencys&#39;" in answer.text or "unknown field 'agencys'" in answer.text
+    )
+    services.catch_up()
+    assert services.read.episode("EH-R1") == before
