@@ -40,36 +40,9 @@ from ehqa.commands.family import (
     RequestPanel,
 )
 
-Command = Annotated[
-    Open
-    | RecordConsent
-    | WithholdConsent
-    | WithdrawConsent
-    | FinaliseAssessment
-    | DecideFam
-    | HoldFam
-    | AgreeSingleAgencyPlan
-    | CirculatePlan
-    | HoldReview
-    | SeeChild
-    | ChangeLead
-    | StartGcp2
-    | CompleteGcp2
-    | RecordException
-    | StepUp
-    | RecordMashOutcome
-    | Close
-    | RecordFeedback
-    | RequestPanel
-    | RecordPanelOutcome
-    | RecordPanelReview
-    | RecordNeeds
-    | RecordOutcomes
-    | RecordSustainedCheck,
-    Field(discriminator="cmd"),
-]
-# A line of the import: an episode's command, or the child's record (keyed by the child).
-Line = Annotated[
+# An episode's command (one per import `cmd`), then a line of the import: an episode's command,
+# or the child's record (keyed by the child).
+EpisodeCommand = (
     Open
     | RecordConsent
     | WithholdConsent
@@ -95,9 +68,9 @@ Line = Annotated[
     | RecordNeeds
     | RecordOutcomes
     | RecordSustainedCheck
-    | RecordChildDetails,
-    Field(discriminator="cmd"),
-]
+)
+Command = Annotated[EpisodeCommand, Field(discriminator="cmd")]
+Line = Annotated[EpisodeCommand | RecordChildDetails, Field(discriminator="cmd")]
 COMMAND = TypeAdapter[Any](Line)
 AnyCommand = _Command | RecordChildDetails
 COMMAND_NAMES = sorted(COMMAND.json_schema()["discriminator"]["mapping"])
