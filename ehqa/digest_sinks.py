@@ -8,12 +8,11 @@ attempt is kept in `ehqa_deliveries` under the sink `digest-webhook:URL`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ehqa import digest as digests
 from projections.db import ViewDatabase
-from schedulers.delivery import Sink, WebhookSink
+from schedulers.delivery import Sink, WebhookSink, send_once
 
 
 def webhook_sink(url: str) -> Sink:
@@ -37,18 +36,5 @@ def deliver_digests(views: ViewDatabase, path: Path, sink: Sink) -> int:
             continue
         body = {"alert_id": key, "kind": "chain_digest", "date": digest.date.isoformat(),
                 "position": digest.position, "root": digest.root.hex()}  # fmt: skip
-        error = None
-        try:
-            sink.send(body)
-        except Exception as failure:  # kept, and tried again next round
-            error = str(failure)
-        now = None if error else datetime.now(UTC).isoformat()
-        with views.transaction() as cur:
-            cur.execute(
-                "INSERT INTO ehqa_deliveries (sink, alert_id, attempts, delivered_at, last_error)"
-                " VALUES (?, ?, 1, ?, ?) ON CONFLICT (sink, alert_id) DO UPDATE SET"
-                " attempts = ehqa_deliveries.attempts + 1, delivered_at = ?, last_error = ?",
-                (sink.name, key, now, error, now, error),
-            )
-        delivered += error is None
+        delivered += send_once(views, sink, key, body)
     return delivered

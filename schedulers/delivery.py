@@ -86,18 +86,24 @@ def deliver(db: ViewDatabase, sinks: Sequence[Sink], batch: int = 200) -> int:
             (sink.name, batch),
         )
         for ident, body in rows:
-            error = None
-            try:
-                sink.send(json.loads(body))
-            except Exception as failure:  # recorded, and tried again next round
-                error = str(failure)
-            now = None if error else datetime.now(UTC).isoformat()
-            with db.transaction() as cur:
-                cur.execute(
-                    "INSERT INTO ehqa_deliveries (sink, alert_id, attempts, delivered_at, last_error)"
-                    " VALUES (?, ?, 1, ?, ?) ON CONFLICT (sink, alert_id) DO UPDATE SET"
-                    " attempts = ehqa_deliveries.attempts + 1, delivered_at = ?, last_error = ?",
-                    (sink.name, ident, now, error, now, error),
-                )
-            delivered += error is None
+            delivered += send_once(db, sink, ident, json.loads(body))
     return delivered
+
+
+def send_once(db: ViewDatabase, sink: Sink, ident: str, body: dict[str, Any]) -> bool:
+    """One attempt to send `body` to `sink`, recorded in ehqa_deliveries under `ident` (a
+    failure is recorded, and tried again next round); whether it was delivered."""
+    error = None
+    try:
+        sink.send(body)
+    except Exception as failure:
+        error = str(failure)
+    now = None if error else datetime.now(UTC).isoformat()
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO ehqa_deliveries (sink, alert_id, attempts, delivered_at, last_error)"
+            " VALUES (?, ?, 1, ?, ?) ON CONFLICT (sink, alert_id) DO UPDATE SET"
+            " attempts = ehqa_deliveries.attempts + 1, delivered_at = ?, last_error = ?",
+            (sink.name, ident, now, error, now, error),
+        )
+    return error is None
