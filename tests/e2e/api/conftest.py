@@ -8,9 +8,11 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -40,11 +42,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    services = Services(str(tmp_path / "ehqa.db"), clock=fixed(TODAY))
-    app = create_app(services)
-    tokens = {key: app.state.api.tokens.create(*person) for key, person in PEOPLE.items()}
+@contextmanager
+def served(app: Any, stop_within: float = 60) -> Iterator[str]:
+    """`app` served by uvicorn on a free port in a thread, once /health answers: its base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -59,8 +59,19 @@ def live(tmp_path: Path) -> Iterator[Live]:
             except OSError:
                 assert thread.is_alive() and time.monotonic() < deadline, "no server"
                 time.sleep(0.1)
-        yield Live(base, tokens)
+        yield base
     finally:
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=stop_within)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    services = Services(str(tmp_path / "ehqa.db"), clock=fixed(TODAY))
+    app = create_app(services)
+    tokens = {key: app.state.api.tokens.create(*person) for key, person in PEOPLE.items()}
+    try:
+        with served(app, stop_within=30) as base:
+            yield Live(base, tokens)
+    finally:
         services.close()

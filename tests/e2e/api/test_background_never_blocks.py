@@ -8,44 +8,19 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pytest
-import uvicorn
 
 from aggregates.access import Role
 from ehqa.api import create_app
 from ehqa.clock import fixed
 from ehqa.services import Services
-from tests.e2e.api.conftest import free_port
+from tests.e2e.api.conftest import served
 
 TODAY = date(2025, 11, 20)
 HELD = 120  # seconds the stubbed sweep holds its transaction at most (released by the test)
-
-
-@contextmanager
-def served(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2):
-                    break
-            except OSError:
-                assert thread.is_alive() and time.monotonic() < deadline, "no server"
-                time.sleep(0.1)
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
 
 
 def get(base: str, token: str, path: str) -> tuple[int, Any]:
