@@ -63,11 +63,15 @@ FIELDS: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = [
     ("/audits/AU-A/discussions", {"worker": "Jo", "manager": "Mo", "notes": "n", "on": "2025-11-02"}, ("worker",)),
     ("/audits/AU-A/discussions", {"worker": "Jo", "manager": "Mo", "notes": "n", "on": "2025-11-02"}, ("manager",)),
     ("/audits/AU-A/discussions", {"worker": "Jo", "manager": "Mo", "notes": "n", "on": "2025-11-02"}, ("notes",)),
+    ("/children/C-A/record_child_details", {"on": "2025-09-05", "name": "Al"}, ("name",)),
+    ("/children/C-A/erase", {"reason": "r", "on": "2025-09-05"}, ("reason",)),
 ]  # fmt: skip
 QUERIES = [
     ("/drift", "agency"), ("/drift", "lead"), ("/drift", "policy"), ("/drift", "clock"),
     ("/drift", "as_at"), ("/alerts", "for"), ("/deadlines", "as_at"), ("/caseloads", "as_at"),
     ("/episodes/EH-A/timeline", "as_at"), ("/audit-reports", "by"), ("/access-log", "limit"),
+    ("/drift", "known_at"), ("/alerts", "known_at"), ("/episodes/EH-A", "known_at"),
+    ("/exports/annex-a", "inspection_date"), ("/exports/chronology/EH-A", "known_at"),
 ]  # fmt: skip
 
 
@@ -368,4 +372,19 @@ def test_command_line_options_are_checked_by_the_same_bounds(served: Served) -> 
             )
         result = run(served.url, *[a.replace("{}", "x" * 10_001) for a in args])
         assert result.exit_code == 2 and "at most" in result.output, (args, result.output)
+    still_well(served, before)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/children/C-A/record_child_details", {"on": "2025-09-05", "name": "Al", "nmae": "Al"}),
+     ("/children/C-A/erase", {"reason": "r", "on": "2025-09-05", "by": "someone"})],
+)  # fmt: skip
+def test_an_unknown_key_in_a_childs_record_is_refused_naming_it(
+    served: Served, path: str, body: dict[str, Any]
+) -> None:
+    before = served.events()
+    status, problem = served.call("POST", path, body)
+    unknown = next(iter(set(body) - {"on", "name", "reason"}))
+    assert status == 422 and unknown in problem["detail"], problem
     still_well(served, before)
