@@ -21,10 +21,11 @@ import pytest
 
 from aggregates.episode import episode_id
 from ehqa.application import EhqaApplication
+from ehqa.cli.applying import BATCH_LINES
 from ehqa.store import store_env
 from tests.e2e.cli.test_cli import EXAMPLE_LINES, as_json, ehqa, ok
 
-EPISODES = 36
+EPISODES = 72  # files of 504 and 312 lines: several batches each
 KILLS_PER_FILE = 5  # x 2 files = 10 killed runs on each store
 
 
@@ -179,13 +180,16 @@ def test_killed_at_random_moments_every_line_is_applied_exactly_once(
         for kill in range(KILLS_PER_FILE):
             position = watcher.recorder.max_tracking_id(name) or 0
             process = apply_process(store_url, path)
-            # the first kill of a file, and every other one, just after a chosen line (so the file
-            # is never left whole by a first kill at a random moment on a quicker machine than
-            # the clean run's); the others at any moment: starting, checking, applying
-            if kill % 2 == 1 or position >= total - 1:
+            # the first kill of a file, and every other one, just after a chosen line with at least
+            # two batches still to save behind it (so the kill, sent when the watcher sees that line
+            # committed, lands before the file is whole however busy the machine: CI once saw the
+            # last batch commit first every time); the others at any moment: starting, checking,
+            # applying
+            last_target = total - 2 * BATCH_LINES
+            if kill % 2 == 1 or position >= last_target:
                 time.sleep(chance.uniform(0.1, longest))
             else:  # just after a randomly chosen line further on is committed
-                target = chance.randrange(position + 1, total)
+                target = chance.randrange(position + 1, last_target)
                 while (
                     process.poll() is None
                     and (watcher.recorder.max_tracking_id(name) or 0) < target
