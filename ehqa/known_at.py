@@ -92,11 +92,29 @@ def parse_moment(text: str) -> datetime:
     except ValueError:
         raise MomentError(f"{text!r} is not a moment (YYYY-MM-DDTHH:MM[:SS][+HH:MM|Z])") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=LONDON)
+        moment = _london(moment, text)
     moment = moment.astimezone(UTC)
     if not EARLIEST <= moment < LATEST:
         raise MomentError(f"{text!r} is outside {EARLIEST.year} to {LATEST.year - 1}")
     return moment
+
+
+def _london(wall: datetime, text: str) -> datetime:
+    """A wall-clock time in Europe/London, refused when the clocks make it name no moment (the
+    hour skipped in spring) or two (the hour repeated in autumn): an offset says which."""
+    first, second = wall.replace(tzinfo=LONDON, fold=0), wall.replace(tzinfo=LONDON, fold=1)
+    if first.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != wall:
+        raise MomentError(
+            f"{text!r} did not happen in Europe/London (the clocks went forward that hour):"
+            " give a moment with an offset, e.g. ...T01:30:00Z"
+        )
+    if first.utcoffset() != second.utcoffset():
+        raise MomentError(
+            f"{text!r} happened twice in Europe/London (the clocks went back that hour): give"
+            f" the offset, {wall.isoformat()}+01:00 (the first) or {wall.isoformat()}+00:00"
+            " (the second)"
+        )
+    return first
 
 
 def london_date(moment: datetime) -> date:

@@ -98,7 +98,9 @@ def test_alerts_known_at_a_moment_are_those_raised_by_then(
 
 def test_a_bad_moment_is_a_usage_error_naming_the_option(sqlite_url: str) -> None:
     for bad, says in (("2025-10-01", "has no time of day"), ("soon", "is not a moment"),
-                      ("1990-01-01T00:00Z", "outside 2000 to 2099")):  # fmt: skip
+                      ("1990-01-01T00:00Z", "outside 2000 to 2099"),
+                      ("2025-03-30T01:30", "did not happen in Europe/London"),
+                      ("2025-10-26T01:30", "happened twice in Europe/London")):  # fmt: skip
         result = ehqa(sqlite_url, "drift", "--known-at", bad)
         assert result.returncode == 2 and "--known-at" in result.stderr and says in result.stderr
 
@@ -173,5 +175,7 @@ def test_the_api_refuses_a_bad_moment_and_an_unknown_parameter(
     auth = {"Authorization": tokens["coordinator"]}
     bad = client.get("/drift", params={"known_at": "2025-10-01"}, headers=auth)
     assert bad.status_code == 422 and "has no time of day" in bad.text
+    skipped = client.get("/drift", params={"known_at": "2026-03-29T01:15"}, headers=auth)
+    assert skipped.status_code == 422 and "did not happen in Europe/London" in skipped.text
     unknown = client.get("/drift", params={"knownat": "2025-10-01T10:00"}, headers=auth)
     assert unknown.status_code == 400 and "'knownat'" in unknown.text
