@@ -9,10 +9,11 @@ command-line options (ehqa.cli, through `check_option`), policy files and the st
 - `Code` (policy names): 1-64 characters from `A-Z a-z 0-9 . _ -`, starting with a letter or
   digit (the presets are `st-helens`, `bnes`, `darlington`).
 - `Name` (people, agencies, an alert's recipient): 1-200 characters, no control character at all
-  (not even newline or tab). `Subject` (a person's sign-in identity: `token:...`, an OIDC
+  (not even newline or tab), not blank (only white space). `Subject` (a person's sign-in identity: `token:...`, an OIDC
   issuer#sub): the same, up to 300 characters.
 - `FreeText` (reasons, summaries, notes, evidence, actions): at most 10,000 characters; newline
-  and tab are the only control characters allowed.
+  and tab are the only control characters allowed. `RequiredText` is FreeText that must be
+  neither empty nor blank.
 
 A control character is any of Unicode category Cc: U+0000-U+001F, U+007F and U+0080-U+009F (so
 U+0085, NEXT LINE, is one: a newline is U+000A). An unpaired surrogate (U+D800-U+DFFF, which a
@@ -86,6 +87,8 @@ def _pattern(kind: str, pattern: str, maximum: int, alphabet: str) -> Any:
 def _text(minimum: int, maximum: int, newline_and_tab: bool) -> Any:
     def check(value: str) -> str:
         _length(value, minimum, maximum)
+        if minimum and value.isspace():
+            raise PydanticCustomError("blank", "must not be blank (it holds only white space)")
         why = bad_character(value, newline_and_tab)
         if why is not None:
             raise PydanticCustomError("control_character", why)

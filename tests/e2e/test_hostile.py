@@ -388,3 +388,21 @@ def test_an_unknown_key_in_a_childs_record_is_refused_naming_it(
     unknown = next(iter(set(body) - {"on", "name", "reason"}))
     assert status == 422 and unknown in problem["detail"], problem
     still_well(served, before)
+
+
+BLANKABLE = [f for f in FIELDS if f[2] in {("lead", "name"), ("lead", "agency"), ("who",),
+                                          ("worker",), ("manager",), ("name",), ("agencies", 0)}]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "where"), BLANKABLE,
+                         ids=[f"{p}:{'.'.join(map(str, w))}" for p, _, w in BLANKABLE])  # fmt: skip
+def test_a_blank_name_is_refused_naming_the_field(
+    served: Served, path: str, body: dict[str, Any], where: tuple[str | int, ...]
+) -> None:
+    before = served.events()
+    name = ".".join(map(str, where))
+    for blank in (" ", "   ", "\u00a0\u3000"):
+        status, problem = served.call("POST", path, spoil(body, where, blank))
+        assert status == 422, (blank, problem)
+        assert f"{name}: must not be blank" in problem["detail"], problem
+    still_well(served, before)

@@ -145,3 +145,12 @@ def test_the_import_refuses_deep_nesting_and_bytes_that_are_not_utf8() -> None:
         parse_line("[" * 100_000)
     with pytest.raises(LineError, match=r"not valid UTF-8 \(byte 0xFF at column 3\)"):
         parse_line('{"\udcff": 1}')
+
+
+@pytest.mark.parametrize("kind", ["name", "required_text", "subject"])
+def test_a_blank_name_or_required_text_is_refused_but_free_text_may_be_blank(kind: str) -> None:
+    for blank in (" ", "\u00a0", "  \u2003 "):
+        with pytest.raises(OutOfBounds, match=r"^field 'x': must not be blank"):
+            check(kind, blank, "field 'x'")
+    assert check(kind, " Jo ", "field 'x'") == " Jo "
+    assert check("text", "   ", "field 'x'") == "   "
