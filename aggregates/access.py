@@ -93,6 +93,13 @@ def may_see_authority(who: Principal) -> Decision:
     )
 
 
+def alerts_seen_by(who: Principal) -> str | None:
+    """Whose alerts a caller sees, wherever alerts are shown (the API, the episode page, the
+    chronology): every alert (None) for an authority-wide role; an agency caller only those
+    addressed to their own sign-in subject."""
+    return None if who.role in AUTHORITY_WIDE else who.subject
+
+
 def may_read_access_log(who: Principal) -> Decision:
     if who.role in (Role.ADMIN, Role.INSPECTOR):
         return ALLOWED

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from aggregates.access import Principal, may_record, may_see_authority
+from aggregates.access import Principal, alerts_seen_by, may_record
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from aggregates.errors import DomainError
 from ehqa.api.core import Api
@@ -41,9 +41,7 @@ def _view(api: Api, who: Principal, reference: str, as_at: date | None) -> dict[
     when = as_at or today
     clocks = s.read.deadlines(reference, when)
     events = s.read.timeline(reference, milestones=True, as_at=when)
-    # (the API's rule for alerts: an agency caller sees those of the episodes they lead only)
-    mine = None if may_see_authority(who).allowed else who.subject
-    alerts = s.read.alerts(when, mine, include_cleared=True, episode=reference)
+    alerts = s.read.alerts(when, alerts_seen_by(who), include_cleared=True, episode=reference)
     recorded = [e for e in events if e["event"] != "ClockDue" and e["on"] <= when.isoformat()]
     closed = date.fromisoformat(episode["closed_on"]) if episode["closed_on"] else None
     picture = journey.picture(reference, [r.entry for r in clocks], recorded, alerts, today=today,

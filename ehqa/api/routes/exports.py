@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from aggregates.access import may_see_authority
+from aggregates.access import alerts_seen_by, may_see_authority
 from aggregates.calendar import FIRST_DAY, LAST_DAY
 from ehqa.api.deps import ApiDep, AsAt, Caller, KnownAt
 from ehqa.api.errors import responses
@@ -62,7 +62,7 @@ def chronology(reference: str, who: Caller, api: ApiDep, known_at: KnownAt = Non
     api.current()
     api.readable(who, reference, "export chronology")
     audits = may_see_authority(who).allowed  # (the API shows audits to these roles only)
-    mine = None if audits else who.subject  # (and an agency caller only their own alerts)
+    mine = alerts_seen_by(who)
     if format == "pdf":
         pdf = run.chronology_pdf(s, reference, known_at, s.app.clock(), audits, mine)
         return _file(pdf, "application/pdf", f"chronology-{reference}.pdf")
