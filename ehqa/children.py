@@ -22,8 +22,10 @@ from aggregates.episode import child_record_id
 from aggregates.errors import InvalidCommandError
 from ehqa.application import EhqaApplication, Rehearsal
 from ehqa.errors import ConflictError
-from ehqa.keys import ChildKeys, seal, unseal
+from ehqa.keys import ChildKeys, KeyDestroyedError, seal, unseal
 from projections.db import ViewDatabase
+
+ERASE_ATTEMPTS = 5  # an erasure meeting concurrent recordings of the child: read again, at most
 
 
 class ChildConflictError(ConflictError):
@@ -105,7 +107,10 @@ def record_details(
     record.recorded_by(by)
     if record.erased_on is not None:  # (refused before a key is made for them again)
         raise ChildErasedError(child, record.erased_on)
-    key = os.urandom(32) if rehearsal is not None else keys_of(app).key(child)
+    try:
+        key = os.urandom(32) if rehearsal is not None else keys_of(app).key(child)
+    except KeyDestroyedError:  # erased by another process since the record was read
+        raise ChildConflictError(child) from None
     sealed = {name: seal(key, child, name, value) for name, value in fields.items()}
     pairs = [
         ("date_of_birth", "expected_date_of_birth"),
@@ -162,16 +167,26 @@ def many(app: EhqaApplication, children: Iterable[str]) -> dict[str, ChildDetail
 def erase(app: EhqaApplication, child: str, reason: str, on: date, *, by: str | None) -> Child:
     """Destroy the child's data key, then record the erasure (by whom, why, on what date). The
     child's episodes and their clocks stay, keyed by the identifier alone."""
-    record = _load(app, child)
-    if record is None:
-        if not app._exists(child_record_id(child)):
-            raise InvalidCommandError(f"no child {child}: nothing is recorded about them")
-        record = Child(child, author=by)
-    record.recorded_by(by)
-    record.erase(reason, on, app.clock())  # (refused here, before the key is touched)
-    keys_of(app).destroy(child)
-    _commit(app, record, None, None)
-    return record
+    for attempt in range(ERASE_ATTEMPTS):
+        record = _load(app, child)
+        if record is None:
+            if not app._exists(child_record_id(child)):
+                raise InvalidCommandError(f"no child {child}: nothing is recorded about them")
+            record = Child(child, author=by)
+        record.recorded_by(by)
+        record.erase(reason, on, app.clock())  # (refused here, before the key is touched)
+        keys_of(app).destroy(child)
+        try:
+            _commit(app, record, None, None)
+        except ChildConflictError:
+            # A field recorded by another process since the record was read (sealed with the
+            # key now destroyed, so unreadable): the key stays destroyed, and the erasure is
+            # recorded after it, read again.
+            if attempt == ERASE_ATTEMPTS - 1:
+                raise
+            continue
+        return record
+    raise AssertionError("unreachable")
 
 
 def episodes_of(views: ViewDatabase, child: str) -> list[str]:

@@ -4,8 +4,12 @@ application's keys (ehqa.cipher) in `ehqa_child_keys`, and destroyed to erase th
 Destroying is thorough where the store allows it: on SQLite the row is deleted with
 `secure_delete` on (its bytes overwritten with zeros) and the write-ahead log checkpointed and
 truncated; on PostgreSQL the key table is rewritten (`VACUUM FULL`), so its old file, which held
-the deleted row, is gone. Without EHQA_CIPHER_KEYS the data keys are stored unwrapped: erasure
-still works (the key is gone), but the store itself is not encrypted.
+the deleted row, is gone. In the deleted row's place a marker (`erased:`, no key) is left, so
+that no process can make the child a new key afterwards (one that loaded the child's record just
+before the erasure and records a field after it: `key` refuses, KeyDestroyedError).
+
+Without EHQA_CIPHER_KEYS the data keys are stored unwrapped: erasure still works (the key is
+gone), but the store itself is not encrypted.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import base64
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,6 +30,11 @@ from projections.db import ViewDatabase
 NONCE = 12
 PLAIN = "plain:"  # a data key stored unwrapped (no application key was set)
 WRAPPED = "wrapped:"
+DESTROYED = "erased:"  # the child's key was destroyed: no key may be made for them again
+
+
+class KeyDestroyedError(Exception):
+    """The child's data key was destroyed (they were erased): no new one is made."""
 
 
 class ChildKeys:
@@ -50,7 +60,10 @@ class ChildKeys:
         return self.keyring.open(base64.b64decode(stored.removeprefix(WRAPPED)), child.encode())
 
     def key(self, child: str) -> bytes:
-        """The child's data key, made (and stored) if they have none yet."""
+        """The child's data key, made (and stored) if they have none yet; KeyDestroyedError if
+        theirs was destroyed."""
+        if self.destroyed(child):
+            raise KeyDestroyedError(child)
         found = self.find(child)
         if found is not None:
             return found
@@ -62,12 +75,20 @@ class ChildKeys:
                 (child, self._wrap(child, AESGCM.generate_key(256)), now),
             )
         made = self.find(child)
-        assert made is not None
+        if made is None:  # (destroyed in between)
+            raise KeyDestroyedError(child)
         return made
 
     def find(self, child: str) -> bytes | None:
+        """The child's data key; None if they have none (never had, or it was destroyed)."""
         rows = self.views.query("SELECT wrapped FROM ehqa_child_keys WHERE child = ?", (child,))
-        return self._unwrap(child, rows[0][0]) if rows else None
+        if not rows or rows[0][0] == DESTROYED:
+            return None
+        return self._unwrap(child, rows[0][0])
+
+    def destroyed(self, child: str) -> bool:
+        rows = self.views.query("SELECT wrapped FROM ehqa_child_keys WHERE child = ?", (child,))
+        return bool(rows) and rows[0][0] == DESTROYED
 
     def found(self, children: Iterable[str]) -> dict[str, bytes]:
         """The data keys of those of `children` who have one."""
@@ -78,20 +99,34 @@ class ChildKeys:
             for child, stored in self.views.query(
                 f"SELECT child, wrapped FROM ehqa_child_keys WHERE child IN ({marks})", chunk
             ):
-                keys[child] = self._unwrap(child, stored)
+                if stored != DESTROYED:
+                    keys[child] = self._unwrap(child, stored)
         return keys
 
     def destroy(self, child: str) -> bool:
-        """Delete the child's data key so that no copy is left in the store's files; True if
-        there was one."""
+        """Delete the child's data key so that no copy is left in the store's files, leaving
+        the marker that no key may be made for them again; True if there was a key."""
         module = self.env["PERSISTENCE_MODULE"]
         if module == "eventsourcing.sqlite":
             return _destroy_sqlite(self.views, child)
         if module == "eventsourcing.postgres":
             return _destroy_postgres(postgres_conninfo(self.env), self.env, child)
         with self.views.transaction() as cur:
-            cur.execute("DELETE FROM ehqa_child_keys WHERE child = ?", (child,))
-            return bool(cur.rowcount)
+            return _replace_by_marker(cur, child, "?")
+
+
+def _replace_by_marker(cur: Any, child: str, mark: str) -> bool:
+    """The key's row deleted and the marker inserted in its place, in the caller's transaction
+    (`mark`: the driver's parameter mark); True if the row held a key."""
+    cur.execute(f"DELETE FROM ehqa_child_keys WHERE child = {mark} AND wrapped <> {mark}",
+                (child, DESTROYED))  # fmt: skip
+    deleted = bool(cur.rowcount)
+    cur.execute(
+        f"INSERT INTO ehqa_child_keys (child, wrapped, created_at) VALUES ({mark}, {mark}, {mark})"
+        " ON CONFLICT (child) DO NOTHING",
+        (child, DESTROYED, datetime.now(UTC).isoformat()),
+    )
+    return deleted
 
 
 def _destroy_sqlite(views: ViewDatabase, child: str) -> bool:
@@ -101,8 +136,7 @@ def _destroy_sqlite(views: ViewDatabase, child: str) -> bool:
     views.query("PRAGMA secure_delete=ON")
     try:
         with views.transaction() as cur:
-            cur.execute("DELETE FROM ehqa_child_keys WHERE child = ?", (child,))
-            deleted = cur.rowcount
+            deleted = _replace_by_marker(cur, child, "?")
     finally:
         views.query("PRAGMA secure_delete=OFF")
     views.query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -115,9 +149,10 @@ def _destroy_postgres(conninfo: str, env: dict[str, str], child: str) -> bool:
     import psycopg  # (here: an SQLite store never loads the PostgreSQL driver)
 
     with psycopg.connect(conninfo, autocommit=True, options=options) as conn:
-        deleted = conn.execute("DELETE FROM ehqa_child_keys WHERE child = %s", (child,)).rowcount
+        with conn.transaction(), conn.cursor() as cur:
+            deleted = _replace_by_marker(cur, child, "%s")
         conn.execute("VACUUM FULL ehqa_child_keys")
-    return bool(deleted)
+    return deleted
 
 
 def seal(key: bytes, child: str, field: str, value: str) -> str:
