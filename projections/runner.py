@@ -78,6 +78,7 @@ class _Window:
         self._app, self._topics, self._limit, self._progress = app, topics, limit, progress
         self._stop = stop
         self.count, self.last, self._reported = 0, start, start
+        self.exhausted = False  # the log held none of its events after the last one taken
         self.dead: list[Failure] = []
         self.notification: Notification | None = None  # the last one taken
 
@@ -100,6 +101,7 @@ class _Window:
                 stop=self._stop,
             )  # fmt: skip
             if not page:
+                self.exhausted = True
                 return
             read_to = page[-1].id
             for notification in page:
@@ -232,6 +234,9 @@ def catch_up(
             _skip_to(db, projection.name, start, head)
             return applied
         applied += window.applied
+        if window.exhausted:  # (it read past `head`: a new round would find nothing to take)
+            _skip_to(db, projection.name, window.last, head)
+            return applied
 
 
 def _skip_to(db: ViewDatabase, name: str, start: int, head: int) -> None:
