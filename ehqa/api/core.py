@@ -109,7 +109,9 @@ class Api:
     def episode_caught_up(self) -> None:
         """The views an episode's commands change, caught up past every write committed before
         this call (a write's, after its events are committed; outside `lock`, so that the next
-        write need not wait for it), by one catch-up shared with the writes asking meanwhile."""
+        write need not wait for it), by one catch-up shared with the writes asking meanwhile.
+        Never asked under `lock`: on SQLite the catch-up takes it, and another write's catch-up
+        may be waiting for it."""
         self.writes_caught_up.after_write()
 
     def _catch_up_episode_views(self) -> None:
