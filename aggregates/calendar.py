@@ -61,6 +61,11 @@ class WorkingCalendar:
         """Working days from 1 Jan 2000 up to and including `day`."""
         return self._totals[self._index(day)]
 
+    def load_until(self, day: date) -> None:
+        """Load the bank holidays and count the working days up to `day` now, rather than when
+        a date is first asked about (a server does this before its first request)."""
+        self._index(day)
+
     def is_working_day(self, day: date) -> bool:
         return bool(self._working[self._index(day)])
 

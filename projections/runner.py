@@ -78,6 +78,7 @@ class _Window:
         self._app, self._topics, self._limit, self._progress = app, topics, limit, progress
         self._stop = stop
         self.count, self.last, self._reported = 0, start, start
+        self.exhausted = False  # the log held none of its events after the last one taken
         self.dead: list[Failure] = []
         self.notification: Notification | None = None  # the last one taken
 
@@ -100,6 +101,7 @@ class _Window:
                 stop=self._stop,
             )  # fmt: skip
             if not page:
+                self.exhausted = True
                 return
             read_to = page[-1].id
             for notification in page:
@@ -232,6 +234,9 @@ def catch_up(
             _skip_to(db, projection.name, start, head)
             return applied
         applied += window.applied
+        if window.exhausted:  # (it read past `head`: a new round would find nothing to take)
+            _skip_to(db, projection.name, window.last, head)
+            return applied
 
 
 def _skip_to(db: ViewDatabase, name: str, start: int, head: int) -> None:
@@ -330,12 +335,16 @@ def follow(
     poll_interval: float = 1.0,
     on_applied: Callable[[int], None] | None = None,
     batch_size: int | None = None,
+    settle: float = 0.0,
 ) -> None:
     """Keep the views current until `stop` is set (in batches of at most `batch_size` events,
     if given: a server's follower keeps each write short).
 
     On PostgreSQL the recorder's subscription (LISTEN/NOTIFY) wakes the loop as soon as an
-    event is recorded; where the recorder cannot subscribe (SQLite) the log is polled.
+    event is recorded (or `settle` seconds later, so that the events recorded meanwhile are
+    taken together, and a server's writes, which catch their own views up at once, are not
+    raced for them); one catch-up takes every event recorded before it began, and the wake-ups
+    for those are passed over. Where the recorder cannot subscribe (SQLite) the log is polled.
     """
     try:
         subscription = app.recorder.subscribe(gt=app.recorder.max_notification_id())
@@ -358,7 +367,13 @@ def follow(
         applied = catch_up_all(app, db, projections, batch_size)
         if applied and on_applied:
             on_applied(applied)
-        for _ in subscription:
+        covered = 0  # every event up to this one was recorded before a catch-up began
+        for notification in subscription:
+            if notification.id <= covered:
+                continue
+            if settle:
+                stop.wait(settle)
+            covered = app.recorder.max_notification_id() or 0
             applied = catch_up_all(app, db, projections, batch_size)
             if applied and on_applied:
                 on_applied(applied)

@@ -35,6 +35,7 @@ from ehqa.api.routes import (
     service,
     trail,
 )
+from ehqa.api.warm import warm
 from ehqa.auth import JwtVerifier, OidcSettings
 from ehqa.clock import fixed, london_today
 from ehqa.limits import Limits
@@ -98,7 +99,8 @@ def verifier_of(settings: Settings) -> JwtVerifier | None:
 
 
 def from_environment() -> FastAPI:
-    """The app uvicorn serves (`ehqa serve`): every setting from ehqa.settings."""
+    """The app uvicorn serves (`ehqa serve`): every setting from ehqa.settings; warmed (see
+    ehqa.api.warm) before it answers its first request."""
     settings = load()
     logs.configure(settings.log_format)
     services = Services(
@@ -115,4 +117,5 @@ def from_environment() -> FastAPI:
     if settings.staff_file:
         staff = tomllib.loads(settings.staff_file.read_text()).get("managers", {})
         app.state.api.staff = {str(k): str(v) for k, v in staff.items()}
+    warm(app, services)  # (before uvicorn listens: the first requests do not pay for it)
     return app

@@ -24,6 +24,9 @@ from projections.runner import CATCH_UP_BATCH, follow
 from schedulers.scheduler import run_every
 
 log = logging.getLogger("ehqa.api")
+# Seconds the follower lets pass after an event is recorded (PostgreSQL) before it catches up:
+# a write catches its own episode's views up itself, at once (Api.episode_caught_up).
+FOLLOW_SETTLE = 0.2
 
 
 def start(services: Services, stop: threading.Event, interval: float,
@@ -37,7 +40,7 @@ def start(services: Services, stop: threading.Event, interval: float,
     def follow_views() -> None:
         try:
             follow(follower.app, follower.views, follower.projections, stop, poll_interval=1.0,
-                   batch_size=CATCH_UP_BATCH)  # fmt: skip
+                   batch_size=CATCH_UP_BATCH, settle=FOLLOW_SETTLE)  # fmt: skip
         except Exception:
             log.exception("the view follower stopped")
             raise

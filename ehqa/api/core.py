@@ -3,8 +3,9 @@ and the checks of who may read or record what.
 
 Reads run at once, each on its own connection: they neither catch the views up (the follower
 beside the server keeps them current) nor write (their access-log entries are group-committed).
-Writes are serialised within a worker (`lock`) and catch the views up before they answer, so a
-caller reads their own writes.
+Writes are serialised within a worker (`lock`) while they record; then, outside it, each waits
+for its views to be caught up past it before it answers (one catch-up for every write waiting
+at once: `catch_up`), so a caller reads their own writes.
 
 The edge translates and never decides: it checks who is calling and what the consent statement
 allows (aggregates.access), makes one application call, and maps refusals to problem+json.
@@ -15,10 +16,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from aggregates.access import Decision, Principal, may_read, may_record, may_see_authority
+from ehqa.api.catch_up import CatchUpGroup
 from ehqa.api.errors import Refused
 from ehqa.api.group_commit import GroupCommit
 from ehqa.auth import (
@@ -33,6 +35,7 @@ from ehqa.auth import (
 from ehqa.filters import UnknownValueError, check_filters
 from ehqa.idempotency import IdempotencyKeys
 from ehqa.services import Services
+from ehqa.store import is_postgres
 
 EPISODE_VIEWS = ("episodes", "timeline", "children")  # the views an episode's commands change
 
@@ -57,6 +60,7 @@ class Api:
         self.group = GroupCommit(services.views)
         self.tokens.defer = self.group.add
         self.keys = IdempotencyKeys(services.views)
+        self.writes_caught_up = CatchUpGroup(self._catch_up_episode_views)
         self.staff: dict[str, str] = {}  # worker -> line manager (EHQA_STAFF_FILE)
 
     def who(self, authorization: str | None) -> Principal:
@@ -96,14 +100,26 @@ class Api:
     def episode_json(self, reference: str) -> Any:
         """The episode as a command's answer (dates as text, as it is kept for replays), from
         views caught up with the command's own events (an episode's commands record only the
-        episode's and its child's events: the other views have nothing to take from them)."""
+        episode's and its child's events: the other views have nothing to take from them).
+        Asked after the command is committed, outside `lock`: a write on the same episode
+        committed meanwhile may show in it too, as in a read made then."""
         self.episode_caught_up()
         return json.loads(json.dumps(self.episode_view(reference), default=str))
 
     def episode_caught_up(self) -> None:
-        """The views an episode's commands change, caught up (a write's, under `lock`)."""
-        for name in EPISODE_VIEWS:
-            self.services.catch_up_one(name)
+        """The views an episode's commands change, caught up past every write committed before
+        this call (a write's, after its events are committed; outside `lock`, so that the next
+        write need not wait for it), by one catch-up shared with the writes asking meanwhile.
+        Never asked under `lock`: on SQLite the catch-up takes it, and another write's catch-up
+        may be waiting for it."""
+        self.writes_caught_up.after_write()
+
+    def _catch_up_episode_views(self) -> None:
+        # SQLite has one writer: a catch-up beside a write would wait for its lock by sleeping
+        # (and make it wait alike), so there it takes `lock`; PostgreSQL writes both at once.
+        with nullcontext() if is_postgres(self.services.database_url) else self.lock:
+            for name in EPISODE_VIEWS:
+                self.services.catch_up_one(name)
 
     def visible(self, who: Principal, reference: str) -> dict[str, Any]:
         """The episode, if the caller may read it. A caller who may not gets the same 404 as

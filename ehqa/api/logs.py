@@ -7,12 +7,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ehqa.api.errors import PROBLEM, Problem
 
@@ -20,28 +21,51 @@ log = logging.getLogger("ehqa.api")
 
 
 def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def structured_log(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        """One JSON line per request, with a request id that the response carries (header
-        X-Request-ID; and `request_id` in a server error's problem body). A server error is
-        logged with its cause and answered as problem+json, never as a bare traceback."""
+    app.add_middleware(RequestLog)
+
+
+class RequestLog:
+    """One JSON line per request, with a request id that the response carries (header
+    X-Request-ID; and `request_id` in a server error's problem body). A server error is logged
+    with its cause and answered as problem+json, never as a bare traceback. (Plain ASGI: a
+    request is not handed through a task and a stream of its own, as `@app.middleware` does.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
-        request.state.request_id = request_id
-        line: dict[str, Any] = {"request_id": request_id, "method": request.method,
-                                "path": request.url.path}  # fmt: skip
+        scope.setdefault("state", {})["request_id"] = request_id  # (request.state.request_id)
+        line: dict[str, Any] = {"request_id": request_id, "method": scope["method"],
+                                "path": scope["path"]}  # fmt: skip
+        status: int | None = None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+                if status is None:  # (not the problem answered for a server error, below)
+                    log.info(json.dumps(line | {"status": message["status"], "ms": _ms(started)}))
+                status = message["status"]
+            await send(message)
+
         try:
-            response: Response = await call_next(request)
+            await self.app(scope, receive, send_with_id)
         except Exception as error:
             line |= {"status": 500, "error": f"{type(error).__name__}: {error}"[:2000]}
             log.error(json.dumps(line | {"ms": _ms(started)}), exc_info=error)
+            if status is not None:
+                raise  # (the answer had begun: it cannot become a problem now)
+            status = 500
             body = Problem(title="Internal Server Error", status=500, request_id=request_id,
                            detail="the server failed; quote the request id when reporting it")  # fmt: skip
             response = JSONResponse(body.model_dump(), status_code=500, media_type=PROBLEM)
-        else:
-            log.info(json.dumps(line | {"status": response.status_code, "ms": _ms(started)}))
-        response.headers["X-Request-ID"] = request_id
-        return response
+            await response(scope, receive, send_with_id)
 
 
 def _ms(started: float) -> float:

@@ -90,7 +90,7 @@ async def record_step(request: Request, reference: str, cmd: str, who: PageCalle
             api.writable(who, reference)
             command.apply(api.services.app, by=who.subject)
             api.access.record(who, f"record {cmd}", reference)
-            api.episode_caught_up()  # (the page it returns to reads the step, as the API's)
+        api.episode_caught_up()  # (the page it returns to reads the step, as the API's)
     except steps.FormError as error:
         errors = [(f"{cmd}-{_field_of(form, error.label)}", f"{error}. Nothing was recorded.")]
     except DomainError as error:  # the domain's reason, as the API gives it (409)

@@ -76,7 +76,7 @@ def open_episode(
                                   " another") from None  # fmt: skip
                 raise error from None
             api.access.record(who, "record open", data["episode"])
-            return 201, api.episode_json(data["episode"])
+        return 201, api.episode_json(data["episode"])  # (outside the lock: see Api.episode_json)
 
     request = json.dumps(["open", data], default=str)
     return idempotent(api, who, idempotency_key, request, run, data["episode"])
@@ -96,7 +96,7 @@ def _command_route(name: str, model: type[cmd._Command]) -> None:
                 if not recorded:
                     command.apply(api.services.app, by=who.subject, tracking=tracking)
                 api.access.record(who, f"record {name}", reference)
-                return 200, api.episode_json(reference)
+            return 200, api.episode_json(reference)
 
         request = json.dumps([name, reference, data])
         return idempotent(api, who, idempotency_key, request, run, reference)
