@@ -55,6 +55,9 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS ehqa_episodes_open_lead ON ehqa_episodes (lead_name)"
     " WHERE closed_on IS NULL",
     "CREATE INDEX IF NOT EXISTS ehqa_episodes_order ON ehqa_episodes (opened_seq)",
+    # "My caseload": a lead professional's open episodes, by their stable subject
+    "CREATE INDEX IF NOT EXISTS ehqa_episodes_open_lead_subject ON ehqa_episodes (lead_subject)"
+    " WHERE closed_on IS NULL",
     # The values a filter may name (the lead agencies and lead professionals there are).
     "CREATE INDEX IF NOT EXISTS ehqa_episodes_lead_agency ON ehqa_episodes (lead_agency)",
     "CREATE INDEX IF NOT EXISTS ehqa_episodes_lead_name ON ehqa_episodes (lead_name)",
