@@ -10,7 +10,7 @@ import importlib.util
 import sys
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
-from pathlib import Path
+from importlib.machinery import PathFinder
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -140,9 +140,11 @@ def england_and_wales_bank_holidays() -> Any:
     name = "holidays.countries.united_kingdom"
     module = sys.modules.get(name)
     if module is None:
-        path = Path(holidays.__file__).parent / "countries" / "united_kingdom.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None or not path.is_file():
+        # (found as the import system finds it, without running holidays/countries/__init__.py)
+        countries = PathFinder.find_spec("holidays.countries", holidays.__path__)
+        where = countries and countries.submodule_search_locations
+        spec = where and PathFinder.find_spec(name, list(where))
+        if not spec or spec.loader is None:
             return holidays.country_holidays("GB", subdiv="ENG")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

@@ -153,3 +153,22 @@ def test_dates_outside_the_span_are_refused() -> None:
         fresh.working_days_after(date(2024, 1, 1), date(2200, 1, 1))
     with pytest.raises(ValueError, match=r"\(1999-06-01\)"):
         fresh.working_days_after(date(1999, 6, 1), date(2024, 1, 1))
+
+
+def test_without_the_united_kingdom_module_found_country_holidays_is_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import holidays
+
+    from aggregates import calendar
+
+    class NothingFound:
+        @staticmethod
+        def find_spec(name: str, path: list[str]) -> None:
+            return None
+
+    monkeypatch.delitem(sys.modules, "holidays.countries.united_kingdom", raising=False)
+    monkeypatch.setattr(calendar, "PathFinder", NothingFound)
+    found = calendar.england_and_wales_bank_holidays()
+    assert date(2023, 5, 8) in found
+    assert dict(found) == dict(holidays.country_holidays("GB", subdiv="ENG", years=2023))
