@@ -6,8 +6,11 @@ and Wales (one-off holidays and substitute days included, as published by the ho
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
+from importlib.machinery import PathFinder
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -19,55 +22,62 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)  # the span the calen
 class WorkingCalendar:
     """Weekends and the bank holidays of England and Wales are not working days.
 
-    Working days are counted with a running total per day (built a year at a time as dates
-    are asked for), so counting across months costs the same as across a day.
+    Working days are counted with a running total per day, in one table per year (built when a
+    date of that year is first asked about), so counting across months costs the same as across
+    a day, and a command that asks about this year never builds the tables of earlier ones.
     """
 
     def __init__(self) -> None:
-        self._first = FIRST_DAY.toordinal()
-        self._totals: list[int] = []  # working days from _first up to and including each day
-        self._working = bytearray()  # 1 for each working day from _first on
+        # per year: its first day's ordinal, 1 for each working day, and the working days from
+        # 1 January up to and including each day
+        self._years: dict[int, tuple[int, bytearray, list[int]]] = {}
         self.add_working_days = lru_cache(maxsize=65536)(self._add_working_days)
         self.working_days_before = lru_cache(maxsize=65536)(self._working_days_before)
 
     @cached_property
     def _bank_holidays(self) -> Any:
         """Loaded when a date is first asked about (a command that asks none never loads it)."""
-        import holidays
-
-        return holidays.country_holidays("GB", subdiv="ENG")
+        return england_and_wales_bank_holidays()
 
     def _is_working(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._bank_holidays
 
-    def _index(self, day: date) -> int:
-        """The day's place in the tables (grown a year at a time as later dates are asked for)."""
-        index = day.toordinal() - self._first
-        if 0 <= index < len(self._totals):
-            return index
+    def _year(self, day: date) -> tuple[int, bytearray, list[int]]:
+        """The table of the day's year (built the first time the year is asked about)."""
+        table = self._years.get(day.year)
+        if table is not None:
+            return table
         if not FIRST_DAY <= day <= LAST_DAY:
             raise ValueError(f"dates before 2000 or after 2199 are not supported ({day})")
-        while index >= len(self._totals):
-            start = date.fromordinal(self._first + len(self._totals))
-            running = self._totals[-1] if self._totals else 0
-            for offset in range(366):
-                working = self._is_working(start + timedelta(days=offset))
-                running += working
-                self._totals.append(running)
-                self._working.append(working)
-        return index
+        first = date(day.year, 1, 1)
+        working, totals, running = bytearray(), [], 0
+        for offset in range(date(day.year, 12, 31).toordinal() - first.toordinal() + 1):
+            works = self._is_working(first + timedelta(days=offset))
+            running += works
+            working.append(works)
+            totals.append(running)
+        table = (first.toordinal(), working, totals)
+        self._years[day.year] = table  # (whole or not at all: another thread may read it)
+        return table
 
-    def _total(self, day: date) -> int:
-        """Working days from 1 Jan 2000 up to and including `day`."""
-        return self._totals[self._index(day)]
+    def _in_year(self, day: date) -> int:
+        """Working days from 1 January of the day's year up to and including `day`."""
+        first, _, totals = self._year(day)
+        return totals[day.toordinal() - first]
+
+    def _in_years(self, first: int, last: int) -> int:
+        """Working days in the whole years `first` to `last` (none if last < first)."""
+        return sum(self._year(date(year, 1, 1))[2][-1] for year in range(first, last + 1))
 
     def load_until(self, day: date) -> None:
         """Load the bank holidays and count the working days up to `day` now, rather than when
         a date is first asked about (a server does this before its first request)."""
-        self._index(day)
+        for year in range(FIRST_DAY.year, day.year + 1):
+            self._year(date(year, 1, 1))
 
     def is_working_day(self, day: date) -> bool:
-        return bool(self._working[self._index(day)])
+        first, working, _ = self._year(day)
+        return bool(working[day.toordinal() - first])
 
     def bank_holiday_name(self, day: date) -> str | None:
         name = self._bank_holidays.get(day)
@@ -94,7 +104,13 @@ class WorkingCalendar:
 
     def working_days_after(self, start: date, end: date) -> int:
         """Working days in the span after `start` up to and including `end` (0 if end <= start)."""
-        return max(self._total(end) - self._total(start), 0) if end > start else 0
+        if end <= start:
+            return 0
+        upto_end, upto_start = self._in_year(end), self._in_year(start)
+        if start.year == end.year:
+            return upto_end - upto_start
+        after_start = self._in_years(start.year, start.year) - upto_start
+        return after_start + self._in_years(start.year + 1, end.year - 1) + upto_end
 
     def on_or_after(self, day: date) -> date:
         """`day` itself if it is a working day, otherwise the next working day."""
@@ -114,3 +130,33 @@ def add_months(start: date, months: int) -> date:
 def england_and_wales() -> WorkingCalendar:
     """The one shared calendar (building the holiday table is not free)."""
     return WorkingCalendar()
+
+
+def england_and_wales_bank_holidays() -> Any:
+    """`holidays.country_holidays("GB", subdiv="ENG")`, without importing every country.
+
+    The holidays package finds "GB" by importing `holidays.countries`, which imports the modules
+    of all its countries (most of a query command's start-up); here the United Kingdom's module
+    is loaded alone and its `GB` made as country_holidays makes it. The module is registered
+    under its own name, so a later import of `holidays.countries` takes it as it is (one class,
+    not two). Should the package be laid out otherwise, country_holidays itself is asked.
+    """
+    import holidays  # (the package: its calendars, base classes and registry, no country)
+
+    name = "holidays.countries.united_kingdom"
+    module = sys.modules.get(name)
+    if module is None:
+        # (found as the import system finds it, without running holidays/countries/__init__.py)
+        countries = PathFinder.find_spec("holidays.countries", holidays.__path__)
+        where = countries and countries.submodule_search_locations
+        spec = where and PathFinder.find_spec(name, list(where))
+        if not spec or spec.loader is None:
+            return holidays.country_holidays("GB", subdiv="ENG")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return module.GB(subdiv="ENG")

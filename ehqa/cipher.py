@@ -20,10 +20,12 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Cipher, OperationalError
+
+if TYPE_CHECKING:  # (loaded by a keyring: a store without keys never loads cryptography)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"ehqa:k1:"  # what an encrypted state starts with, then the key id's length and the id
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -63,13 +65,18 @@ class Keyring:
     def __init__(self, keys: list[tuple[str, bytes]]) -> None:
         if not keys:
             raise CipherKeyError("no key given")
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aead: type[AESGCM] = AESGCM
+        self._damaged: type[Exception] = InvalidTag
         self.newest = keys[0][0]
         self._keys = dict(keys)
 
     def seal(self, plaintext: bytes, associated: bytes | None = None) -> bytes:
         ident = self.newest.encode()
         nonce = os.urandom(NONCE)
-        sealed = AESGCM(self._keys[self.newest]).encrypt(nonce, plaintext, associated)
+        sealed = self._aead(self._keys[self.newest]).encrypt(nonce, plaintext, associated)
         return MAGIC + bytes([len(ident)]) + ident + nonce + sealed
 
     def __contains__(self, ident: str) -> bool:
@@ -91,8 +98,8 @@ class Keyring:
             raise ValueError(f"sealed with key '{ident}', which is not listed in EHQA_CIPHER_KEYS")
         body = stored[len(MAGIC) + 1 + len(ident) :]
         try:
-            return AESGCM(self._keys[ident]).decrypt(body[:NONCE], body[NONCE:], associated)
-        except InvalidTag:
+            return self._aead(self._keys[ident]).decrypt(body[:NONCE], body[NONCE:], associated)
+        except self._damaged:
             raise ValueError(f"damaged, or not sealed with key '{ident}'") from None
 
 
@@ -134,6 +141,8 @@ def cipher_env(keys: str | None) -> dict[str, str]:
 def new_key(ident: str) -> str:
     if not KEY_ID.fullmatch(ident):
         raise CipherKeyError("a key id is 1-32 letters, digits, '_' or '-'")
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return f"{ident}:{base64.b64encode(AESGCM.generate_key(256)).decode()}"
 
 

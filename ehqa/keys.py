@@ -18,14 +18,14 @@ import base64
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING, Any
 
 from ehqa.cipher import Keyring
 from ehqa.store import postgres_conninfo
 from projections.db import ViewDatabase
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE = 12
 PLAIN = "plain:"  # a data key stored unwrapped (no application key was set)
@@ -72,7 +72,7 @@ class ChildKeys:
             cur.execute(
                 "INSERT INTO ehqa_child_keys (child, wrapped, created_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (child) DO NOTHING",
-                (child, self._wrap(child, AESGCM.generate_key(256)), now),
+                (child, self._wrap(child, _aead().generate_key(256)), now),
             )
         made = self.find(child)
         if made is None:  # (destroyed in between)
@@ -158,15 +158,25 @@ def _destroy_postgres(conninfo: str, env: dict[str, str], child: str) -> bool:
 def seal(key: bytes, child: str, field: str, value: str) -> str:
     """One personal field, encrypted with the child's data key (bound to the child and field)."""
     nonce = os.urandom(NONCE)
-    sealed = AESGCM(key).encrypt(nonce, value.encode(), f"{child}\0{field}".encode())
+    sealed = _aead()(key).encrypt(nonce, value.encode(), f"{child}\0{field}".encode())
     return base64.b64encode(nonce + sealed).decode()
 
 
 def unseal(key: bytes, child: str, field: str, sealed: str) -> str | None:
     """The field's value, or None if it cannot be opened with this key."""
+    from cryptography.exceptions import InvalidTag
+
     raw = base64.b64decode(sealed)
     try:
-        value = AESGCM(key).decrypt(raw[:NONCE], raw[NONCE:], f"{child}\0{field}".encode())
+        value = _aead()(key).decrypt(raw[:NONCE], raw[NONCE:], f"{child}\0{field}".encode())
     except InvalidTag:
         return None
     return value.decode()
+
+
+def _aead() -> type[AESGCM]:
+    """AES-GCM (cryptography is loaded when a child's field is sealed or opened, not by every
+    command that opens the store)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM

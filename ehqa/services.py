@@ -13,7 +13,6 @@ from uuid import UUID
 
 from aggregates.audit import Audit
 from aggregates.episode import Episode
-from ehqa import children
 from ehqa.application import EhqaApplication
 from ehqa.cipher import Keyring, cipher_env, parse_keys
 from ehqa.clock import Clock, from_environment
@@ -37,6 +36,7 @@ from schedulers.lock import FileSweepLock, PostgresSweepLock, SweepLock
 from schedulers.sweep import Raised, sweep
 
 if TYPE_CHECKING:  # (the runner is loaded when a view has something to take, or is rebuilt)
+    from ehqa.children import ChildDetails  # (and the child's aggregate when a child is read)
     from projections.runner import DeadLetter, ViewStatus
 
 
@@ -202,12 +202,16 @@ class Services:
         episode = self.app.episode_as_at(reference, day)
         return None if episode is None else episode_json(EpisodesProjection.summary(episode))
 
-    def child_details(self, child_id: str) -> children.ChildDetails | None:
+    def child_details(self, child_id: str) -> ChildDetails | None:
         """The child's personal fields (ehqa.children); None if none was ever recorded."""
+        from ehqa import children
+
         return children.details(self.app, child_id)
 
-    def children_details(self, child_ids: Iterable[str]) -> dict[str, children.ChildDetails | None]:
+    def children_details(self, child_ids: Iterable[str]) -> dict[str, ChildDetails | None]:
         """`child_details` of many children, by child identifier."""
+        from ehqa import children
+
         return children.many(self.app, child_ids)
 
     def deliver(self, sinks: list[Sink]) -> int:

@@ -3,6 +3,10 @@
 The command line and the HTTP server both take their settings from here; `docs/settings.md` is
 generated from this class (`python -m ehqa.settings > docs/settings.md`, checked by a test).
 An `EHQA_*` variable that names no setting is refused, so a typo is never silently ignored.
+
+The variables are read as pydantic-settings reads them (names in any case, each value the text
+given, validated by the model), by `environment()`: pydantic-settings itself is not loaded, as
+every command would pay for its import (asyncio among it).
 """
 
 from __future__ import annotations
@@ -12,13 +16,19 @@ import sys
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ehqa.bounds import Subject
-from ehqa.cipher import CipherKeyError, parse_keys
 from ehqa.policies import DEFAULT_POLICY
 from ehqa.store import DEFAULT_DATABASE
 
@@ -31,8 +41,20 @@ class SettingsError(ValueError):
     """A setting is missing, malformed or unknown: the message names the variable."""
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
+def environment() -> dict[str, str]:
+    """The settings given by `EHQA_*` variables, by field name (a variable's name in any case)."""
+    given = {name.lower(): value for name, value in os.environ.items()}
+    found = {name: given.get(f"{PREFIX}{name}".lower()) for name in Settings.model_fields}
+    return {name: value for name, value in found.items() if value is not None}
+
+
+class Settings(BaseModel):
+    """Made from the environment's `EHQA_*` variables, with the values given on top."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**environment(), **values})
 
     database_url: str = Field(
         DEFAULT_DATABASE,
@@ -139,6 +161,8 @@ class Settings(BaseSettings):
     @classmethod
     def _keys_readable(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
+            from ehqa.cipher import CipherKeyError, parse_keys
+
             try:
                 parse_keys(value.get_secret_value())
             except CipherKeyError as error:
@@ -208,7 +232,7 @@ def load(**overrides: object) -> Settings:
         raise SettingsError(f"unknown setting {', '.join(unknown)} (known: {known})")
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return Settings(**given)  # type: ignore[arg-type]
+        return Settings(**given)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

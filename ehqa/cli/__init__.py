@@ -14,16 +14,22 @@ The commands live by area, each module with a typer app of its own merged into t
 
 `context` holds what they share (the settings of the run, the store, the access log, `fail`,
 `bounded`, `refusals`) and `output` how they print (tables, JSON, CSV).
+
+A command's options and arguments are made (by typer, from its signature) when it is asked for:
+a run makes only its own command, and `ehqa --help` makes them all to list them.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.models import CommandInfo
 
 from ehqa.cli import (
     admin,
@@ -40,10 +46,62 @@ from ehqa.cli import (
 )
 from ehqa.cli.context import start
 
+AREAS = (episodes, record, views, alerts, audits, grading, reports, admin, children, exports, trail)
+
+
+class Made(Mapping[str, Any]):
+    """Every area's commands and groups by name, in typer's order (each area's commands, then
+    its groups), each made by typer, as `typer.main.get_command` would make it, when first
+    asked for."""
+
+    def __init__(self) -> None:
+        self._infos: dict[str, Any] = {}
+        self._made: dict[str, Any] = {}
+        for area in AREAS:
+            for command in area.app.registered_commands:
+                name = command.name or typer.main.get_command_name(command.callback.__name__)
+                self._infos[name] = command
+            for group in area.app.registered_groups:
+                self._infos[group.name] = group
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._made:
+            info = self._infos[name]
+            short, markup = app.pretty_exceptions_short, app.rich_markup_mode
+            if isinstance(info, CommandInfo):
+                self._made[name] = typer.main.get_command_from_info(
+                    info, pretty_exceptions_short=short, rich_markup_mode=markup
+                )
+            else:
+                self._made[name] = typer.main.get_group_from_info(
+                    info, pretty_exceptions_short=short, rich_markup_mode=markup,
+                    suggest_commands=app.suggest_commands,
+                )  # fmt: skip
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._infos)
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+
+class Commands(TyperGroup):
+    """The top-level group, whose commands are made when asked for (`Made`)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.commands = Made()  # type: ignore[assignment]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # (their names: none is made to be listed)
+
+
 app = typer.Typer(
     help="ehqa: Early Help Assessment episodes, their clocks and their quality.",
     no_args_is_help=True,
     add_completion=False,
+    cls=Commands,
 )
 
 
@@ -83,11 +141,6 @@ def main_options(
 ) -> None:
     # Settings come from the EHQA_* environment (docs/settings.md); these options override them.
     ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
-
-
-for area in (episodes, record, views, alerts, audits, grading, reports, admin, children, exports,
-             trail):  # fmt: skip
-    app.add_typer(area.app)
 
 
 def main() -> None:

@@ -1,8 +1,13 @@
-from datetime import date
+import json
+import random
+import subprocess
+import sys
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
-from aggregates.calendar import add_months, england_and_wales
+from aggregates.calendar import FIRST_DAY, LAST_DAY, WorkingCalendar, add_months, england_and_wales
 
 CAL = england_and_wales()
 
@@ -78,3 +83,92 @@ def test_months_are_calendar_months_clamped_to_month_end(
 def test_on_or_after_moves_a_non_working_day_to_the_next_working_day() -> None:
     assert CAL.on_or_after(date(2023, 5, 6)) == date(2023, 5, 9)
     assert CAL.on_or_after(date(2023, 5, 9)) == date(2023, 5, 9)
+
+
+def test_the_bank_holidays_are_country_holidays_gb_eng_and_load_no_other_country() -> None:
+    """Checked in a fresh interpreter: the United Kingdom's module alone is loaded, and gives the
+    same class, dates and names as `holidays.country_holidays("GB", subdiv="ENG")`."""
+    probe = """
+import json, sys
+from datetime import date
+from aggregates.calendar import england_and_wales_bank_holidays
+ours = england_and_wales_bank_holidays()
+alone = "holidays.countries" not in sys.modules
+import holidays
+theirs = holidays.country_holidays("GB", subdiv="ENG")
+for held in (ours, theirs):
+    for year in range(1990, 2210):
+        date(year, 6, 1) in held
+print(json.dumps({
+    "alone": alone,
+    "same_class": type(ours) is type(theirs),
+    "ours": sorted((str(day), name) for day, name in ours.items()),
+    "theirs": sorted((str(day), name) for day, name in theirs.items()),
+}))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["alone"] and found["same_class"]
+    assert len(found["ours"]) > 900 and found["ours"] == found["theirs"]
+
+
+def _working(day: date, holidays: Any) -> bool:
+    return day.weekday() < 5 and day not in holidays
+
+
+def test_the_counts_match_a_day_by_day_count_over_the_whole_span() -> None:
+    """A fresh calendar, asked in an order that builds years out of order, gives what counting
+    day by day gives (year ends, leap days and spans of many years included)."""
+    import holidays
+
+    reference = holidays.country_holidays("GB", subdiv="ENG")
+    days = [FIRST_DAY + timedelta(days=n) for n in range((LAST_DAY - FIRST_DAY).days + 1)]
+    totals, running = {}, 0
+    for day in days:
+        running += _working(day, reference)
+        totals[day] = running
+    fresh = WorkingCalendar()
+    edges = [FIRST_DAY, LAST_DAY, date(2024, 2, 29), date(2023, 12, 31), date(2024, 1, 1)]
+    picked = [*random.Random(12).sample(days, 400), *edges]
+    for start, end in zip(picked, reversed(picked), strict=True):
+        expected = max(totals[end] - totals[start], 0)
+        assert fresh.working_days_after(start, end) == expected, (start, end)
+        assert fresh.is_working_day(start) == _working(start, reference), start
+    for start in picked[:60]:
+        count = random.Random(str(start)).randrange(0, 400)
+        if start + timedelta(days=2 * count + 30) <= LAST_DAY:
+            due = fresh.add_working_days(start, count)
+            if count == 0:
+                assert due == start
+            else:  # (the first day on which the count is reached is a working day)
+                assert totals[due] - totals[start] == count and _working(due, reference)
+
+
+def test_dates_outside_the_span_are_refused() -> None:
+    fresh = WorkingCalendar()
+    with pytest.raises(ValueError, match=r"\(1999-12-31\)"):
+        fresh.is_working_day(date(1999, 12, 31))
+    with pytest.raises(ValueError, match=r"\(2200-01-01\)"):
+        fresh.working_days_after(date(2024, 1, 1), date(2200, 1, 1))
+    with pytest.raises(ValueError, match=r"\(1999-06-01\)"):
+        fresh.working_days_after(date(1999, 6, 1), date(2024, 1, 1))
+
+
+def test_without_the_united_kingdom_module_found_country_holidays_is_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import holidays
+
+    from aggregates import calendar
+
+    class NothingFound:
+        @staticmethod
+        def find_spec(name: str, path: list[str]) -> None:
+            return None
+
+    monkeypatch.delitem(sys.modules, "holidays.countries.united_kingdom", raising=False)
+    monkeypatch.setattr(calendar, "PathFinder", NothingFound)
+    found = calendar.england_and_wales_bank_holidays()
+    assert date(2023, 5, 8) in found
+    assert dict(found) == dict(holidays.country_holidays("GB", subdiv="ENG", years=2023))
