@@ -15,15 +15,19 @@ The parts: `protocol` (what a projection is, and the helpers the views share),
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper
 
 from aggregates.alerts import episode_of_alert
 from aggregates.audit import Audit
 from aggregates.episode import ChildRecord, Episode
 from projections.audits_view import AuditsProjection
 from projections.db import Cursor
+from projections.described import StoredDescriber, dumps
 from projections.episodes_view import (
     ALERT_COLUMNS,
     CLOCK_COLUMNS,
@@ -31,6 +35,7 @@ from projections.episodes_view import (
     EpisodeRows,
     EpisodesProjection,
 )
+from projections.histories import Stored
 from projections.labels import label_of
 from projections.protocol import (
     MOST_ROWS,
@@ -63,22 +68,31 @@ class TimelineProjection:
     def prepare(self, batch: Batch) -> list[tuple[Any, ...]]:
         return [self._row(event) for _, event in islice(batch, MOST_ROWS)]
 
+    def reader(self, mapper: Mapper[Any]) -> Callable[[Stored], tuple[Any, ...]]:
+        """A replay reads each event's row from the stored JSON (`StoredDescriber`: the row is
+        byte for byte the one `prepare` makes of the decoded event, for a fraction of the cost);
+        its histories hold these rows."""
+        describe, last = StoredDescriber(mapper), [UUID(int=0), UUID(int=0).hex]
+
+        def row(stored: Stored) -> tuple[Any, ...]:
+            body = describe(stored)
+            if stored.originator_id is not last[0]:  # (a history's events share their id)
+                last[:] = stored.originator_id, stored.originator_id.hex
+            return (last[1], stored.originator_version, body["on"], body["event"],
+                    label_of(body), dumps(body))  # fmt: skip
+
+        return row
+
     def replay(self, histories: Sequence[History]) -> list[tuple[Any, ...]]:
-        """The rows of whole histories, in key order: written episode by episode, the table's
-        key index takes them a leaf at a time, however large it has grown."""
-        in_order = sorted(
-            histories, key=lambda h: h.events[0][1].originator_id.hex if h.events else ""
-        )
-        return [self._row(event) for history in in_order for _, event in history.events]
+        """The rows of whole histories (as `reader` reads them), in key order: written episode
+        by episode, the table's key index takes them a leaf at a time, however large it has
+        grown."""
+        in_order = sorted(histories, key=lambda h: h.events[0][1][0] if h.events else "")
+        return [row for history in in_order for _, row in history.events]
 
     def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
-        for seq, event in history.events:
-            outcome: list[tuple[Any, ...]] | Exception
-            try:
-                outcome = [self._row(event)]
-            except Exception as error:
-                outcome = error
-            yield seq, outcome
+        for seq, row in history.events:
+            yield seq, [row]
 
     @staticmethod
     def _row(event: Event) -> tuple[Any, ...]:
