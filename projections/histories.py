@@ -119,6 +119,7 @@ class EventLog:
                 f" AND {self._id} <= ? AND topic IN ({_marks(topics)})"
                 " ORDER BY originator_id, originator_version",
                 [*part, upto, *topics],
+                binary=True,  # (PostgreSQL's binary format: the states read in half the time)
             )
             key: Any = None
             originator, events = UUID(int=0), []  # (rows come originator by originator)

@@ -310,7 +310,9 @@ def status(
     app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]
 ) -> list[ViewStatus]:
     log_position = app.recorder.max_notification_id() or 0
-    dead = dict(db.query("SELECT projection, COUNT(*) FROM ehqa_dead_letters GROUP BY projection"))
+    dead: dict[str, int] = dict(
+        db.query("SELECT projection, COUNT(*) FROM ehqa_dead_letters GROUP BY projection")
+    )
     found = []
     for projection in projections:
         at = position(db, projection.name)
