@@ -54,13 +54,58 @@ def _json_dumps() -> Callable[[Any], str]:
 dumps = _json_dumps()
 
 
-class StoredDescriber:
-    """`describe_event(mapper.to_domain_event(stored))`, read from the stored JSON."""
+class StoredJSON:
+    """A stored event's JSON, read as the mapper reads it, for the events a reader may read
+    without the mapper: its class's name (None if the class upcasts its events), and the text."""
 
     def __init__(self, mapper: Mapper[Any]) -> None:
         self._mapper = mapper
         self._names = getattr(mapper.transcoder, "names", {})
         self._kinds: dict[str, str | None] = {}  # topic -> the event's name (None: decode it)
+
+    def _kind(self, topic: str) -> str | None:
+        if topic not in self._kinds:
+            cls = resolve_topic(topic)
+            self._kinds[topic] = cls.__name__ if getattr(cls, "class_version", 1) == 1 else None
+        return self._kinds[topic]
+
+    def _plain(self, state: bytes) -> bytes:
+        mapper = self._mapper
+        if mapper.cipher:
+            state = mapper.cipher.decrypt(state)
+        if mapper.compressor:
+            state = mapper.compressor.decompress(state)
+        return state
+
+
+class StoredFields(StoredJSON):
+    """An event's name and its fields as stored, for an event the mapper would decode without
+    fail into an event whose fields are those values, transcoded ones decoded (else None)."""
+
+    def __call__(self, stored: Stored) -> tuple[str, Body] | None:
+        try:
+            kind = self._kind(stored.topic)
+            state = self._plain(stored.state)
+            parsed = orjson.loads(state)
+            if kind is None or type(parsed) is not dict or "class_version" in parsed:
+                return None
+            if ESCAPE in state:
+                return None  # (a key may be escaped, and not counted)
+            transcoded = 0
+            for value in parsed.values():
+                if type(value) is dict and "_type_" in value:
+                    self._names[value["_type_"]].decode(value["_data_"])  # (it can be read)
+                    transcoded += 1
+            return (kind, parsed) if state.count(TRANSCODED) == transcoded else None
+        except Exception:  # (decoded instead, which fails as the live follower fails)
+            return None
+
+
+class StoredDescriber(StoredJSON):
+    """`describe_event(mapper.to_domain_event(stored))`, read from the stored JSON."""
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        super().__init__(mapper)
         self._seen: dict[tuple[str, str], str] = {}  # (transcoding, stored text) -> ISO text
         self._utc = {name for name, way in self._names.items() if type(way) is DatetimeAsISO}
 
@@ -73,21 +118,11 @@ class StoredDescriber:
             return describe_event(self._mapper.to_domain_event(cast(Notification, stored)))
         return body
 
-    def _kind(self, topic: str) -> str | None:
-        if topic not in self._kinds:
-            cls = resolve_topic(topic)
-            self._kinds[topic] = cls.__name__ if getattr(cls, "class_version", 1) == 1 else None
-        return self._kinds[topic]
-
     def _read(self, stored: Stored) -> Body | None:
         kind = self._kind(stored.topic)
         if kind is None:
             return None
-        state, mapper = stored.state, self._mapper
-        if mapper.cipher:
-            state = mapper.cipher.decrypt(state)
-        if mapper.compressor:
-            state = mapper.compressor.decompress(state)
+        state = self._plain(stored.state)
         parsed = orjson.loads(state)
         if "author" not in parsed or "class_version" in parsed:
             return None  # (the mapper adds the one and upcasts by the other)

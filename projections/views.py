@@ -17,17 +17,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Mapper, Notification
 
 from aggregates.alerts import episode_of_alert
 from aggregates.audit import Audit
 from aggregates.episode import ChildRecord, Episode
 from projections.audits_view import AuditsProjection
 from projections.db import Cursor
-from projections.described import StoredDescriber, dumps
+from projections.described import StoredDescriber, StoredFields, dumps
 from projections.episodes_view import (
     ALERT_COLUMNS,
     CLOCK_COLUMNS,
@@ -111,6 +111,22 @@ class TimelineProjection:
         cur.insert_rows("ehqa_timeline", columns, rows)
 
 
+class Fact(NamedTuple):
+    """What the children view reads of a child's record's event (as a replay reads it)."""
+
+    kind: str
+    originator_id: UUID
+    child: Any
+    reference: Any
+
+
+NEEDS = {"Registered": "child", "EpisodeOpened": "reference"}  # the field each kind is read for
+
+
+def _kind(event: Any) -> str:
+    return event.kind if type(event) is Fact else type(event).__name__
+
+
 class ChildrenProjection(Unprepared):
     """Which episode is open for each child, and every episode each child has had."""
 
@@ -118,7 +134,25 @@ class ChildrenProjection(Unprepared):
     topics = topics_of(ChildRecord)
     tables = ["ehqa_children"]
 
-    def replay(self, histories: Sequence[History]) -> list[tuple[int, Event]]:
+    def reader(self, mapper: Mapper[Any]) -> Callable[[Stored], Any]:
+        """A replay reads from the stored JSON what `process` reads of each event (a `Fact`):
+        an event it cannot read that way is decoded, as the live follower decodes it."""
+        fields, decode = StoredFields(mapper), mapper.to_domain_event
+
+        def read(stored: Stored) -> Any:
+            found = fields(stored)
+            if found is not None:
+                kind, parsed = found
+                need = NEEDS.get(kind)
+                value = parsed.get(need) if need else None
+                if (need is None or need in parsed) and not isinstance(value, dict):
+                    child, reference = (value, None) if need == "child" else (None, value)
+                    return Fact(kind, stored.originator_id, child, reference)
+            return decode(cast(Notification, stored))
+
+        return read
+
+    def replay(self, histories: Sequence[History]) -> list[tuple[int, Any]]:
         """Whole histories: each record's row is written once, with all its events."""
         return [item for history in histories for item in history.events]
 
@@ -126,9 +160,10 @@ class ChildrenProjection(Unprepared):
         for item in history.events:
             yield item[0], [item]
 
-    def process(self, cur: Cursor, batch: list[tuple[int, Event]]) -> None:
-        """Apply the batch in memory to the rows it touches, then write each row once."""
-        registered = {e.originator_id for _, e in batch if type(e).__name__ == "Registered"}
+    def process(self, cur: Cursor, batch: list[tuple[int, Any]]) -> None:
+        """Apply the batch (events, or a replay's `Fact`s) in memory to the rows it touches,
+        then write each row once."""
+        registered = {e.originator_id for _, e in batch if _kind(e) == "Registered"}
         touched = sorted(  # (a record registered in the batch has no row yet)
             {e.originator_id.hex for _, e in batch if e.originator_id not in registered}
         )
@@ -144,13 +179,13 @@ class ChildrenProjection(Unprepared):
                 rows[record] = [child, open_episode, json.loads(episodes)]
         new = set()
         for _, event in batch:
-            record, kind = event.originator_id.hex, type(event).__name__
+            record, kind = event.originator_id.hex, _kind(event)
             if kind == "Registered":
-                rows[record] = [event.child, None, []]  # type: ignore[attr-defined]
+                rows[record] = [event.child, None, []]
                 new.add(record)
             elif kind == "EpisodeOpened":
-                rows[record][1] = event.reference  # type: ignore[attr-defined]
-                rows[record][2].append(event.reference)  # type: ignore[attr-defined]
+                rows[record][1] = event.reference
+                rows[record][2].append(event.reference)
             elif kind == "EpisodeClosed":
                 rows[record][1] = None
         cur.insert_rows("ehqa_children", ("record_id", "child", "open_episode", "episodes"),

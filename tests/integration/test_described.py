@@ -15,7 +15,7 @@ from ehqa.services import Services
 from ehqa.simulate import simulate
 from projections.described import StoredDescriber
 from projections.histories import Stored
-from projections.views import TimelineProjection
+from projections.views import NEEDS, ChildrenProjection, Fact, TimelineProjection
 
 from ..conftest import SIM_TODAY
 
@@ -113,3 +113,40 @@ def test_stored_json_the_simulator_never_writes_gives_the_live_followers_row_or_
     assert outcomes["another date"] == outcomes["no author"] == "made"
     assert outcomes["a date inside a list"] == outcomes["a uuid"] == "failed"
     assert outcomes["an escaped transcoded key"] == outcomes["not json"] == "failed"
+
+
+def test_the_children_replay_reads_what_the_decoded_events_say_or_decodes_them(
+    services: Services,
+) -> None:
+    simulate(services.app, 20, 7, START, SIM_TODAY)
+    mapper = services.app.mapper
+    read = ChildrenProjection().reader(mapper)
+    topics = services.projection("children").topics
+    log = list(services.app.recorder.select_notifications(start=1, limit=10**6, topics=topics))
+    kinds = set()
+    for notification in log:
+        fact, event = read(stored_of(notification)), mapper.to_domain_event(notification)
+        assert type(fact) is Fact  # (read from the JSON, not decoded)
+        assert (fact.kind, fact.originator_id) == (type(event).__name__, event.originator_id)
+        if fact.kind in NEEDS:
+            assert getattr(fact, NEEDS[fact.kind]) == getattr(event, NEEDS[fact.kind])
+        kinds.add(fact.kind)
+    assert {"Registered", "EpisodeOpened"} <= kinds
+    first = next(n for n in log if n.topic.endswith(".Registered"))
+    state = json.loads(first.state)
+    date_iso = {"_type_": "date_iso", "_data_": "2025-02-03"}
+    odd = {
+        "no child": {k: v for k, v in state.items() if k != "child"},
+        "a transcoded child": {**state, "child": date_iso},
+        "a date inside a list": {**state, "dates": [date_iso]},
+        "a time that cannot be read": {**state, "timestamp": {**date_iso, "_type_": "datetime_iso",
+                                                               "_data_": "2026-13-45"}},
+    }  # fmt: skip
+    for name, value in odd.items():
+        stored = stored_of(first, json.dumps(value, separators=(",", ":")).encode())
+        fast = outcome(lambda: read(stored))  # noqa: B023
+        live = outcome(lambda: mapper.to_domain_event(stored))  # type: ignore[arg-type]  # noqa: B023
+        assert type(fast[-1]) is not Fact, name
+        if fast[0] == live[0] == "made":  # (the same event: its class and fields)
+            fast, live = ((type(e).__name__, vars(e)) for e in (fast[1], live[1]))
+        assert fast == live, name
