@@ -13,12 +13,13 @@ nothing changes.
 A rebuild reads the log's events by topic and by aggregate, and PostgreSQL plans those reads
 from the log table's statistics: stale after a bulk import, they make it read each page of one
 topic by a full scan. They are refreshed (ANALYZE) when as many rows have changed since they
-were taken as would make autovacuum refresh them (50 and a tenth of the table); SQLite's,
-which cost little to take, always.
+were taken as would make autovacuum refresh them (50 and a tenth of the table), on SQLite too
+(where the log's rows are counted by their rowids: events are only ever added).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -50,12 +51,27 @@ def bulk_writes(db: ViewDatabase) -> Iterator[None]:
 
 def analyze_log(db: ViewDatabase, table: str) -> None:
     """Refresh the planner's statistics of the log table if they are stale (see above)."""
-    if not isinstance(db, SQLiteViews):
-        found = db.query(
-            "SELECT n_mod_since_analyze, reltuples FROM pg_stat_user_tables"
-            " JOIN pg_class ON pg_class.oid = relid WHERE relid = to_regclass(?)",
-            (table,),
-        )
-        if found and found[0][0] <= 50 + 0.1 * max(float(found[0][1]), 0.0):
-            return
-    db.analyze([table])
+    changed = _changed_since_analyzed(db, table)
+    if changed == math.inf or changed > 50 + 0.1 * _rows_when_analyzed(db, table):
+        db.analyze([table])
+
+
+def _changed_since_analyzed(db: ViewDatabase, table: str) -> float:
+    """Rows changed since the table's statistics were taken (infinite if they never were)."""
+    if isinstance(db, SQLiteViews):  # (events are only ever added, each with the next rowid)
+        if not db.query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"):
+            return math.inf
+        last = db.query(f'SELECT MAX(rowid) FROM "{table}"')[0][0] or 0
+        return float(last) - _rows_when_analyzed(db, table)
+    found = db.query(
+        "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relid = to_regclass(?)", (table,)
+    )
+    return float(found[0][0]) if found and found[0][0] is not None else math.inf
+
+
+def _rows_when_analyzed(db: ViewDatabase, table: str) -> float:
+    if isinstance(db, SQLiteViews):
+        found = db.query("SELECT stat FROM sqlite_stat1 WHERE tbl = ? AND stat <> ''", (table,))
+        return float(str(found[0][0]).split()[0]) if found else -math.inf
+    found = db.query("SELECT reltuples FROM pg_class WHERE oid = to_regclass(?)", (table,))
+    return max(float(found[0][0]), 0.0) if found else 0.0
