@@ -263,13 +263,13 @@ def postgres_store(server: str, keep: str | None, episodes: int) -> tuple[str, b
 
     schema = f"rebuild_{episodes}" if keep else f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as conn:
-        made = conn.execute(
+        made = conn.execute(  # (the application's events table: ehqa_events)
             "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
-            " AND table_name = 'stored_events'",
+            " AND table_name = 'ehqa_events'",
             (schema,),
         ).fetchone()
         if made:
-            made = conn.execute(f"SELECT 1 FROM {schema}.stored_events LIMIT 1").fetchone()
+            made = conn.execute(f"SELECT 1 FROM {schema}.ehqa_events LIMIT 1").fetchone()
         else:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     return f"{server}{'&' if '?' in server else '?'}schema={schema}", bool(made), schema

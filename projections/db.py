@@ -13,10 +13,12 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 if TYPE_CHECKING:  # (imported by PostgresViews: the views of an SQLite store never load it)
     import psycopg
+
+Rows: TypeAlias = list[tuple[Any, ...]]
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS ehqa_tracking (
@@ -211,7 +213,7 @@ class Cursor(Protocol):
 class ViewDatabase(Protocol):
     def transaction(self) -> Any: ...
     def analyze(self, tables: Sequence[str]) -> None: ...
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def query(self, sql: str, params: Sequence[Any] = (), binary: bool = False) -> Rows: ...
     def close(self) -> None: ...
 
 
@@ -271,7 +273,7 @@ class SQLiteViews:
             raise
         cur.execute("COMMIT")
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: Sequence[Any] = (), binary: bool = False) -> Rows:
         return self._conn.execute(sql, tuple(params)).fetchall()
 
     def analyze(self, tables: Sequence[str]) -> None:
@@ -390,8 +392,8 @@ class PostgresViews:
             for table in tables:
                 conn.execute(f"ANALYZE {table}")
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._pool.connection() as conn, conn.cursor() as cur:
+    def query(self, sql: str, params: Sequence[Any] = (), binary: bool = False) -> Rows:
+        with self._pool.connection() as conn, conn.cursor(binary=binary) as cur:  # (bytea faster)
             cur.execute(_pg(sql), tuple(params))
             return cur.fetchall()
 

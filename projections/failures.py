@@ -8,13 +8,13 @@ dead-lettered (`store_failure`).
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 import eventsourcing.persistence
-import psycopg
 from eventsourcing.persistence import Notification
 
 from projections.db import Cursor, ViewDatabase
@@ -37,18 +37,24 @@ class DeadLetter:
 
 # Failures of the store itself (unreachable, a missing grant or table, a corrupt file, a broken
 # constraint): they are raised, never dead-lettered, or one bad GRANT would skip the whole log.
-STORE_ERRORS = (psycopg.Error, sqlite3.Error, eventsourcing.persistence.PersistenceError)
-# ... except a value one event carries that the store cannot hold (NUL in PostgreSQL text):
-# that is the event's failure, so it is dead-lettered.
-EVENT_DATA_ERRORS = (psycopg.DataError,)
+# psycopg's errors join them once psycopg is loaded (a rebuild on SQLite never loads it: its
+# import costs as much as rebuilding a small view).
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlite3.Error, eventsourcing.persistence.PersistenceError,
+)  # fmt: skip
 
 
 def store_failure(error: BaseException | None) -> bool:
     """The store failed (not the event): so does one that caused the error, such as the key an
-    event is encrypted with not being given (raised inside the library's decoding error)."""
+    event is encrypted with not being given (raised inside the library's decoding error). A
+    value one event carries that the store cannot hold (NUL in PostgreSQL text, psycopg's
+    DataError) is the event's failure: it is dead-lettered."""
     if error is None:
         return False
-    if isinstance(error, STORE_ERRORS) and not isinstance(error, EVENT_DATA_ERRORS):
+    if isinstance(error, STORE_ERRORS):
+        return True
+    loaded = sys.modules.get("psycopg")  # (not loaded: none of its errors can have been raised)
+    if loaded and isinstance(error, loaded.Error) and not isinstance(error, loaded.DataError):
         return True
     return store_failure(error.__cause__)
 

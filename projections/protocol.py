@@ -38,7 +38,8 @@ class History:
     could not be decoded is left out, and dead-lettered by the runner)."""
 
     opened: int  # the notification id of its first event
-    events: list[tuple[int, Event]]  # (notification id, event)
+    # (notification id, event): the domain event, or what the projection's `reader` made of it
+    events: list[tuple[int, Any]]
 
 
 class Replayable(Projection, Protocol):
@@ -49,6 +50,10 @@ class Replayable(Projection, Protocol):
         """Replay each history whole and derive its rows once; raise if any event cannot be
         applied or any row derived (the runner then takes the histories one at a time)."""
         ...
+
+    # A Replayable may also have `reader(mapper)`: a function of a stored event (`Stored`) that
+    # the histories then hold instead of the decoded event (the timeline reads its rows from
+    # the stored JSON). What it raises is the event's failure, as a failure to decode it is.
 
     def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
         """The history event by event, as catch-up applies the events of a failed batch: for

@@ -83,7 +83,7 @@ def replay_batch(
     count = 0
     try:
         with cycle_collection_paused():
-            decode = app.mapper.to_domain_event
+            decode = _reader(projection, app)
             for opening in taken:
                 events = []
                 for stored in found[opening.originator_id]:
@@ -110,6 +110,13 @@ def replay_batch(
     if progress and end > start:
         progress(end - start)
     return count - len(dead) - len(failed)
+
+
+def _reader(projection: Replayable, app: Application[Any]) -> Callable[[Any], Any]:
+    """What the histories hold of each stored event: the domain event (the application's
+    mapper decodes it), or what the projection's own `reader` makes of it."""
+    reader = getattr(projection, "reader", None)
+    return app.mapper.to_domain_event if reader is None else reader(app.mapper)
 
 
 def _one_by_one(

@@ -24,6 +24,7 @@ from typing import Any, cast
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from projections.bulk import analyze_log, bulk_writes
 from projections.db import ViewDatabase, secondary_indexes
 from projections.failures import DeadLetter, Failure, bury, dead_letters, store_failure
 from projections.replay import (
@@ -272,7 +273,8 @@ def rebuild(
     progress: Progress | None = None,
     replay: bool = True,
 ) -> int:
-    """Empty the view and replay every event into it (its indexes are built at the end).
+    """Empty the view and replay every event into it (its indexes are built at the end, and
+    the store told that it writes in bulk meanwhile: see `bulk`).
 
     A view derived from aggregates is replayed aggregate by aggregate up to the last of its
     events when the rebuild begins (see `_replay_batch`), then caught up as usual; the others,
@@ -298,12 +300,13 @@ def rebuild(
                 (REPLAYING.format(projection.name), target),
             )
     log_table = getattr(app.recorder, "events_table_name", None)
-    if log_table:  # (after a bulk import the planner's figures for the log are stale, and
-        db.analyze([log_table])  # PostgreSQL then reads each page of one topic by a full scan)
-    applied = catch_up(app, db, projection, batch_size, progress, replay)
-    with db.transaction() as cur:
-        for _, create in indexes:
-            cur.execute(create)
+    if log_table:
+        analyze_log(db, log_table)
+    with bulk_writes(db):
+        applied = catch_up(app, db, projection, batch_size, progress, replay)
+        with db.transaction() as cur:
+            for _, create in indexes:
+                cur.execute(create)
     db.analyze(projection.tables)
     return applied
 
@@ -312,7 +315,9 @@ def status(
     app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]
 ) -> list[ViewStatus]:
     log_position = app.recorder.max_notification_id() or 0
-    dead = dict(db.query("SELECT projection, COUNT(*) FROM ehqa_dead_letters GROUP BY projection"))
+    dead: dict[str, int] = dict(
+        db.query("SELECT projection, COUNT(*) FROM ehqa_dead_letters GROUP BY projection")
+    )
     found = []
     for projection in projections:
         at = position(db, projection.name)
