@@ -30,6 +30,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -208,10 +209,14 @@ SETTLE = 3.0  # seconds between the server's first answer and the load
 PORTS = range(8630, 8640)  # the ports this benchmark may serve on
 
 
-def serve(url: str, port: int) -> tuple[subprocess.Popen[bytes], int]:
-    """`ehqa serve` on the first of PORTS from `port` that it binds, once /health answers."""
+def serve(url: str, port: int, token: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`ehqa serve` on the first of PORTS from `port` that it binds, once it answers as this
+    store's server: `token` (made on this store) is accepted (another run's server on the same
+    port, as when two runs start at once, refuses it)."""
     env = {**os.environ, "EHQA_TODAY": TODAY.isoformat()}
     for candidate in [p for p in PORTS if p >= port]:
+        if not _free(candidate):
+            continue
         server = subprocess.Popen(
             [sys.executable, "-m", "ehqa", "--db", url, "serve", "--port", str(candidate)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -221,14 +226,28 @@ def serve(url: str, port: int) -> tuple[subprocess.Popen[bytes], int]:
                 break  # (the port was taken: the next one)
             try:
                 probe = http.client.HTTPConnection("127.0.0.1", candidate, timeout=2)
-                probe.request("GET", "/health")
-                if probe.getresponse().status == 200:
+                probe.request("GET", "/drift?limit=1", headers={"Authorization": f"Bearer {token}"})
+                answer = probe.getresponse()
+                answer.read()
+                if answer.status == 200:
                     return server, candidate
+                if answer.status == 401:
+                    break  # (another store's server holds the port: the next one)
             except OSError:
                 time.sleep(0.1)
         server.kill()
         server.wait()
     raise SystemExit(f"ehqa serve could not listen on any of ports {port}-{PORTS[-1]}")
+
+
+def _free(port: int) -> bool:
+    """Nothing listens on the port now (a server started on it may still lose it to another)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def request(kind: str, ref: str) -> tuple[str, str, bytes | None]:
@@ -303,7 +322,7 @@ def api(url: str, port: str, rate: str, seconds: str) -> dict[str, Any]:
     rng, per_second = random.Random(1), float(rate)
     plan = [(i / per_second, rng.choice(KINDS) if i % 10 else "health", rng.choice(refs))
             for i in range(int(per_second * float(seconds)))]  # fmt: skip
-    server, bound = serve(url, int(port))
+    server, bound = serve(url, int(port), token)
     try:
         time.sleep(SETTLE)  # (the server's start-up catch-up and sweep, before the load begins)
         found = drive(bound, headers, plan, grace=GRACE)

@@ -114,7 +114,7 @@ def provider() -> Iterator[Provider]:
     for port in PROVIDER_PORTS:
         try:
             server = werkzeug.serving.make_server("127.0.0.1", port, pkce, threaded=True)
-        except OSError:
+        except (OSError, SystemExit):  # (werkzeug exits on a port in use: another worker's)
             continue
         thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
         thread.start()
