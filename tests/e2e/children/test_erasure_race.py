@@ -5,6 +5,7 @@ store, the interleaving fixed by handing the loser the record as it read it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -34,47 +35,49 @@ def stale_once(monkeypatch: pytest.MonkeyPatch, record: Child) -> None:
     monkeypatch.setattr(children, "_load", load)
 
 
-def test_an_erasure_is_recorded_though_a_field_was_recorded_after_it_read_the_record(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def two(store_url: str) -> Iterator[tuple[Services, Services]]:
+    """A recorder and an eraser, each with its own connection to one store, and child C-1 with
+    a name recorded."""
     open_episode(store_url, "EH-1", "C-1")
     recorder, eraser = (Services(store_url, clock=fixed(date(2026, 1, 15))) for _ in range(2))
     try:
         children.record_details(recorder.app, "C-1", {"name": "Zephyrine"}, ON, by="lp")
-        read_by_eraser = children._load(eraser.app, "C-1")
-        assert read_by_eraser is not None
-        children.record_details(recorder.app, "C-1", {"postcode": "WA10 1AB"}, ON, by="lp")
-        stale_once(monkeypatch, read_by_eraser)
-        erased = children.erase(eraser.app, "C-1", "retention", ON, by="admin")
-        assert erased.erased_on == ON
-        details = recorder.child_details("C-1")
-        assert details is not None and details.erased
-        assert details.name is None and details.postcode is None
-        with pytest.raises(ChildErasedError):
-            children.record_details(recorder.app, "C-1", {"name": "Again"}, ON, by="lp")
+        yield recorder, eraser
     finally:
         recorder.close()
         eraser.close()
+
+
+def test_an_erasure_is_recorded_though_a_field_was_recorded_after_it_read_the_record(
+    two: tuple[Services, Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder, eraser = two
+    read_by_eraser = children._load(eraser.app, "C-1")
+    assert read_by_eraser is not None
+    children.record_details(recorder.app, "C-1", {"postcode": "WA10 1AB"}, ON, by="lp")
+    stale_once(monkeypatch, read_by_eraser)
+    erased = children.erase(eraser.app, "C-1", "retention", ON, by="admin")
+    assert erased.erased_on == ON
+    details = recorder.child_details("C-1")
+    assert details is not None and details.erased
+    assert details.name is None and details.postcode is None
+    with pytest.raises(ChildErasedError):
+        children.record_details(recorder.app, "C-1", {"name": "Again"}, ON, by="lp")
 
 
 def test_no_new_key_is_made_for_a_child_erased_after_their_record_was_read(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
+    two: tuple[Services, Services], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    open_episode(store_url, "EH-1", "C-1")
-    recorder, eraser = (Services(store_url, clock=fixed(date(2026, 1, 15))) for _ in range(2))
-    try:
-        children.record_details(recorder.app, "C-1", {"name": "Zephyrine"}, ON, by="lp")
-        read_by_recorder = children._load(recorder.app, "C-1")
-        assert read_by_recorder is not None
-        children.erase(eraser.app, "C-1", "retention", ON, by="admin")
-        stale_once(monkeypatch, read_by_recorder)
-        with pytest.raises(ChildConflictError):
-            children.record_details(recorder.app, "C-1", {"name": "Again"}, ON, by="lp")
-        rows = recorder.views.query("SELECT wrapped FROM ehqa_child_keys WHERE child = 'C-1'")
-        assert rows == [(DESTROYED,)]
-        assert recorder.app.child_keys.find("C-1") is None
-        details = recorder.child_details("C-1")
-        assert details is not None and details.erased and details.name is None
-    finally:
-        recorder.close()
-        eraser.close()
+    recorder, eraser = two
+    read_by_recorder = children._load(recorder.app, "C-1")
+    assert read_by_recorder is not None
+    children.erase(eraser.app, "C-1", "retention", ON, by="admin")
+    stale_once(monkeypatch, read_by_recorder)
+    with pytest.raises(ChildConflictError):
+        children.record_details(recorder.app, "C-1", {"name": "Again"}, ON, by="lp")
+    rows = recorder.views.query("SELECT wrapped FROM ehqa_child_keys WHERE child = 'C-1'")
+    assert rows == [(DESTROYED,)]
+    assert recorder.app.child_keys.find("C-1") is None
+    details = recorder.child_details("C-1")
+    assert details is not None and details.erased and details.name is None
