@@ -30,6 +30,7 @@ from projections.failures import DeadLetter, Failure, bury, dead_letters, store_
 from projections.replay import (
     Progress,
     cycle_collection_paused,
+    reader_of,
     replay_batch,
     replayer,
 )
@@ -70,14 +71,16 @@ class ViewStatus:
 
 class _Window:
     """The events after `start` (at most `limit`, none after `stop`), read from the log a page
-    at a time as a projection iterates them. It remembers how many the projection took and the
-    id of the last one: a projection may stop early, and the batch then ends there. An event
-    that cannot be decoded is not given to the projection but kept in `dead`."""
+    at a time as a projection iterates them, each decoded by `read` (the application's mapper, or
+    the projection's own `reader`: see `reader_of`). It remembers how many the projection took
+    and the id of the last one: a projection may stop early, and the batch then ends there. An
+    event that cannot be decoded is not given to the projection but kept in `dead`."""
 
     def __init__(self, app: Application[Any], topics: list[str], start: int, limit: int,
-                 progress: Progress | None, stop: int | None = None) -> None:  # fmt: skip
+                 progress: Progress | None, stop: int | None = None,
+                 read: Callable[[Notification], Any] | None = None) -> None:  # fmt: skip
         self._app, self._topics, self._limit, self._progress = app, topics, limit, progress
-        self._stop = stop
+        self._stop, self._read = stop, read or app.mapper.to_domain_event
         self.count, self.last, self._reported = 0, start, start
         self.exhausted = False  # the log held none of its events after the last one taken
         self.dead: list[Failure] = []
@@ -109,7 +112,7 @@ class _Window:
                 self.count += 1
                 self.last, self.notification = notification.id, notification
                 try:
-                    event = self._app.mapper.to_domain_event(notification)
+                    event = self._read(notification)
                 except Exception as error:
                     if store_failure(error):  # (e.g. the key it is encrypted with is not given)
                         raise
@@ -131,7 +134,8 @@ def _batch(
     """Prepare the events after `start`, then write them and move the position past them in
     one transaction. Returns the window taken and, if the batch could not be prepared or
     written (and nothing was), why. Raises Moved, and failures of the store itself."""
-    window = _Window(app, projection.topics, start, limit, progress, stop)
+    read = reader_of(projection, app)
+    window = _Window(app, projection.topics, start, limit, progress, stop, read)
     try:
         with cycle_collection_paused():
             prepared = projection.prepare(window)
