@@ -56,7 +56,6 @@ class Replayable(Projection, Protocol):
         applied or any row derived (the runner then takes the histories one at a time)."""
         ...
 
-
     def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
         """The history event by event, as catch-up applies the events of a failed batch: for
         each event, the rows as they stand after it, or the exception that kept it out."""
