@@ -24,7 +24,7 @@ from typing import Any, cast
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from projections.bulk import analyze_log, bulk_writes
+from projections.bulk import analyze_log, bulk_writes, emptying
 from projections.db import ViewDatabase, secondary_indexes
 from projections.failures import DeadLetter, Failure, bury, dead_letters, store_failure
 from projections.replay import (
@@ -291,7 +291,7 @@ def rebuild(
     with db.transaction() as cur:
         for index, _ in indexes:
             cur.execute(f"DROP INDEX IF EXISTS {index}")
-        for statement in clears(projection):
+        for statement in emptying(db, clears(projection)):
             cur.execute(statement)
         cur.execute(
             "DELETE FROM ehqa_tracking WHERE projection IN (?, ?)",

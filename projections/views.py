@@ -72,7 +72,7 @@ class TimelineProjection:
         """The rows `reader` read (in the key's order: the table's key index takes each episode's
         rows together)."""
         rows = [row for _, row in islice(batch, MOST_ROWS)]
-        rows.sort(key=_key)
+        rows.sort()  # (by the key, its first two values: no two rows have the same)
         return rows
 
     def rows(self, batch: Batch) -> list[tuple[Any, ...]]:
@@ -118,10 +118,6 @@ class Fact(NamedTuple):
 
 
 NEEDS = {"Registered": "child", "EpisodeOpened": "reference"}  # the field each kind is read for
-
-
-def _key(row: tuple[Any, ...]) -> tuple[Any, Any]:
-    return row[0], row[1]
 
 
 def _kind(event: Any) -> str:
