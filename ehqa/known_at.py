@@ -173,7 +173,7 @@ def episode_views(
     try:
         episodes, audit_view = _projections(services)
         batch = [(event.originator_version, event) for event in events]
-        rows, lines = episodes.prepare(batch), TimelineProjection().prepare(batch)
+        rows, lines = episodes.prepare(batch), TimelineProjection().rows(batch)
         with views.transaction() as cur:
             episodes.process(cur, rows)
             TimelineProjection().process(cur, lines)
@@ -234,7 +234,7 @@ def replay_log(
             if pending["episodes"]:
                 episodes.process(cur, episodes.prepare(pending["episodes"]))
                 if timeline:
-                    lines.process(cur, lines.prepare(pending["episodes"]))
+                    lines.process(cur, lines.rows(pending["episodes"]))
             if pending["audits"]:
                 audits.process(cur, audits.prepare(pending["audits"]))
         pending["episodes"], pending["audits"] = [], []

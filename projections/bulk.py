@@ -8,7 +8,10 @@ once at its end: the same commits, each as durable as before (with `synchronous=
 in WAL mode never waited for a sync), and a bounded log. Its connection's page cache grows to
 BULK_CACHE_KB meanwhile (a batch reads each history by its key, page by page across the log,
 and writes each view's key index in order): bounded, whatever the log's size. On PostgreSQL
-nothing changes.
+nothing changes, but for how a view is emptied: a table's rows deleted all at once are left
+dead in it until vacuumed (the rebuilt rows written after them, and autovacuum reading the whole
+table again meanwhile), so a table the view empties whole is truncated instead (`emptying`; the
+table is locked until the transaction that empties the view commits, a moment later).
 
 A rebuild reads the log's events by topic and by aggregate, and PostgreSQL plans those reads
 from the log table's statistics: stale after a bulk import, they make it read each page of one
@@ -20,13 +23,25 @@ were taken as would make autovacuum refresh them (50 and a tenth of the table), 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from projections.db import SQLiteViews, ViewDatabase
 
 BULK_CHECKPOINT = 16_384  # pages (64 MB) of write-ahead log between a rebuild's checkpoints
 BULK_CACHE_KB = 32_768  # SQLite's page cache while a rebuild runs (2 MB otherwise)
+WHOLE_TABLE = re.compile(r"DELETE FROM (\w+)")
+
+
+def emptying(db: ViewDatabase, statements: Sequence[str]) -> list[str]:
+    """The statements that empty a view, a whole table's DELETE a TRUNCATE on PostgreSQL."""
+    if isinstance(db, SQLiteViews):  # (SQLite deletes a whole table's rows at once already)
+        return list(statements)
+    return [
+        f"TRUNCATE {whole.group(1)}" if (whole := WHOLE_TABLE.fullmatch(statement)) else statement
+        for statement in statements
+    ]
 
 
 @contextmanager

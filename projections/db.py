@@ -209,6 +209,12 @@ class Cursor(Protocol):
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None: ...
 
+    def update_texts(
+        self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Set text `columns` of the rows whose `key` is each row's first value to its others."""
+        ...
+
 
 class ViewDatabase(Protocol):
     def transaction(self) -> Any: ...
@@ -329,6 +335,15 @@ class _SQLiteCursor:
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
             )
 
+    def update_texts(
+        self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            sets = ", ".join(f"{column} = ?" for column in columns)
+            self._cursor.executemany(
+                f"UPDATE {table} SET {sets} WHERE {key} = ?", [(*r[1:], r[0]) for r in rows]
+            )
+
 
 class _PgCursor:
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
@@ -358,6 +373,21 @@ class _PgCursor:
             with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+
+    def update_texts(
+        self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """In one statement, the rows' values given as arrays (an UPDATE a row costs a
+        statement each, even pipelined)."""
+        if rows:
+            names = [key, *columns]
+            arrays = ", ".join(["%s::text[]"] * len(names))
+            sets = ", ".join(f"{column} = given.{column}" for column in columns)
+            self._cursor.execute(
+                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS given ({', '.join(names)})"
+                f" WHERE {table}.{key} = given.{key}",
+                [list(values) for values in zip(*rows, strict=True)],
+            )
 
 
 def _pg(sql: str) -> str:

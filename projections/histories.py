@@ -106,6 +106,24 @@ class EventLog:
         uuid = UUID if self._as_text else _same
         return [Opening(int(seq), key, uuid(key), int(last)) for seq, key, last in rows]
 
+    def page(self, topics: Sequence[str], start: int, limit: int, stop: int | None) -> list[Stored]:
+        """The events of `topics` from `start` up to `stop` (if given), at most `limit`, in log
+        order: what the recorder's `select_notifications` reads, read as `histories` reads it."""
+        upto = f" AND {self._id} <= ?" if stop is not None else ""
+        rows = self._db.query(
+            f"SELECT {self._id}, originator_id, originator_version, topic, state"
+            f" FROM {self._table} WHERE {self._id} >= ?{upto} AND topic IN ({_marks(topics)})"
+            f" ORDER BY {self._id} LIMIT ?",
+            [start, *([stop] if stop is not None else []), *topics, limit],
+            binary=True,
+        )
+        uuid, make = UUID if self._as_text else _same, tuple.__new__
+        return [
+            make(Stored, (seq, uuid(key), version, topic,
+                          state if type(state) is bytes else bytes(state)))
+            for seq, key, version, topic, state in rows
+        ]  # fmt: skip
+
     def histories(
         self, openings: Sequence[Opening], topics: Sequence[str], upto: int
     ) -> dict[UUID, list[Stored]]:

@@ -23,6 +23,11 @@ MOST_ROWS = 20_000  # events a projection holds in memory (as rows or events) fo
 
 
 class Projection(Protocol):
+    """A projection may also have `reader(mapper)`: a function of a stored event (`Stored`, or
+    the log's `Notification`) whose result its batches (and a replay's histories) then hold
+    instead of the decoded event (the timeline reads its rows from the stored JSON). What it
+    raises is the event's failure, as a failure to decode it is."""
+
     name: str
     topics: list[str]
     tables: list[str]
@@ -50,10 +55,6 @@ class Replayable(Projection, Protocol):
         """Replay each history whole and derive its rows once; raise if any event cannot be
         applied or any row derived (the runner then takes the histories one at a time)."""
         ...
-
-    # A Replayable may also have `reader(mapper)`: a function of a stored event (`Stored`) that
-    # the histories then hold instead of the decoded event (the timeline reads its rows from
-    # the stored JSON). What it raises is the event's failure, as a failure to decode it is.
 
     def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
         """The history event by event, as catch-up applies the events of a failed batch: for

@@ -83,7 +83,7 @@ def replay_batch(
     count = 0
     try:
         with cycle_collection_paused():
-            decode = _reader(projection, app)
+            decode = reader_of(projection, app)
             for opening in taken:
                 events = []
                 for stored in found[opening.originator_id]:
@@ -112,9 +112,10 @@ def replay_batch(
     return count - len(dead) - len(failed)
 
 
-def _reader(projection: Replayable, app: Application[Any]) -> Callable[[Any], Any]:
-    """What the histories hold of each stored event: the domain event (the application's
-    mapper decodes it), or what the projection's own `reader` makes of it."""
+def reader_of(projection: Projection, app: Application[Any]) -> Callable[[Any], Any]:
+    """What a projection is given of each stored event (in a batch, or a replay's histories):
+    the domain event (the application's mapper decodes it), or what its own `reader` makes of
+    it."""
     reader = getattr(projection, "reader", None)
     return app.mapper.to_domain_event if reader is None else reader(app.mapper)
 

@@ -24,12 +24,14 @@ from typing import Any, cast
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from projections.bulk import analyze_log, bulk_writes
+from projections.bulk import analyze_log, bulk_writes, emptying
 from projections.db import ViewDatabase, secondary_indexes
 from projections.failures import DeadLetter, Failure, bury, dead_letters, store_failure
+from projections.histories import EventLog, Stored
 from projections.replay import (
     Progress,
     cycle_collection_paused,
+    reader_of,
     replay_batch,
     replayer,
 )
@@ -70,18 +72,21 @@ class ViewStatus:
 
 class _Window:
     """The events after `start` (at most `limit`, none after `stop`), read from the log a page
-    at a time as a projection iterates them. It remembers how many the projection took and the
-    id of the last one: a projection may stop early, and the batch then ends there. An event
-    that cannot be decoded is not given to the projection but kept in `dead`."""
+    at a time as a projection iterates them, each decoded by `read` (the application's mapper, or
+    the projection's own `reader`: see `reader_of`). It remembers how many the projection took
+    and the id of the last one: a projection may stop early, and the batch then ends there. An
+    event that cannot be decoded is not given to the projection but kept in `dead`."""
 
     def __init__(self, app: Application[Any], topics: list[str], start: int, limit: int,
-                 progress: Progress | None, stop: int | None = None) -> None:  # fmt: skip
+                 progress: Progress | None, stop: int | None = None,
+                 read: Callable[[Notification], Any] | None = None,
+                 log: EventLog | None = None) -> None:  # fmt: skip
         self._app, self._topics, self._limit, self._progress = app, topics, limit, progress
-        self._stop = stop
+        self._stop, self._read, self._log = stop, read or app.mapper.to_domain_event, log
         self.count, self.last, self._reported = 0, start, start
         self.exhausted = False  # the log held none of its events after the last one taken
         self.dead: list[Failure] = []
-        self.notification: Notification | None = None  # the last one taken
+        self.notification: Notification | Stored | None = None  # the last one taken
 
     @property
     def applied(self) -> int:
@@ -97,10 +102,7 @@ class _Window:
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         read_to = self.last
         while self.count < self._limit:
-            page = self._app.recorder.select_notifications(
-                start=read_to + 1, limit=min(PAGE, self._limit - self.count), topics=self._topics,
-                stop=self._stop,
-            )  # fmt: skip
+            page = self._page(read_to + 1, min(PAGE, self._limit - self.count))
             if not page:
                 self.exhausted = True
                 return
@@ -109,14 +111,29 @@ class _Window:
                 self.count += 1
                 self.last, self.notification = notification.id, notification
                 try:
-                    event = self._app.mapper.to_domain_event(notification)
+                    event = self._read(notification)
                 except Exception as error:
                     if store_failure(error):  # (e.g. the key it is encrypted with is not given)
                         raise
-                    self.dead.append((notification, error))
+                    self.dead.append((_notification(notification), error))
                     continue
                 yield notification.id, event
             self.report()
+
+    def _page(self, start: int, limit: int) -> Sequence[Notification]:
+        """The next events, read through the views' connection where it reads the log (in
+        PostgreSQL's binary format, as plain tuples: `EventLog.page`), else by the recorder."""
+        if self._log is not None and self._topics:
+            return cast(
+                Sequence[Notification], self._log.page(self._topics, start, limit, self._stop)
+            )
+        return self._app.recorder.select_notifications(
+            start=start, limit=limit, topics=self._topics, stop=self._stop
+        )
+
+
+def _notification(read: Notification | Stored) -> Notification:
+    return read.notification() if isinstance(read, Stored) else read
 
 
 def _batch(
@@ -131,7 +148,8 @@ def _batch(
     """Prepare the events after `start`, then write them and move the position past them in
     one transaction. Returns the window taken and, if the batch could not be prepared or
     written (and nothing was), why. Raises Moved, and failures of the store itself."""
-    window = _Window(app, projection.topics, start, limit, progress, stop)
+    read, log = reader_of(projection, app), EventLog.of(app, db)
+    window = _Window(app, projection.topics, start, limit, progress, stop, read, log)
     try:
         with cycle_collection_paused():
             prepared = projection.prepare(window)
@@ -171,7 +189,11 @@ def _isolate(
             assert window.notification is not None
             with db.transaction() as cur:
                 move(cur, projection.name, at, window.last)
-                bury(cur, projection.name, window.dead or [(window.notification, failure)])
+                bury(
+                    cur,
+                    projection.name,
+                    window.dead or [(_notification(window.notification), failure)],
+                )
         at = window.last
     return applied
 
@@ -287,7 +309,7 @@ def rebuild(
     with db.transaction() as cur:
         for index, _ in indexes:
             cur.execute(f"DROP INDEX IF EXISTS {index}")
-        for statement in clears(projection):
+        for statement in emptying(db, clears(projection)):
             cur.execute(statement)
         cur.execute(
             "DELETE FROM ehqa_tracking WHERE projection IN (?, ?)",

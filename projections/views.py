@@ -15,7 +15,7 @@ The parts: `protocol` (what a projection is, and the helpers the views share),
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any, NamedTuple, cast
 from uuid import UUID
@@ -59,40 +59,37 @@ __all__ = [
 
 
 class TimelineProjection:
-    """Each episode's events with a human-readable label, keyed by episode id and version."""
+    """Each episode's events with a human-readable label, keyed by episode id and version.
+
+    Catch-up and rebuild read each event's row from the stored JSON (`reader`), in log order: a
+    row is the event's own, whatever else its episode holds, so no history need be replayed."""
 
     name = "timeline"
     topics = topics_of(Episode)
     tables = ["ehqa_timeline"]
 
-    def prepare(self, batch: Batch) -> list[tuple[Any, ...]]:
+    def prepare(self, batch: Iterable[tuple[int, Any]]) -> list[tuple[Any, ...]]:
+        """The rows `reader` read (in the key's order: the table's key index takes each episode's
+        rows together)."""
+        rows = [row for _, row in islice(batch, MOST_ROWS)]
+        rows.sort()  # (by the key, its first two values: no two rows have the same)
+        return rows
+
+    def rows(self, batch: Batch) -> list[tuple[Any, ...]]:
+        """The rows of decoded events (what `prepare` is given the rows of, read)."""
         return [self._row(event) for _, event in islice(batch, MOST_ROWS)]
 
     def reader(self, mapper: Mapper[Any]) -> Callable[[Stored], tuple[Any, ...]]:
-        """A replay reads each event's row from the stored JSON (`StoredDescriber`: the row is
-        byte for byte the one `prepare` makes of the decoded event, for a fraction of the cost);
-        its histories hold these rows."""
-        describe, last = StoredDescriber(mapper), [UUID(int=0), UUID(int=0).hex]
+        """Each event's row read from the stored JSON (`StoredDescriber`: the row is byte for
+        byte the one `_row` makes of the decoded event, for a fraction of the cost)."""
+        describe = StoredDescriber(mapper)
 
         def row(stored: Stored) -> tuple[Any, ...]:
             body = describe(stored)
-            if stored.originator_id is not last[0]:  # (a history's events share their id)
-                last[:] = stored.originator_id, stored.originator_id.hex
-            return (last[1], stored.originator_version, body["on"], body["event"],
+            return (stored.originator_id.hex, stored.originator_version, body["on"], body["event"],
                     label_of(body), dumps(body))  # fmt: skip
 
         return row
-
-    def replay(self, histories: Sequence[History]) -> list[tuple[Any, ...]]:
-        """The rows of whole histories (as `reader` reads them), in key order: written episode
-        by episode, the table's key index takes them a leaf at a time, however large it has
-        grown."""
-        in_order = sorted(histories, key=lambda h: h.events[0][1][0] if h.events else "")
-        return [row for history in in_order for _, row in history.events]
-
-    def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
-        for seq, row in history.events:
-            yield seq, [row]
 
     @staticmethod
     def _row(event: Event) -> tuple[Any, ...]:
@@ -112,7 +109,7 @@ class TimelineProjection:
 
 
 class Fact(NamedTuple):
-    """What the children view reads of a child's record's event (as a replay reads it)."""
+    """What the children view reads of a child's record's event (see `ChildrenProjection.reader`)."""
 
     kind: str
     originator_id: UUID
@@ -128,15 +125,19 @@ def _kind(event: Any) -> str:
 
 
 class ChildrenProjection(Unprepared):
-    """Which episode is open for each child, and every episode each child has had."""
+    """Which episode is open for each child, and every episode each child has had.
+
+    Catch-up and rebuild read the events in log order: a child's record is short, but its
+    events are spread across the log, and reading each record's whole history at once (as a
+    replay would) reads the log at random, more slowly the larger it is."""
 
     name = "children"
     topics = topics_of(ChildRecord)
     tables = ["ehqa_children"]
 
     def reader(self, mapper: Mapper[Any]) -> Callable[[Stored], Any]:
-        """A replay reads from the stored JSON what `process` reads of each event (a `Fact`):
-        an event it cannot read that way is decoded, as the live follower decodes it."""
+        """What `process` reads of each event (a `Fact`), read from the stored JSON: an event it
+        cannot read that way is decoded, as the mapper decodes it."""
         fields, decode = StoredFields(mapper), mapper.to_domain_event
 
         def read(stored: Stored) -> Any:
@@ -152,21 +153,12 @@ class ChildrenProjection(Unprepared):
 
         return read
 
-    def replay(self, histories: Sequence[History]) -> list[tuple[int, Any]]:
-        """Whole histories: each record's row is written once, with all its events."""
-        return [item for history in histories for item in history.events]
-
-    def replay_stepwise(self, history: History) -> Iterator[tuple[int, Any]]:
-        for item in history.events:
-            yield item[0], [item]
-
     def process(self, cur: Cursor, batch: list[tuple[int, Any]]) -> None:
-        """Apply the batch (events, or a replay's `Fact`s) in memory to the rows it touches,
-        then write each row once."""
-        registered = {e.originator_id for _, e in batch if _kind(e) == "Registered"}
-        touched = sorted(  # (a record registered in the batch has no row yet)
-            {e.originator_id.hex for _, e in batch if e.originator_id not in registered}
-        )
+        """Apply the batch (events, or what `reader` read of them) in memory to the rows it
+        touches, then write each row once."""
+        events = [(event.originator_id.hex, _kind(event), event) for _, event in batch]
+        registered = {record for record, kind, _ in events if kind == "Registered"}
+        touched = sorted({record for record, _, _ in events} - registered)  # (the others: no row)
         rows: dict[str, list[Any]] = {}
         for chunk in range(0, len(touched), 500):
             ids = touched[chunk : chunk + 500]
@@ -177,23 +169,20 @@ class ChildrenProjection(Unprepared):
             )
             for record, child, open_episode, episodes in cur.fetchall():
                 rows[record] = [child, open_episode, json.loads(episodes)]
-        new = set()
-        for _, event in batch:
-            record, kind = event.originator_id.hex, _kind(event)
+        for record, kind, event in events:
             if kind == "Registered":
                 rows[record] = [event.child, None, []]
-                new.add(record)
             elif kind == "EpisodeOpened":
                 rows[record][1] = event.reference
                 rows[record][2].append(event.reference)
             elif kind == "EpisodeClosed":
                 rows[record][1] = None
         cur.insert_rows("ehqa_children", ("record_id", "child", "open_episode", "episodes"),
-                        [(r, v[0], v[1], json.dumps(v[2])) for r, v in rows.items() if r in new])  # fmt: skip
-        cur.executemany(
-            "UPDATE ehqa_children SET open_episode = ?, episodes = ? WHERE record_id = ?",
-            [(v[1], json.dumps(v[2]), r) for r, v in rows.items() if r not in new],
-        )
+                        [(r, v[0], v[1], json.dumps(v[2])) for r, v in rows.items()
+                         if r in registered])  # fmt: skip
+        cur.update_texts("ehqa_children", "record_id", ("open_episode", "episodes"),
+                         [(r, v[1], json.dumps(v[2])) for r, v in rows.items()
+                          if r not in registered])  # fmt: skip
 
 
 class OutboxProjection:
