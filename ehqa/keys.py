@@ -151,8 +151,29 @@ def _destroy_postgres(conninfo: str, env: dict[str, str], child: str) -> bool:
     with psycopg.connect(conninfo, autocommit=True, options=options) as conn:
         with conn.transaction(), conn.cursor() as cur:
             deleted = _replace_by_marker(cur, child, "%s")
+            row = cur.execute("SELECT txid_current() % 4294967296").fetchone()
+        _await_horizon(conn, str(row[0]) if row else "0")
         conn.execute("VACUUM FULL ehqa_child_keys")
     return deleted
+
+
+HORIZON_WAIT = 30.0  # seconds
+
+
+def _await_horizon(conn: Any, xid: str) -> None:
+    """Wait (at most HORIZON_WAIT) until no other session of this database holds a snapshot
+    taken before the deletion (`xid`) committed. VACUUM FULL copies every row version that such
+    a snapshot may still see, so the deleted key would be copied into the new file with them."""
+    import time
+
+    older = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
+        " AND age(backend_xmin) >= age(%s::xid)"
+    )
+    deadline = time.monotonic() + HORIZON_WAIT
+    while conn.execute(older, (xid,)).fetchone()[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def seal(key: bytes, child: str, field: str, value: str) -> str:

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
+import threading
+import time
 from datetime import date
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
 
 from ehqa.clock import fixed
 from ehqa.services import Services
@@ -141,5 +148,46 @@ def test_a_key_stored_unwrapped_is_gone_from_the_files_after_erasure(store_url: 
         services.close()
     assert key in raw_bytes(store_url) and not personal(raw_bytes(store_url))
     ok(store_url, "erase", "C-1", "--reason", "retention")
+    assert key not in raw_bytes(store_url)
+    assert child_json(store_url, "C-1")["erased"] is True
+
+
+def _reader(store_url: str) -> Any:
+    """Another session of the store's database, its snapshot taken before the erasure and held
+    open: a report or another council's request in the same database, say."""
+    if not store_url.startswith("postgresql://"):
+        conn = sqlite3.connect(store_url, isolation_level=None)
+        conn.execute("BEGIN")
+    else:
+        schema = parse_qs(urlsplit(store_url).query)["schema"][0]
+        conn = psycopg.connect(store_url.split("?", 1)[0], options=f"-c search_path={schema}")
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    catalog = "pg_class" if store_url.startswith("postgresql://") else "sqlite_master"
+    conn.execute(f"SELECT count(*) FROM {catalog}").fetchone()  # (not the key table itself)
+    return conn
+
+
+def test_an_erasure_beside_an_older_snapshot_still_leaves_no_copy_of_the_key(
+    store_url: str,
+) -> None:
+    """A session that took its snapshot before the key was deleted may still see the row, so
+    the store keeps the row's bytes for it: erasure waits for that session to end before it
+    rewrites (PostgreSQL) or truncates (SQLite) what held them."""
+    open_episode(store_url, "EH-1", "C-1")
+    ok(store_url, "record", "child-details", "C-1", "--on", "2025-09-01", "--name", NAME)
+    services = Services(store_url, cipher_keys="")
+    try:
+        key = base64.b64encode(services.app.child_keys.find("C-1"))
+    finally:
+        services.close()
+    reader = _reader(store_url)
+    erasing = threading.Thread(target=ok, args=(store_url, "erase", "C-1", "--reason", "x"))
+    erasing.start()
+    time.sleep(2.0)  # the erasure has deleted the key and waits for the reader
+    assert erasing.is_alive()
+    reader.rollback()
+    reader.close()
+    erasing.join(timeout=60)
+    assert not erasing.is_alive()
     assert key not in raw_bytes(store_url)
     assert child_json(store_url, "C-1")["erased"] is True
