@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable
 from datetime import date
@@ -99,6 +100,7 @@ class Services:
         calendar = england_and_wales()
         self.log = EventLog(env)  # (the application, when a command needs it, shares its store)
         self._app: EhqaApplication | None = None
+        self._making = threading.Lock()  # (a server's threads may first ask for it at once)
         self.views = open_views(env)
         # The tables that are not views (tokens, access log, ...) are made and changed only by
         # migrations (ehqa/migrations): those the store lacks are applied on every start-up.
@@ -114,16 +116,19 @@ class Services:
     def app(self) -> EhqaApplication:
         """The application (commands, replays), made when first asked for, on the store's
         event log."""
-        if self._app is None:
-            from ehqa.application import EhqaApplication
+        with self._making:
+            return self._app if self._app is not None else self._make_app()
 
-            options = self.options
-            app = EhqaApplication(self.env, policies=self.policies, clock=options["clock"],
-                                  default_policy=options["default_policy"],
-                                  calendar=self.read.calendar, sharing=self.log)  # fmt: skip
-            app.child_keys = ChildKeys(self.views, self.env, self.keys)
-            self._app = app
-        return self._app
+    def _make_app(self) -> EhqaApplication:
+        from ehqa.application import EhqaApplication
+
+        options = self.options
+        app = EhqaApplication(self.env, policies=self.policies, clock=options["clock"],
+                              default_policy=options["default_policy"],
+                              calendar=self.read.calendar, sharing=self.log)  # fmt: skip
+        app.child_keys = ChildKeys(self.views, self.env, self.keys)
+        self._app = app
+        return app
 
     @functools.cached_property
     def projections(self) -> list[Projection]:
