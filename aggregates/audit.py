@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import event
 
 from aggregates.alerts import Rung, alert_id
 from aggregates.authored import Authored
-from aggregates.episode import NAMESPACE
 from aggregates.errors import DateError, DomainError, InvalidCommandError, LifecycleError
+from aggregates.ids import audit_id as audit_id  # (as ever imported here)
 from aggregates.policy import ClockName
 from aggregates.programme import AuditKind
 from aggregates.schemes import (
@@ -35,10 +35,6 @@ from aggregates.schemes import (
 
 class IndependenceError(DomainError):
     """The auditor has been involved in the episode, or manages its lead professional."""
-
-
-def audit_id(reference: str) -> UUID:
-    return uuid5(NAMESPACE, f"audit:{reference}")
 
 
 class Audit(Authored):

@@ -19,8 +19,8 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from aggregates.authored import Authored
-from aggregates.episode import NAMESPACE
 from aggregates.errors import DateError, DomainError, InvalidCommandError
+from aggregates.ids import NAMESPACE
 
 FIELDS = ("name", "date_of_birth", "expected_date_of_birth", "gender", "ethnicity", "postcode")
 

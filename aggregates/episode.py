@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import event
 
@@ -25,12 +25,13 @@ from aggregates.errors import (
 )
 from aggregates.facts import Fact
 from aggregates.feedback import POINT_WORDS, STATEMENTS, FeedbackPoint, Rating, Respondent
+from aggregates.ids import NAMESPACE as NAMESPACE  # (the identifiers, as ever imported here)
+from aggregates.ids import child_record_id as child_record_id
+from aggregates.ids import episode_id as episode_id
 from aggregates.lifecycle import State, next_state
 from aggregates.outcomes import Outcome
 from aggregates.panel import PanelAsk, PanelOutcome
 from aggregates.policy import ClockName
-
-NAMESPACE = uuid5(NAMESPACE_URL, "https://ehqa.example/episodes")
 
 
 class Origin(StrEnum):
@@ -46,14 +47,6 @@ class ClosureReason(StrEnum):
     CONSENT_WITHHELD = "consent_withheld"
     DISENGAGED = "disengaged"
     NO_FURTHER_ACTION = "no_further_action"
-
-
-def episode_id(reference: str) -> UUID:
-    return uuid5(NAMESPACE, f"episode:{reference}")
-
-
-def child_record_id(child: str) -> UUID:
-    return uuid5(NAMESPACE, f"child:{child}")
 
 
 def _lead(name: str, agency: str, subject: str | None = None) -> dict[str, str]:

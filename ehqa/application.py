@@ -91,8 +91,9 @@ class EhqaApplication(TrackedApplication):
         default_policy: str = DEFAULT_POLICY,
         clock: Clock = london_today,
         calendar: WorkingCalendar | None = None,
+        sharing: TrackedApplication | None = None,
     ) -> None:
-        super().__init__(env)
+        super().__init__(env, sharing=sharing)
         self.policies = policies or PolicyBook()
         self.default_policy = default_policy
         self.policies.get(default_policy)

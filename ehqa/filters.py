@@ -41,7 +41,7 @@ def known_values(services: Services, parameter: str) -> list[str]:
     sources: dict[str, Callable[[], list[str]]] = {
         "agency": services.read.agencies,
         "lead": services.read.lead_names,
-        "policy": services.app.policies.names,
+        "policy": services.policies.names,
         "clock": lambda: [c.value for c in ClockName],
         "rung": lambda: [r.value for r in Rung],
         "for": services.read.alert_addressees,

@@ -10,10 +10,10 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-import filelock
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     JSONTranscoder,
     Mapper,
     ProcessRecorder,
@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 from eventsourcing.sqlite import SQLiteFactory
+from eventsourcing.utils import Environment
 
 from ehqa.chain import ChainedSQLiteRecorder
 from ehqa.codec import OrjsonTranscoder
@@ -69,8 +70,16 @@ class TrackedApplication(Application[UUID]):
 
     recorder: ProcessRecorder
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, sharing: TrackedApplication | None = None
+    ) -> None:
+        # `sharing`: another application on the same store, whose infrastructure (its
+        # connections, its recorder, its tables made) this one takes instead of its own
+        self._sharing = sharing
         env = dict(env or {})
+        if sharing is not None:
+            super().__init__(env=env)
+            return
         module = env.get("PERSISTENCE_MODULE")
         sqlite_file = env.get("SQLITE_DBNAME", "")
         on_file = module == "eventsourcing.sqlite" and ":memory:" not in sqlite_file
@@ -86,8 +95,15 @@ class TrackedApplication(Application[UUID]):
             with postgres_schema_lock(env):
                 self.recorder.create_table()  # type: ignore[attr-defined]
         elif on_file:
+            import filelock  # (imported where it is used: a store on PostgreSQL never needs it)
+
             with filelock.FileLock(sqlite_file + ".schema.lock", mode=0o600):
                 self.recorder.create_table()  # type: ignore[attr-defined]
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        if self._sharing is not None:
+            return self._sharing.factory
+        return super().construct_factory(env)
 
     def construct_transcoder(self) -> Transcoder:
         """eventsourcing's JSON transcoder, reading with orjson (`ehqa.codec`): it writes the
@@ -108,6 +124,8 @@ class TrackedApplication(Application[UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         """A process recorder that also chains what it stores (ehqa.chain): on SQLite and
         PostgreSQL; an in-memory store keeps no chain."""
+        if self._sharing is not None:
+            return self._sharing.recorder
         factory = self.factory
         if isinstance(factory, SQLiteFactory):
             chained = ChainedSQLiteRecorder(factory.datastore)
@@ -147,3 +165,11 @@ class TrackedApplication(Application[UUID]):
         self._take_snapshots(processing_event)
         self._notify(recordings)
         return recordings
+
+
+class EventLog(TrackedApplication):
+    """The store's events alone, as the application (ehqa.application) records them: what a
+    query needs to know whether its views are current, without the aggregates' code. The
+    application, when a command needs it, is made `sharing` it (one store, opened once)."""
+
+    name = "ehqa"  # (the application's: the same settings, tables and recorder)

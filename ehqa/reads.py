@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from ehqa.known_at import board_views, episode_at, episode_views, known_events, london_date
+from ehqa.moment import london_date
 from ehqa.services import Services
 from projections.queries import ReadModels, episode_json
-from projections.views import EpisodesProjection
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,10 @@ def reading(
     (with `timeline`, every episode's timeline too, which the boards do not need)."""
     if when.known_at is None:
         yield services.read
-    elif reference is not None:
+        return
+    from ehqa.known_at import board_views, episode_views  # (the replay: only as known at a moment)
+
+    if reference is not None:
         with episode_views(services, reference, when.known_at) as read:
             yield read
     else:
@@ -62,6 +64,9 @@ def episode(services: Services, reference: str, when: When) -> dict[str, Any] | 
         if when.as_at is None:
             return services.read.episode(reference)
         return services.episode_as_at(reference, when.as_at)
+    from ehqa.known_at import episode_at, known_events
+    from projections.views import EpisodesProjection
+
     found = episode_at(known_events(services, reference, when.known_at), when.as_at)
     return None if found is None else episode_json(EpisodesProjection.summary(found))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable
 from datetime import date
@@ -11,36 +13,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from aggregates.audit import Audit
-from aggregates.episode import Episode
-from ehqa.application import EhqaApplication
+from aggregates.calendar import england_and_wales
 from ehqa.cipher import Keyring, cipher_env, parse_keys
 from ehqa.clock import Clock, from_environment
 from ehqa.keys import ChildKeys
 from ehqa.migrated import up_to_date
+from ehqa.persistence import EventLog
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import check_store, postgres_conninfo, store_env
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
 from projections.freshness import all_current
 from projections.queries import ReadModels, episode_json
-from projections.views import (
-    AuditsProjection,
-    ChildrenProjection,
-    EpisodesProjection,
-    OutboxProjection,
-    Projection,
-    TimelineProjection,
-)
-from schedulers.delivery import Sink, deliver
-from schedulers.lock import FileSweepLock, PostgresSweepLock, SweepLock
-from schedulers.sweep import Raised, sweep
+from projections.topics import VIEW_TOPICS
 
 if TYPE_CHECKING:  # (the runner is loaded when a view has something to take, or is rebuilt)
+    # (and the application, the views' code and the aggregates when a command needs them: a
+    # query whose views are current reads the views alone)
+    from aggregates.audit import Audit
+    from aggregates.episode import Episode
+    from ehqa.application import EhqaApplication
     from ehqa.children import ChildDetails  # (and the child's aggregate when a child is read)
     from projections.runner import DeadLetter, ViewStatus
+    from projections.views import Projection
+    from schedulers.delivery import Sink
+    from schedulers.lock import SweepLock
+    from schedulers.sweep import Raised
 
 
 def sweep_lock(env: dict[str, str]) -> SweepLock:
+    from schedulers.lock import FileSweepLock, PostgresSweepLock
+
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         return PostgresSweepLock(postgres_conninfo(env), env.get("POSTGRES_SCHEMA"))
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
@@ -92,9 +94,13 @@ class Services:
         self.options: dict[str, Any] = {
             "policy_dir": policy_dir, "default_policy": default_policy, "clock": clock,
         }  # fmt: skip
-        self.app = EhqaApplication(
-            env, policies=PolicyBook(policy_dir), default_policy=default_policy, clock=clock
-        )
+        self.env = env
+        self.policies = PolicyBook(policy_dir)
+        self.policies.get(default_policy)  # (an unknown default policy is refused at the start)
+        calendar = england_and_wales()
+        self.log = EventLog(env)  # (the application, when a command needs it, shares its store)
+        self._app: EhqaApplication | None = None
+        self._making = threading.Lock()  # (a server's threads may first ask for it at once)
         self.views = open_views(env)
         # The tables that are not views (tokens, access log, ...) are made and changed only by
         # migrations (ehqa/migrations): those the store lacks are applied on every start-up.
@@ -103,18 +109,50 @@ class Services:
         except BaseException:
             self.close()
             raise
-        self.projections: list[Projection] = [
-            EpisodesProjection(self._load_episode, self.app.policies.get, self.app.calendar),
+        self.read = ReadModels(self.views, calendar)
+        self.keys = Keyring(parse_keys(keys)) if keys else None
+
+    @property
+    def app(self) -> EhqaApplication:
+        """The application (commands, replays), made when first asked for, on the store's
+        event log."""
+        with self._making:
+            return self._app if self._app is not None else self._make_app()
+
+    def _make_app(self) -> EhqaApplication:
+        from ehqa.application import EhqaApplication
+
+        options = self.options
+        app = EhqaApplication(self.env, policies=self.policies, clock=options["clock"],
+                              default_policy=options["default_policy"],
+                              calendar=self.read.calendar, sharing=self.log)  # fmt: skip
+        app.child_keys = ChildKeys(self.views, self.env, self.keys)
+        self._app = app
+        return app
+
+    @functools.cached_property
+    def projections(self) -> list[Projection]:
+        """The views, made when first asked for (a query whose views are current needs none)."""
+        from projections.views import (
+            AuditsProjection,
+            ChildrenProjection,
+            EpisodesProjection,
+            OutboxProjection,
+            TimelineProjection,
+        )
+
+        calendar = self.read.calendar
+        return [
+            EpisodesProjection(self._load_episode, self.policies.get, calendar),
             TimelineProjection(),
             ChildrenProjection(),
             OutboxProjection(),
-            AuditsProjection(self._load_audit, self.app.policies.get, self.app.calendar),
+            AuditsProjection(self._load_audit, self.policies.get, calendar),
         ]
-        self.read = ReadModels(self.views, self.app.calendar)
-        self.app.child_keys = ChildKeys(
-            self.views, env, Keyring(parse_keys(keys)) if keys else None
-        )
-        self.sweep_lock = sweep_lock(env)
+
+    @functools.cached_property
+    def sweep_lock(self) -> SweepLock:
+        return sweep_lock(self.env)
 
     def sibling(self) -> Services:
         """Another Services on the same store, with the same policies and clock (a thread's own:
@@ -139,7 +177,7 @@ class Services:
     catch_up_batch: int | None = None  # events a catch-up batch takes, at most (None: decided)
 
     def catch_up(self) -> int:
-        if all_current(self.app, self.views, self.projections):
+        if all_current(self.log.recorder, self.views, VIEW_TOPICS):
             return 0  # (nothing to take: found without loading the runner)
         from projections.runner import catch_up_all
 
@@ -171,6 +209,8 @@ class Services:
         with self.sweep_lock.hold() as held:
             if not held:
                 return None
+            from schedulers.sweep import sweep
+
             return sweep(self.app, self.read, self.catch_up, today or self.app.clock())
 
     def assign_audit(self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str,
@@ -199,6 +239,8 @@ class Services:
     def episode_as_at(self, reference: str, day: date) -> dict[str, Any] | None:
         """The episode summary (as `read.episode` gives it) as it stood on a business date,
         replayed from the events dated on or before it; None if it was opened only later."""
+        from projections.views import EpisodesProjection
+
         episode = self.app.episode_as_at(reference, day)
         return None if episode is None else episode_json(EpisodesProjection.summary(episode))
 
@@ -215,9 +257,11 @@ class Services:
         return children.many(self.app, child_ids)
 
     def deliver(self, sinks: list[Sink]) -> int:
+        from schedulers.delivery import deliver
+
         self.catch_up()
         return deliver(self.views, sinks)
 
     def close(self) -> None:
         self.views.close()
-        self.app.close()
+        (self.log if self._app is None else self._app).close()  # (the one store they share)

@@ -8,27 +8,27 @@ caller loads the runner (and, through it, both stores' drivers) only when a view
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder
 
 from projections.db import ViewDatabase
-from projections.views import Projection
 
 
-def all_current(app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]) -> bool:
-    """True if no view has an event to take. A tracking row this does not know (a rebuild's
-    replay under way) answers False: the runner carries that on."""
+def all_current(
+    recorder: ApplicationRecorder, db: ViewDatabase, views: Mapping[str, Sequence[str]]
+) -> bool:
+    """True if no view (by name, its topics: projections.topics) has an event to take in the
+    recorder's log. A tracking row this does not know (a rebuild's replay under way) answers
+    False: the runner carries that on."""
     positions = {
         name: int(at) for name, at in db.query("SELECT projection, position FROM ehqa_tracking")
     }
-    if set(positions) - {projection.name for projection in projections}:
+    if set(positions) - set(views):
         return False
-    recorder = app.recorder
     return not any(
         recorder.select_notifications(
-            start=positions.get(projection.name, 0) + 1, limit=1, topics=projection.topics
+            start=positions.get(name, 0) + 1, limit=1, topics=list(topics)
         )
-        for projection in projections
+        for name, topics in views.items()
     )

@@ -10,7 +10,7 @@ from typing import Any
 from aggregates.alerts import ALERT_ROLES, ROLES_BY_RUNG
 from aggregates.calendar import WorkingCalendar
 from aggregates.clocks import ClockEntry, Span, entry
-from aggregates.episode import child_record_id, episode_id
+from aggregates.ids import child_record_id, episode_id
 from aggregates.policy import ClockName
 from projections.db import ViewDatabase
 from projections.labels import milestone_label

@@ -15,12 +15,15 @@ The commands live by area, each module with a typer app of its own merged into t
 `context` holds what they share (the settings of the run, the store, the access log, `fail`,
 `bounded`, `refusals`) and `output` how they print (tables, JSON, CSV).
 
-A command's options and arguments are made (by typer, from its signature) when it is asked for:
-a run makes only its own command, and `ehqa --help` makes them all to list them.
+A command's area is imported, and its options and arguments made (by typer, from its
+signature), when it is asked for: a run imports and makes only its own command, and `ehqa --help`
+lists them all from `listing.COMMANDS` (their names, areas and first paragraphs of help) without
+importing any area.
 """
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
@@ -28,45 +31,38 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 from typer.models import CommandInfo
 
-from ehqa.cli import (
-    admin,
-    alerts,
-    audits,
-    children,
-    episodes,
-    exports,
-    grading,
-    record,
-    reports,
-    trail,
-    views,
-)
-from ehqa.cli.context import start
+from ehqa.cli.listing import COMMANDS
 
-AREAS = (episodes, record, views, alerts, audits, grading, reports, admin, children, exports, trail)
+# The areas, by the name of their module (ehqa.cli.NAME), in the order their commands are listed.
+AREAS = tuple(dict.fromkeys(area for _, area, _ in COMMANDS))
+
+
+def infos(area: str) -> dict[str, Any]:
+    """An area's commands and groups by name, in typer's order (its commands, then its groups),
+    as registered on its typer app (the area is imported)."""
+    module = importlib.import_module(f"ehqa.cli.{area}")
+    found: dict[str, Any] = {}
+    for command in module.app.registered_commands:
+        found[command.name or typer.main.get_command_name(command.callback.__name__)] = command
+    for group in module.app.registered_groups:
+        found[group.name] = group
+    return found
 
 
 class Made(Mapping[str, Any]):
-    """Every area's commands and groups by name, in typer's order (each area's commands, then
-    its groups), each made by typer, as `typer.main.get_command` would make it, when first
-    asked for."""
+    """Every area's commands and groups by name, in typer's order, each made by typer, as
+    `typer.main.get_command` would make it, when first asked for (its area imported then)."""
 
     def __init__(self) -> None:
-        self._infos: dict[str, Any] = {}
+        self._areas = {name: area for name, area, _ in COMMANDS}
         self._made: dict[str, Any] = {}
-        for area in AREAS:
-            for command in area.app.registered_commands:
-                name = command.name or typer.main.get_command_name(command.callback.__name__)
-                self._infos[name] = command
-            for group in area.app.registered_groups:
-                self._infos[group.name] = group
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._made:
-            info = self._infos[name]
+            info = infos(self._areas[name])[name]
             short, markup = app.pretty_exceptions_short, app.rich_markup_mode
             if isinstance(info, CommandInfo):
                 self._made[name] = typer.main.get_command_from_info(
@@ -80,14 +76,15 @@ class Made(Mapping[str, Any]):
         return self._made[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._infos)
+        return iter(self._areas)
 
     def __len__(self) -> int:
-        return len(self._infos)
+        return len(self._areas)
 
 
 class Commands(TyperGroup):
-    """The top-level group, whose commands are made when asked for (`Made`)."""
+    """The top-level group, whose commands are made when asked for (`Made`), and listed by its
+    help from `listing.COMMANDS` (each as a command that has only its name and help)."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -95,6 +92,14 @@ class Commands(TyperGroup):
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # (their names: none is made to be listed)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        made = self.commands
+        self.commands = {name: TyperCommand(name, help=text) for name, _, text in COMMANDS}
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.commands = made
 
 
 app = typer.Typer(
@@ -140,6 +145,8 @@ def main_options(
     ] = None,
 ) -> None:
     # Settings come from the EHQA_* environment (docs/settings.md); these options override them.
+    from ehqa.cli.context import start
+
     ctx.obj = start(database_url=db, policy_dir=policy_dir, default_policy=default_policy, by=by)
 
 

@@ -27,7 +27,7 @@ def when_of(
 ) -> When:
     """The run's When: a bad value is a usage error (exit 2) naming its option (the date's
     as `as_at_option`)."""
-    from ehqa.known_at import MomentError, parse_moment
+    from ehqa.moment import MomentError, parse_moment
     from ehqa.reads import When
 
     day = date_option(as_at_option, as_at)

@@ -11,10 +11,13 @@ from tests.e2e.cli.test_cli import ok
 
 # What no query on an SQLite store needs: the PostgreSQL driver, the HTTP server, token
 # verification, migrations already applied, the scheduler, the demo, the simulator, the import
-# format's command models, and the view runner when the views have nothing to take.
+# format's command models, and the view runner when the views have nothing to take; nor the
+# application (the write side), the aggregates' event classes, the views' code, the replay.
 NOT_FOR_A_QUERY = ["psycopg", "psycopg_pool", "eventsourcing.postgres", "fastapi", "starlette",
                    "uvicorn", "ehqa.api", "jwt", "yoyo", "ehqa.migrate", "apscheduler",
-                   "ehqa.demo", "ehqa.simulate", "ehqa.commands", "projections.runner"]  # fmt: skip
+                   "ehqa.demo", "ehqa.simulate", "ehqa.commands", "projections.runner",
+                   "ehqa.application", "aggregates.episode", "aggregates.audit",
+                   "projections.views", "ehqa.known_at", "schedulers.sweep"]  # fmt: skip
 # ... nor `ehqa --help`, which also reads no settings, opens no store and counts no working day
 NOT_FOR_HELP = [*NOT_FOR_A_QUERY, "pydantic_settings", "ehqa.services", "eventsourcing.sqlite",
                 "holidays"]  # fmt: skip
