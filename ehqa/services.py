@@ -150,6 +150,16 @@ class Services:
 
         return catch_up(self.app, self.views, self.projection(name), **options)
 
+    def catch_up_views(self, names: Iterable[str]) -> None:
+        """The views named caught up: together in one pass where they can be (a write's own
+        views, a few events behind: `projections.together`), else one at a time."""
+        from projections.together import catch_up_together
+
+        chosen = [self.projection(name) for name in names]
+        if not catch_up_together(self.app, self.views, chosen):
+            for projection in chosen:
+                self.catch_up_one(projection.name)
+
     def rebuild(self, name: str, **options: Any) -> int:
         from projections.runner import rebuild
 

@@ -118,8 +118,7 @@ class Api:
         # SQLite has one writer: a catch-up beside a write would wait for its lock by sleeping
         # (and make it wait alike), so there it takes `lock`; PostgreSQL writes both at once.
         with nullcontext() if is_postgres(self.services.database_url) else self.lock:
-            for name in EPISODE_VIEWS:
-                self.services.catch_up_one(name)
+            self.services.catch_up_views(EPISODE_VIEWS)
 
     def visible(self, who: Principal, reference: str) -> dict[str, Any]:
         """The episode, if the caller may read it. A caller who may not gets the same 404 as
