@@ -16,12 +16,12 @@ answered False with nothing written, and the caller catches the views up one at 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
 
-from projections.db import ViewDatabase
+from projections.db import Cursor, ViewDatabase
 from projections.failures import store_failure
 from projections.protocol import Event, Projection
 from projections.tracking import REPLAYING, Moved, move_all
@@ -43,10 +43,14 @@ class _Taken:
 
 
 def catch_up_together(
-    app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]
+    app: Application[Any],
+    db: ViewDatabase,
+    projections: Sequence[Projection],
+    also: Callable[[Cursor], None] | None = None,
 ) -> bool:
     """Every view of `projections` past every event recorded before this call, in one
-    transaction; False (nothing written) where the views must be caught up one at a time."""
+    transaction (with what `also` writes: a server's writes' access-log rows); False (nothing
+    written, `also` neither) where the views must be caught up one at a time."""
     names = [p.name for p in projections]
     asked = [*names, *(REPLAYING.format(name) for name in names)]
     marks = ", ".join("?" for _ in asked)
@@ -56,8 +60,6 @@ def catch_up_together(
     if len(found) != len(names) or not all(starts.values()):
         return False  # (a replay under way, or an empty view: the runner decides)
     head = app.recorder.max_notification_id() or 0  # (every event up to it is committed)
-    if head <= min(starts.values()):
-        return True
     groups: dict[frozenset[str], list[Projection]] = {}
     for projection in projections:  # (views of the same topics read the log once)
         groups.setdefault(frozenset(projection.topics), []).append(projection)
@@ -91,11 +93,15 @@ def catch_up_together(
             if taken.count < len(taken.events):
                 return False
             work.append((projection, at, prepared))
+    if not work and also is None:
+        return True
     try:
         with db.transaction() as cur:
             move_all(cur, [(projection.name, at) for projection, at, _ in work], head)
             for projection, _, prepared in work:
                 projection.process(cur, prepared)
+            if also is not None:
+                also(cur)
     except Exception as error:
         if store_failure(error) and not isinstance(error, Moved):
             raise

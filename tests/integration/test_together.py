@@ -3,11 +3,14 @@ would leave them, and give way, with nothing written, wherever the runner must d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
+from ehqa.auth import ACCESS_INSERT
 from ehqa.services import Services
 from ehqa.simulate import references, simulate
 from projections import runner, tracking
+from projections.db import Cursor
 from projections.together import catch_up_together
 
 from ..conftest import SIM_TODAY, dump_views
@@ -17,6 +20,16 @@ VIEWS = ("episodes", "timeline", "children")
 
 def _positions(services: Services) -> dict[str, int]:
     return {name: tracking.position(services.views, name) for name in VIEWS}
+
+
+def _log(action: str) -> Callable[[Cursor], None]:
+    """What a server's write hands in: its access-log row."""
+    row = ("2026-11-20T10:00:00+00:00", "Ann", "admin", None, action, None, "ann")
+    return lambda cur: cur.executemany(ACCESS_INSERT, [row])
+
+
+def _logged(services: Services) -> list[str]:
+    return [r[0] for r in services.views.query("SELECT action FROM ehqa_access_log")]
 
 
 def _recorded(services: Services, episodes: int, seed: int) -> list[str]:
@@ -35,7 +48,8 @@ def test_views_caught_up_together_match_views_rebuilt(services: Services) -> Non
     services.catch_up()  # (every view current and none empty)
     refs = _recorded(services, 20, seed=4)  # (then a few events behind)
     chosen = [services.projection(name) for name in VIEWS]
-    assert catch_up_together(services.app, services.views, chosen)
+    assert catch_up_together(services.app, services.views, chosen, _log("written"))
+    assert _logged(services) == ["written"]
     head = services.app.recorder.max_notification_id()
     assert _positions(services) == dict.fromkeys(VIEWS, head)
     assert catch_up_together(services.app, services.views, chosen)  # (nothing left)
@@ -81,9 +95,10 @@ def test_a_view_moved_by_another_process_meanwhile_moves_none_of_them(services: 
     projection.prepare = moved_meanwhile  # type: ignore[method-assign]
     try:
         chosen = [services.projection(name) for name in VIEWS]
-        assert not catch_up_together(services.app, services.views, chosen)
+        assert not catch_up_together(services.app, services.views, chosen, _log("lost"))
     finally:
         del projection.prepare
+    assert _logged(services) == []  # (rolled back with the views)
     after = _positions(services)
     assert after["episodes"] == before["episodes"]  # (rolled back with the others)
     assert after["timeline"] > before["timeline"]  # (the runner moved it meanwhile)
