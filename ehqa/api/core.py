@@ -5,7 +5,8 @@ Reads run at once, each on its own connection: they neither catch the views up (
 beside the server keeps them current) nor write (their access-log entries are group-committed).
 Writes are serialised within a worker (`lock`) while they record; then, outside it, each waits
 for its views to be caught up past it before it answers (one catch-up for every write waiting
-at once: `catch_up`), so a caller reads their own writes.
+at once, its three views and those writes' access-log entries in one transaction: `catch_up`,
+`projections.together`), so a caller reads their own writes.
 
 The edge translates and never decides: it checks who is calling and what the consent statement
 allows (aggregates.access), makes one application call, and maps refusals to problem+json.
