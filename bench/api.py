@@ -1,7 +1,8 @@
 """The running server over loopback: a mixed read/write load, requests/s and p50/p99 latency.
 
     .venv/bin/python bench/api.py [--episodes 2000] [--rate 100] [--seconds 20]
-                                  [--stores sqlite,postgres] [--db URL]
+                                  [--stores sqlite,postgres] [--db URL] [--port N]
+                                  [--server-log FILE]
 
 For each store (a fresh SQLite file; a fresh schema on PostgreSQL when EHQA_BENCH_POSTGRES_URL or
 EHQA_TEST_POSTGRES_URL is set), simulates `--episodes` episodes, issues an admin token, starts
@@ -11,6 +12,8 @@ deadlines, the drift board's first page) and 20% writes (a child seen today), wi
 request GET /health (the framework's floor, measured in the same run). Prints the rate asked
 and the rate answered, p50/p99 of the mix and of /health, and every failed or unanswered
 request. `--db` runs against an existing store instead (simulated only if it holds no episode).
+`--port` serves on that port (else a free one); `--server-log` keeps the server's log (one line
+per request, with the time it spent inside the app) in that file, the store's name appended.
 A latency is measured from the moment the request is sent; a request sent more than 10 ms after
 its turn (the client fell behind) is counted as late.
 """
@@ -89,11 +92,11 @@ class Results:
     answered: int = 0
 
 
-def serve(db: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+def serve(db: str, port: int | None, log: Path | None) -> tuple[subprocess.Popen[bytes], int]:
+    port = port or free_port()
+    out = log.open("wb") if log else subprocess.DEVNULL
     server = subprocess.Popen([sys.executable, "-m", "ehqa", "--db", db, "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "EHQA_TODAY": TODAY})  # fmt: skip
+                              stdout=out, stderr=out, env={**os.environ, "EHQA_TODAY": TODAY})  # fmt: skip
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -220,7 +223,8 @@ def health_cpu_ms(pid: int, port: int, count: int = 300) -> float:
 
 def run_store(name: str, db: str, args: argparse.Namespace) -> None:
     token, refs = prepare(db, args.episodes)
-    server, port = serve(db)
+    log = Path(f"{args.server_log}.{name}") if args.server_log else None
+    server, port = serve(db, args.port, log)
     try:
         time.sleep(args.settle)  # (the first sweep and the follower's first round)
         floor = health_cpu_ms(server.pid, port)
@@ -245,6 +249,10 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=15, help="Seconds between start and load.")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--db", default=None, help="An existing store instead of fresh ones.")
+    parser.add_argument(
+        "--port", type=int, default=None, help="The server's port (else a free one)."
+    )
+    parser.add_argument("--server-log", default=None, help="Keep the server's log in FILE.<store>.")
     args = parser.parse_args()
     if args.db:
         run_store("postgres" if args.db.startswith("postgres") else "sqlite", args.db, args)

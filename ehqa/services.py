@@ -21,7 +21,7 @@ from ehqa.migrated import up_to_date
 from ehqa.persistence import EventLog
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import check_store, postgres_conninfo, store_env
-from projections.db import PostgresViews, SQLiteViews, ViewDatabase
+from projections.db import Cursor, PostgresViews, SQLiteViews, ViewDatabase
 from projections.freshness import all_current
 from projections.queries import ReadModels, episode_json
 from projections.topics import VIEW_TOPICS
@@ -187,6 +187,27 @@ class Services:
         from projections.runner import catch_up
 
         return catch_up(self.app, self.views, self.projection(name), **options)
+
+    def catch_up_views(
+        self, names: Iterable[str], also: tuple[str, list[tuple[Any, ...]]] | None = None
+    ) -> None:
+        """The views named caught up: together in one pass where they can be (a write's own
+        views, a few events behind: `projections.together`), else one at a time. `also`: rows
+        (an INSERT and its rows) committed in the same transaction, or before the views are
+        caught up one at a time."""
+        from projections.together import catch_up_together
+
+        def write(cur: Cursor) -> None:
+            if also is not None:
+                cur.executemany(*also)
+
+        chosen = [self.projection(name) for name in names]
+        if not catch_up_together(self.app, self.views, chosen, write if also else None):
+            if also is not None:
+                with self.views.transaction() as cur:
+                    write(cur)
+            for projection in chosen:
+                self.catch_up_one(projection.name)
 
     def rebuild(self, name: str, **options: Any) -> int:
         from projections.runner import rebuild

@@ -7,6 +7,8 @@ keeps where it ends in a second tracking row (`REPLAYING`) while it runs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from projections.db import Cursor, ViewDatabase
 
 REPLAYING = "{}:replay"  # the tracking row holding where a view's replay ends, while it runs
@@ -56,6 +58,26 @@ def move(cur: Cursor, name: str, old: int, new: int) -> None:
     check follows the compare-and-set, which holds the tracking row, so a replay that begins
     at the same moment and this batch cannot both commit)."""
     if not _advance(cur, name, old, new) or _target_in(cur, name) is not None:
+        raise Moved
+
+
+def move_all(cur: Cursor, moves: Sequence[tuple[str, int]], new: int) -> None:
+    """Move several views (none at 0) from their positions to `new` at once, as `move` moves
+    each: one compare-and-set for all, then the check that none of them is being replayed.
+    Raises Moved (and the transaction moves none of them) if any has moved meanwhile."""
+    if not moves:
+        return
+    ordered = sorted(moves)
+    where = " OR ".join("(projection = ? AND position = ?)" for _ in ordered)
+    cur.execute(f"UPDATE ehqa_tracking SET position = ? WHERE {where}",
+                (new, *(value for move in ordered for value in move)))  # fmt: skip
+    if cur.rowcount != len(ordered):
+        raise Moved
+    replays = [REPLAYING.format(name) for name, _ in ordered]
+    marks = ", ".join("?" for _ in replays)
+    cur.execute(f"SELECT COUNT(*) FROM ehqa_tracking WHERE projection IN ({marks})", replays)
+    row = cur.fetchone()
+    if row is None or row[0]:
         raise Moved
 
 

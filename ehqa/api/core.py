@@ -5,7 +5,8 @@ Reads run at once, each on its own connection: they neither catch the views up (
 beside the server keeps them current) nor write (their access-log entries are group-committed).
 Writes are serialised within a worker (`lock`) while they record; then, outside it, each waits
 for its views to be caught up past it before it answers (one catch-up for every write waiting
-at once: `catch_up`), so a caller reads their own writes.
+at once, its three views and those writes' access-log entries in one transaction: `catch_up`,
+`projections.together`), so a caller reads their own writes.
 
 The edge translates and never decides: it checks who is calling and what the consent statement
 allows (aggregates.access), makes one application call, and maps refusals to problem+json.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -38,6 +39,7 @@ from ehqa.services import Services
 from ehqa.store import is_postgres
 
 EPISODE_VIEWS = ("episodes", "timeline", "children")  # the views an episode's commands change
+Rows = Sequence[tuple[Any, ...]]
 
 
 def check(decision: Decision) -> None:
@@ -97,29 +99,29 @@ class Api:
         self.logged(who, what)
         yield
 
-    def episode_json(self, reference: str) -> Any:
+    def episode_json(self, reference: str, logged: Rows = ()) -> Any:
         """The episode as a command's answer (dates as text, as it is kept for replays), from
         views caught up with the command's own events (an episode's commands record only the
         episode's and its child's events: the other views have nothing to take from them).
         Asked after the command is committed, outside `lock`: a write on the same episode
-        committed meanwhile may show in it too, as in a read made then."""
-        self.episode_caught_up()
+        committed meanwhile may show in it too, as in a read made then. `logged`: the write's
+        access-log rows, committed with the catch-up (`CatchUpGroup`)."""
+        self.episode_caught_up(logged)
         return json.loads(json.dumps(self.episode_view(reference), default=str))
 
-    def episode_caught_up(self) -> None:
+    def episode_caught_up(self, logged: Rows = ()) -> None:
         """The views an episode's commands change, caught up past every write committed before
         this call (a write's, after its events are committed; outside `lock`, so that the next
         write need not wait for it), by one catch-up shared with the writes asking meanwhile.
         Never asked under `lock`: on SQLite the catch-up takes it, and another write's catch-up
         may be waiting for it."""
-        self.writes_caught_up.after_write()
+        self.writes_caught_up.after_write(logged)
 
-    def _catch_up_episode_views(self) -> None:
+    def _catch_up_episode_views(self, logged: list[tuple[Any, ...]]) -> None:
         # SQLite has one writer: a catch-up beside a write would wait for its lock by sleeping
         # (and make it wait alike), so there it takes `lock`; PostgreSQL writes both at once.
         with nullcontext() if is_postgres(self.services.database_url) else self.lock:
-            for name in EPISODE_VIEWS:
-                self.services.catch_up_one(name)
+            self.services.catch_up_views(EPISODE_VIEWS, (ACCESS_INSERT, logged) if logged else None)
 
     def visible(self, who: Principal, reference: str) -> dict[str, Any]:
         """The episode, if the caller may read it. A caller who may not gets the same 404 as

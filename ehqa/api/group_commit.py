@@ -5,7 +5,8 @@ everything handed in, in one transaction, within `EVERY` seconds of the first ro
 (sooner than a second, unless the store's write lock is held longer than that), and at
 shutdown. A read therefore never takes SQLite's write lock, and never waits for a writer.
 
-A write's own access-log entry is not deferred: it is committed before the write is answered.
+A write's own access-log entry is not deferred: it is committed before the write is answered
+(in the transaction that catches its views up: ehqa.api.catch_up).
 A flush that fails (the store unreachable) keeps its rows and is tried again.
 """
 

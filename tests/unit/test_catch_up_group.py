@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from ehqa.api.catch_up import CatchUpGroup
 
 
@@ -15,7 +17,7 @@ class Held:
         self.runs = 0
         self.started, self.release = threading.Event(), threading.Event()
 
-    def __call__(self) -> None:
+    def __call__(self, rows: object = ()) -> None:
         self.runs += 1
         self.started.set()
         if self.runs == 1:
@@ -50,7 +52,24 @@ def test_writes_asking_while_a_catch_up_runs_are_covered_by_one_more_run() -> No
 
 def test_a_write_asking_alone_runs_a_catch_up_of_its_own() -> None:
     runs: list[str] = []
-    group = CatchUpGroup(lambda: runs.append("run"))
+    group = CatchUpGroup(lambda rows: runs.append("run"))
     group.after_write()
     group.after_write()
     assert runs == ["run", "run"]
+
+
+def test_the_rows_of_the_writes_a_catch_up_covers_are_handed_to_it_and_kept_if_it_fails() -> None:
+    handed: list[list[tuple[object, ...]]] = []
+    failing = [True]
+
+    def catch_up(rows: list[tuple[object, ...]]) -> None:
+        if failing.pop() if failing else False:
+            raise OSError("the store does not answer")
+        handed.append(list(rows))
+
+    group = CatchUpGroup(catch_up)
+    with pytest.raises(OSError):
+        group.after_write([("a",)])
+    group.after_write([("b",), ("c",)])
+    group.after_write()
+    assert handed == [[("a",), ("b",), ("c",)], []]

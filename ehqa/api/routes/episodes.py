@@ -31,6 +31,7 @@ from ehqa.api.schemas import (
     clock_json,
 )
 from ehqa.application import EpisodeExistsError
+from ehqa.auth import access_rows
 
 router = APIRouter()
 RECORDING = responses(400, 401, 403, 404, 409, 413, 422)
@@ -75,8 +76,9 @@ def open_episode(
                     raise Refused(409, "Conflict", "that reference cannot be used; choose"
                                   " another") from None  # fmt: skip
                 raise error from None
-            api.access.record(who, "record open", data["episode"])
-        return 201, api.episode_json(data["episode"])  # (outside the lock: see Api.episode_json)
+            logged = access_rows(who, [("record open", data["episode"])])
+        # (outside the lock, its access-log entry committed with its views: Api.episode_json)
+        return 201, api.episode_json(data["episode"], logged)
 
     request = json.dumps(["open", data], default=str)
     return idempotent(api, who, idempotency_key, request, run, data["episode"])
@@ -95,8 +97,8 @@ def _command_route(name: str, model: type[cmd._Command]) -> None:
                 api.writable(who, reference)
                 if not recorded:
                     command.apply(api.services.app, by=who.subject, tracking=tracking)
-                api.access.record(who, f"record {name}", reference)
-            return 200, api.episode_json(reference)
+                logged = access_rows(who, [(f"record {name}", reference)])
+            return 200, api.episode_json(reference, logged)
 
         request = json.dumps([name, reference, data])
         return idempotent(api, who, idempotency_key, request, run, reference)
