@@ -2,7 +2,8 @@
 in a fraction of the round trips and transactions of catching each up alone.
 
 One read of their tracking rows and of the log's head, one read of the log for each set of
-topics (views of the same topics share it and its decoded events), then one transaction that
+topics (views of the same topics share it, and its decoded events unless a view has a `reader`
+of its own: each view is given what the runner gives it), then one transaction that
 moves every position to the head by one compare-and-set (as `runner.catch_up` moves each: no
 event at or below the head can commit later) and writes every view's rows. On PostgreSQL that
 is about a dozen round trips and one commit where catching three views up one by one takes
@@ -24,6 +25,7 @@ from eventsourcing.application import Application
 from projections.db import Cursor, ViewDatabase
 from projections.failures import store_failure
 from projections.protocol import Event, Projection
+from projections.replay import reader_of
 from projections.tracking import REPLAYING, Moved, move_all
 
 MOST = 500  # notifications read at once; a view further behind is caught up alone
@@ -73,17 +75,21 @@ def catch_up_together(
         )
         if len(page) == MOST:
             return False  # (far behind: in the runner's batches)
-        try:
-            decoded = [(n.id, app.mapper.to_domain_event(n)) for n in page]
-        except Exception as error:
-            if store_failure(error):
-                raise
-            return False  # (an event that cannot be decoded: dead-lettered by the runner)
+        read: dict[str | None, list[tuple[int, Any]]] = {}  # (by reader: the decoded, shared)
         for projection in members:
             at = starts[projection.name]
             if at >= head:
                 continue
-            taken = _Taken([(i, event) for i, event in decoded if i > at])
+            key = projection.name if hasattr(projection, "reader") else None
+            if key not in read:
+                reader = reader_of(projection, app)
+                try:
+                    read[key] = [(n.id, reader(n)) for n in page]
+                except Exception as error:
+                    if store_failure(error):
+                        raise
+                    return False  # (an event that cannot be read: dead-lettered by the runner)
+            taken = _Taken([(i, event) for i, event in read[key] if i > at])
             try:
                 prepared = projection.prepare(taken)
             except Exception as error:

@@ -89,6 +89,7 @@ def test_a_view_moved_by_another_process_meanwhile_moves_none_of_them(services: 
 
     def moved_meanwhile(batch: object) -> object:
         prepared = original(batch)  # type: ignore[arg-type]
+        del projection.prepare  # (the other process's catch-up prepares as usual)
         runner.catch_up(services.app, services.views, services.projection("timeline"))
         return prepared
 
@@ -97,7 +98,7 @@ def test_a_view_moved_by_another_process_meanwhile_moves_none_of_them(services: 
         chosen = [services.projection(name) for name in VIEWS]
         assert not catch_up_together(services.app, services.views, chosen, _log("lost"))
     finally:
-        del projection.prepare
+        vars(projection).pop("prepare", None)
     assert _logged(services) == []  # (rolled back with the views)
     after = _positions(services)
     assert after["episodes"] == before["episodes"]  # (rolled back with the others)
