@@ -136,16 +136,21 @@ def test_an_erased_child_cannot_be_read_back_anywhere(store_url: str) -> None:
         services.close()
 
 
-def test_a_key_stored_unwrapped_is_gone_from_the_files_after_erasure(store_url: str) -> None:
-    """Without EHQA_CIPHER_KEYS the data key is stored as it is: visible in the files before
-    (so the search below can find it) and nowhere in them after."""
+def _unwrapped_key(store_url: str) -> bytes:
+    """C-1's data key, as it is stored without EHQA_CIPHER_KEYS (once C-1 has a field)."""
     open_episode(store_url, "EH-1", "C-1")
     ok(store_url, "record", "child-details", "C-1", "--on", "2025-09-01", "--name", NAME)
     services = Services(store_url, cipher_keys="")
     try:
-        key = base64.b64encode(services.app.child_keys.find("C-1"))
+        return base64.b64encode(services.app.child_keys.find("C-1"))
     finally:
         services.close()
+
+
+def test_a_key_stored_unwrapped_is_gone_from_the_files_after_erasure(store_url: str) -> None:
+    """Without EHQA_CIPHER_KEYS the data key is stored as it is: visible in the files before
+    (so the search below can find it) and nowhere in them after."""
+    key = _unwrapped_key(store_url)
     assert key in raw_bytes(store_url) and not personal(raw_bytes(store_url))
     ok(store_url, "erase", "C-1", "--reason", "retention")
     assert key not in raw_bytes(store_url)
@@ -173,13 +178,7 @@ def test_an_erasure_beside_an_older_snapshot_still_leaves_no_copy_of_the_key(
     """A session that took its snapshot before the key was deleted may still see the row, so
     the store keeps the row's bytes for it: erasure waits for that session to end before it
     rewrites (PostgreSQL) or truncates (SQLite) what held them."""
-    open_episode(store_url, "EH-1", "C-1")
-    ok(store_url, "record", "child-details", "C-1", "--on", "2025-09-01", "--name", NAME)
-    services = Services(store_url, cipher_keys="")
-    try:
-        key = base64.b64encode(services.app.child_keys.find("C-1"))
-    finally:
-        services.close()
+    key = _unwrapped_key(store_url)
     reader = _reader(store_url)
     erasing = threading.Thread(target=ok, args=(store_url, "erase", "C-1", "--reason", "x"))
     erasing.start()
