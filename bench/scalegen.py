@@ -206,15 +206,15 @@ KINDS = ["episode"] * 30 + ["timeline"] * 25 + ["deadlines"] * 15 + ["drift"] * 
 REQUEST_TIMEOUT = 10.0  # seconds a request may wait for its answer
 GRACE = 30.0  # seconds after the last planned moment that requests may still be sent
 SETTLE = 3.0  # seconds between the server's first answer and the load
-PORTS = range(8630, 8640)  # the ports this benchmark may serve on
+PORTS = 10  # how many ports from the one asked for this benchmark may serve on
 
 
 def serve(url: str, port: int, token: str) -> tuple[subprocess.Popen[bytes], int]:
-    """`ehqa serve` on the first of PORTS from `port` that it binds, once it answers as this
-    store's server: `token` (made on this store) is accepted (another run's server on the same
+    """`ehqa serve` on the first of the PORTS ports from `port` that it binds, once it answers as
+    this store's server: `token` (made on this store) is accepted (another run's server on the same
     port, as when two runs start at once, refuses it)."""
     env = {**os.environ, "EHQA_TODAY": TODAY.isoformat()}
-    for candidate in [p for p in PORTS if p >= port]:
+    for candidate in range(port, port + PORTS):
         if not _free(candidate):
             continue
         server = subprocess.Popen(
@@ -237,7 +237,7 @@ def serve(url: str, port: int, token: str) -> tuple[subprocess.Popen[bytes], int
                 time.sleep(0.1)
         server.kill()
         server.wait()
-    raise SystemExit(f"ehqa serve could not listen on any of ports {port}-{PORTS[-1]}")
+    raise SystemExit(f"ehqa serve could not listen on any of ports {port}-{port + PORTS - 1}")
 
 
 def _free(port: int) -> bool:
