@@ -49,12 +49,18 @@ def two(store_url: str) -> Iterator[tuple[Services, Services]]:
         eraser.close()
 
 
+def _record_as_read_by(services: Services) -> Child:
+    """C-1's record as `services` reads it now (to be given back to it stale later)."""
+    found = children._load(services.app, "C-1")
+    assert found is not None
+    return found
+
+
 def test_an_erasure_is_recorded_though_a_field_was_recorded_after_it_read_the_record(
     two: tuple[Services, Services], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorder, eraser = two
-    read_by_eraser = children._load(eraser.app, "C-1")
-    assert read_by_eraser is not None
+    read_by_eraser = _record_as_read_by(eraser)
     children.record_details(recorder.app, "C-1", {"postcode": "WA10 1AB"}, ON, by="lp")
     stale_once(monkeypatch, read_by_eraser)
     erased = children.erase(eraser.app, "C-1", "retention", ON, by="admin")
@@ -70,8 +76,7 @@ def test_no_new_key_is_made_for_a_child_erased_after_their_record_was_read(
     two: tuple[Services, Services], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorder, eraser = two
-    read_by_recorder = children._load(recorder.app, "C-1")
-    assert read_by_recorder is not None
+    read_by_recorder = _record_as_read_by(recorder)
     children.erase(eraser.app, "C-1", "retention", ON, by="admin")
     stale_once(monkeypatch, read_by_recorder)
     with pytest.raises(ChildConflictError):
