@@ -1,5 +1,5 @@
 """Each child's data key: made when their first personal field is recorded, kept wrapped by the
-application's keys (ehqa.cipher) in `ehqa_child_keys`, and destroyed to erase them.
+application's keys (ehqa.keyring) in `ehqa_child_keys`, and destroyed to erase them.
 
 Destroying is thorough where the store allows it: on SQLite the row is deleted with
 `secure_delete` on (its bytes overwritten with zeros) and the write-ahead log checkpointed and
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ehqa.cipher import Keyring
+from ehqa.keyring import Keyring
 from ehqa.store import postgres_conninfo
 from projections.db import ViewDatabase
 

@@ -28,7 +28,7 @@ from eventsourcing.utils import Environment
 
 from ehqa.chain import ChainedSQLiteRecorder
 from ehqa.codec import OrjsonTranscoder
-from ehqa.store import postgres_schema_lock
+from ehqa.store import postgres_schema_lock, sqlite_schema_lock
 
 # The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
 # which is the views' own table in the same schema). On SQLite it is eventsourcing's `tracking`.
@@ -95,9 +95,7 @@ class TrackedApplication(Application[UUID]):
             with postgres_schema_lock(env):
                 self.recorder.create_table()  # type: ignore[attr-defined]
         elif on_file:
-            import filelock  # (imported where it is used: a store on PostgreSQL never needs it)
-
-            with filelock.FileLock(sqlite_file + ".schema.lock", mode=0o600):
+            with sqlite_schema_lock(sqlite_file):
                 self.recorder.create_table()  # type: ignore[attr-defined]
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
@@ -167,7 +165,7 @@ class TrackedApplication(Application[UUID]):
         return recordings
 
 
-class EventLog(TrackedApplication):
+class StoreLog(TrackedApplication):
     """The store's events alone, as the application (ehqa.application) records them: what a
     query needs to know whether its views are current, without the aggregates' code. The
     application, when a command needs it, is made `sharing` it (one store, opened once)."""

@@ -14,15 +14,14 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from aggregates.calendar import england_and_wales
-from ehqa.cipher import Keyring, cipher_env, parse_keys
 from ehqa.clock import Clock, from_environment
+from ehqa.keyring import Keyring, cipher_env, parse_keys
 from ehqa.keys import ChildKeys
 from ehqa.migrated import up_to_date
-from ehqa.persistence import EventLog
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
-from ehqa.store import check_store, postgres_conninfo, store_env
+from ehqa.store import SQLITE_EVENTS, check_store, postgres_conninfo, store_env
 from projections.db import Cursor, PostgresViews, SQLiteViews, ViewDatabase
-from projections.freshness import all_current
+from projections.freshness import Newer, all_current, in_recorder, in_table
 from projections.queries import ReadModels, episode_json
 from projections.topics import VIEW_TOPICS
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:  # (the runner is loaded when a view has something to take, or
     from aggregates.episode import Episode
     from ehqa.application import EhqaApplication
     from ehqa.children import ChildDetails  # (and the child's aggregate when a child is read)
+    from ehqa.persistence import StoreLog
     from projections.runner import DeadLetter, ViewStatus
     from projections.views import Projection
     from schedulers.delivery import Sink
@@ -84,7 +84,7 @@ class Services:
         cipher_keys: str | None = None,
     ) -> None:
         env = store_env(database_url)
-        # (unset: EHQA_CIPHER_KEYS from the environment; see ehqa.cipher and docs/privacy.md)
+        # (unset: EHQA_CIPHER_KEYS from the environment; see ehqa.keyring and docs/privacy.md)
         keys = cipher_keys if cipher_keys is not None else os.environ.get("EHQA_CIPHER_KEYS")
         env.update(cipher_env(keys))
         check_store(database_url, env)
@@ -98,10 +98,20 @@ class Services:
         self.policies = PolicyBook(policy_dir)
         self.policies.get(default_policy)  # (an unknown default policy is refused at the start)
         calendar = england_and_wales()
-        self.log = EventLog(env)  # (the application, when a command needs it, shares its store)
+        self._log: StoreLog | None = None
         self._app: EhqaApplication | None = None
         self._making = threading.Lock()  # (a server's threads may first ask for it at once)
         self.views = open_views(env)
+        # The event store, opened now unless the views can read its table themselves (an
+        # SQLite file whose events table is made): a query whose views are current then never
+        # loads the event store's code (the library, the cipher, the chain).
+        self._newer = self._log_table()
+        if self._newer is None:
+            try:
+                self.log  # noqa: B018 (opened, and its tables made, now)
+            except BaseException:
+                self.views.close()
+                raise
         # The tables that are not views (tokens, access log, ...) are made and changed only by
         # migrations (ehqa/migrations): those the store lacks are applied on every start-up.
         try:
@@ -111,6 +121,34 @@ class Services:
             raise
         self.read = ReadModels(self.views, calendar)
         self.keys = Keyring(parse_keys(keys)) if keys else None
+
+    @property
+    def log(self) -> StoreLog:
+        """The store's event log (the application, when made, shares it), opened when first
+        asked for."""
+        with self._making:
+            return self._opened_log()
+
+    def _opened_log(self) -> StoreLog:
+        """(Called holding `_making`.)"""
+        if self._log is None:
+            from ehqa.persistence import StoreLog
+
+            self._log = StoreLog(self.env)
+        return self._log
+
+    def _log_table(self) -> Newer | None:
+        """Where the views' own connection can ask the log for newer events: an SQLite
+        file's events table, if it is made (eventsourcing 9.5's `stored_events`, its rowid the
+        notification id, as projections.histories reads it)."""
+        if self.env["PERSISTENCE_MODULE"] != "eventsourcing.sqlite":
+            return None
+        if not isinstance(self.views, SQLiteViews) or "memory" in self.views.path:
+            return None
+        made = self.views.query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [SQLITE_EVENTS]
+        )
+        return in_table(self.views, f'"{SQLITE_EVENTS}"', "rowid") if made else None
 
     @property
     def app(self) -> EhqaApplication:
@@ -125,7 +163,7 @@ class Services:
         options = self.options
         app = EhqaApplication(self.env, policies=self.policies, clock=options["clock"],
                               default_policy=options["default_policy"],
-                              calendar=self.read.calendar, sharing=self.log)  # fmt: skip
+                              calendar=self.read.calendar, sharing=self._opened_log())  # fmt: skip
         app.child_keys = ChildKeys(self.views, self.env, self.keys)
         self._app = app
         return app
@@ -177,7 +215,8 @@ class Services:
     catch_up_batch: int | None = None  # events a catch-up batch takes, at most (None: decided)
 
     def catch_up(self) -> int:
-        if all_current(self.log.recorder, self.views, VIEW_TOPICS):
+        newer = self._newer or in_recorder(self.log.recorder)
+        if all_current(self.views, VIEW_TOPICS, newer):
             return 0  # (nothing to take: found without loading the runner)
         from projections.runner import catch_up_all
 
@@ -285,4 +324,6 @@ class Services:
 
     def close(self) -> None:
         self.views.close()
-        (self.log if self._app is None else self._app).close()  # (the one store they share)
+        opened = self._app or self._log  # (the one store they share, if it was opened)
+        if opened is not None:
+            opened.close()

@@ -152,7 +152,7 @@ class Settings(BaseModel):
     cipher_keys: SecretStr | None = Field(
         None,
         description="Encryption at rest: the application's keys as ID:KEY pairs, comma-separated,"
-        " newest first (each KEY 32 random bytes in base64: `python -m ehqa.cipher ID` makes"
+        " newest first (each KEY 32 random bytes in base64: `python -m ehqa.keyring ID` makes"
         " one). New events and children's data keys are encrypted with the newest; any listed"
         " key reads what it encrypted (docs/privacy.md). Unset: nothing is encrypted at rest.",
     )
@@ -161,7 +161,7 @@ class Settings(BaseModel):
     @classmethod
     def _keys_readable(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            from ehqa.cipher import CipherKeyError, parse_keys
+            from ehqa.keyring import CipherKeyError, parse_keys
 
             try:
                 parse_keys(value.get_secret_value())

@@ -18,6 +18,10 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 # (psycopg is imported by the functions that reach PostgreSQL: a command on SQLite never loads it)
 
 DEFAULT_DATABASE = "ehqa.db"
+# The application's events table as eventsourcing 9.5 names it on each store (its notification
+# id: SQLite's rowid; PostgreSQL's notification_id column).
+SQLITE_EVENTS = "stored_events"
+POSTGRES_EVENTS = "ehqa_events"
 
 
 class StoreURLError(ValueError):
@@ -115,6 +119,21 @@ def postgres_schema_lock(env: dict[str, str]) -> Iterator[None]:
 
 
 SCHEMA_LOCK = 0x65687161  # "ehqa"
+
+
+@contextmanager
+def sqlite_schema_lock(database: str) -> Iterator[None]:
+    """Held while an SQLite file's tables are made: an exclusive lock on a file beside it
+    (owner only), the operating system's own (flock), which is what the filelock package takes
+    on POSIX; taken directly, so that opening a store does not pay for importing that package."""
+    import fcntl
+
+    descriptor = os.open(database + ".schema.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # (released when the file is closed)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def redact(url: str) -> str:

@@ -23,11 +23,8 @@ from ehqa.chain import CHAIN_TABLE, ZERO
 from ehqa.digest import Digest
 from ehqa.digest_sinks import deliver_digests, webhook_sink
 from ehqa.services import Services
-from ehqa.store import StoreURLError, postgres_conninfo, store_env
+from ehqa.store import POSTGRES_EVENTS, SQLITE_EVENTS, StoreURLError, postgres_conninfo, store_env
 from ehqa.verify import BATCH, Outcome, batched, walk
-
-SQLITE_EVENTS = "stored_events"
-POSTGRES_EVENTS = "ehqa_events"
 
 CHAIN_COLUMNS = (
     "notification_id, originator_id, originator_version, prev_hash, event_hash, log_hash"

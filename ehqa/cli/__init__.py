@@ -154,7 +154,7 @@ def main() -> None:
     try:
         app()
     except Exception as error:
-        cipher = sys.modules.get("ehqa.cipher")  # (loaded only by a store with keys)
+        cipher = sys.modules.get("ehqa.cipher")  # (loaded only once the event store is opened)
         if cipher and isinstance(error.__cause__, cipher.KeyMissingError):  # (a key not given)
             typer.echo(f"error: {error.__cause__} (docs/privacy.md)", err=True)
             sys.exit(2)

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from ehqa.cipher import CipherKeyError, KeyMissingError, RotatingCipher, new_key, parse_keys
+from ehqa.cipher import KeyMissingError, RotatingCipher
+from ehqa.keyring import CipherKeyError, new_key, parse_keys
 from ehqa.keys import seal, unseal
 
 

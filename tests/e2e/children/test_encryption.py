@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 
-from ehqa.cipher import MAGIC
+from ehqa.keyring import MAGIC
 from ehqa.services import Services
 from tests.e2e.children.helpers import child_json, ehqa, ok, open_episode
 from tests.e2e.children.rawstore import raw_bytes

@@ -17,10 +17,12 @@ NOT_FOR_A_QUERY = ["psycopg", "psycopg_pool", "eventsourcing.postgres", "fastapi
                    "uvicorn", "ehqa.api", "jwt", "yoyo", "ehqa.migrate", "apscheduler",
                    "ehqa.demo", "ehqa.simulate", "ehqa.commands", "projections.runner",
                    "ehqa.application", "aggregates.episode", "aggregates.audit",
-                   "projections.views", "ehqa.known_at", "schedulers.sweep"]  # fmt: skip
+                   "projections.views", "ehqa.known_at", "schedulers.sweep",
+                   # the event store's code, when its views can read the log's table
+                   "eventsourcing.persistence", "eventsourcing.sqlite", "ehqa.persistence",
+                   "ehqa.cipher", "cryptography", "filelock"]  # fmt: skip
 # ... nor `ehqa --help`, which also reads no settings, opens no store and counts no working day
-NOT_FOR_HELP = [*NOT_FOR_A_QUERY, "pydantic_settings", "ehqa.services", "eventsourcing.sqlite",
-                "holidays"]  # fmt: skip
+NOT_FOR_HELP = [*NOT_FOR_A_QUERY, "pydantic_settings", "ehqa.services", "holidays"]
 
 
 def loaded(code: str) -> list[str]:
@@ -53,8 +55,7 @@ def test_a_query_on_an_sqlite_store_loads_neither_driver_nor_server_nor_command_
         args = ["--db", sqlite_url, *query]
         code = f"from ehqa.cli import app\napp({args!r}, standalone_mode=False)"
         found = loaded(code)
-        assert set(found) <= {"pydantic_settings", "ehqa.services", "eventsourcing.sqlite",
-                              "holidays"}, (query, found)  # fmt: skip
+        assert set(found) <= {"pydantic_settings", "ehqa.services", "holidays"}, (query, found)
         assert "ehqa.services" in found  # (the query did run)
 
 
