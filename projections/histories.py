@@ -152,6 +152,25 @@ class EventLog:
         return found
 
 
+def read_page(
+    app: Application[Any],
+    log: EventLog | None,
+    topics: Sequence[str],
+    start: int,
+    limit: int,
+    stop: int | None,
+) -> Sequence[Notification | Stored]:
+    """The events of `topics` from `start` up to `stop` (if given), at most `limit`, in log
+    order: through the views' connection where it reads the log (`log`: in PostgreSQL's binary
+    format, as plain tuples), else by the recorder. What the runner and a joint catch-up
+    (projections.together) read alike."""
+    if log is not None and topics:
+        return log.page(topics, start, limit, stop)
+    return app.recorder.select_notifications(
+        start=start, limit=limit, topics=list(topics), stop=stop
+    )
+
+
 def _same(value: Any) -> Any:
     return value
 

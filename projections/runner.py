@@ -27,7 +27,7 @@ from eventsourcing.persistence import Notification
 from projections.bulk import analyze_log, bulk_writes, emptying
 from projections.db import ViewDatabase, secondary_indexes
 from projections.failures import DeadLetter, Failure, bury, dead_letters, store_failure
-from projections.histories import EventLog, Stored
+from projections.histories import EventLog, Stored, read_page
 from projections.replay import (
     Progress,
     cycle_collection_paused,
@@ -121,15 +121,9 @@ class _Window:
             self.report()
 
     def _page(self, start: int, limit: int) -> Sequence[Notification]:
-        """The next events, read through the views' connection where it reads the log (in
-        PostgreSQL's binary format, as plain tuples: `EventLog.page`), else by the recorder."""
-        if self._log is not None and self._topics:
-            return cast(
-                Sequence[Notification], self._log.page(self._topics, start, limit, self._stop)
-            )
-        return self._app.recorder.select_notifications(
-            start=start, limit=limit, topics=self._topics, stop=self._stop
-        )
+        # (a Stored is read as the Notification it stands for: the same fields, by name)
+        page = read_page(self._app, self._log, self._topics, start, limit, self._stop)
+        return cast(Sequence[Notification], page)
 
 
 def _notification(read: Notification | Stored) -> Notification:

@@ -24,6 +24,7 @@ from eventsourcing.application import Application
 
 from projections.db import Cursor, ViewDatabase
 from projections.failures import store_failure
+from projections.histories import EventLog, read_page
 from projections.protocol import Event, Projection
 from projections.replay import reader_of
 from projections.tracking import REPLAYING, Moved, move_all
@@ -62,6 +63,7 @@ def catch_up_together(
     if len(found) != len(names) or not all(starts.values()):
         return False  # (a replay under way, or an empty view: the runner decides)
     head = app.recorder.max_notification_id() or 0  # (every event up to it is committed)
+    log = EventLog.of(app, db)  # (the log read as the runner reads it)
     groups: dict[frozenset[str], list[Projection]] = {}
     for projection in projections:  # (views of the same topics read the log once)
         groups.setdefault(frozenset(projection.topics), []).append(projection)
@@ -70,9 +72,7 @@ def catch_up_together(
         begin = min(starts[p.name] for p in members)
         if begin >= head:
             continue
-        page = app.recorder.select_notifications(
-            start=begin + 1, limit=MOST, stop=head, topics=sorted(topics)
-        )
+        page = read_page(app, log, sorted(topics), begin + 1, MOST, head)
         if len(page) == MOST:
             return False  # (far behind: in the runner's batches)
         read: dict[str | None, list[tuple[int, Any]]] = {}  # (by reader: the decoded, shared)
