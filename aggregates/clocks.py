@@ -101,6 +101,9 @@ AFTER_CLOSURE: frozenset[ClockName] = frozenset({C.FEEDBACK_CLOSURE, C.OUTCOMES_
 class _Walk:
     def __init__(self) -> None:
         self.spans: list[Span] = []
+        # each clock's occurrences neither stopped nor closed (a long record stops and starts
+        # the child-seen clock at every visit: found here, not by reading every span again)
+        self.running: dict[ClockName, list[Span]] = {}
         self.counts: dict[ClockName, int] = {}
         self.consented = False
         self.skips_assessment = False
@@ -110,19 +113,21 @@ class _Walk:
 
     def start(self, clock: ClockName, on: date, due_from: date | None = None) -> None:
         self.counts[clock] = self.counts.get(clock, 0) + 1
-        self.spans.append(Span(clock, self.counts[clock], on, due_from=due_from))
+        span = Span(clock, self.counts[clock], on, due_from=due_from)
+        self.spans.append(span)
+        self.running.setdefault(clock, []).append(span)
 
     def stop(self, clock: ClockName, on: date) -> None:
-        for span in self.spans:
-            if span.clock is clock and span.running:
-                span.stopped_on = on
+        for span in self.running.pop(clock, ()):
+            span.stopped_on = on
 
     def close(self, on: date) -> None:
         self.closed_on = on
         self.stop(C.LONG_RUNNING, on)
-        for span in self.spans:
-            if span.running:
+        for running in self.running.values():
+            for span in running:
                 span.closed_on = on
+        self.running.clear()
 
     def except_(self, clock: ClockName, reason: str, on: date) -> None:
         started = [span for span in self.spans if span.clock is clock and span.started_on <= on]
