@@ -33,6 +33,7 @@ class WorkingCalendar:
         self._years: dict[int, tuple[int, bytearray, list[int]]] = {}
         self.add_working_days = lru_cache(maxsize=65536)(self._add_working_days)
         self.working_days_before = lru_cache(maxsize=65536)(self._working_days_before)
+        self.on_or_after = lru_cache(maxsize=65536)(self._on_or_after)
 
     @cached_property
     def _bank_holidays(self) -> Any:
@@ -112,7 +113,7 @@ class WorkingCalendar:
         after_start = self._in_years(start.year, start.year) - upto_start
         return after_start + self._in_years(start.year + 1, end.year - 1) + upto_end
 
-    def on_or_after(self, day: date) -> date:
+    def _on_or_after(self, day: date) -> date:
         """`day` itself if it is a working day, otherwise the next working day."""
         while not self.is_working_day(day):
             day += ONE_DAY
