@@ -141,9 +141,10 @@ class Services:
         """Where the views' own connection can ask the log for newer events: an SQLite
         file's events table, if it is made (eventsourcing 9.5's `stored_events`, its rowid the
         notification id, as projections.histories reads it)."""
+        name = self.env.get("SQLITE_DBNAME", "")
         if self.env["PERSISTENCE_MODULE"] != "eventsourcing.sqlite":
             return None
-        if not isinstance(self.views, SQLiteViews) or "memory" in self.views.path:
+        if ":memory:" in name or "mode=memory" in name or not isinstance(self.views, SQLiteViews):
             return None
         made = self.views.query(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [SQLITE_EVENTS]

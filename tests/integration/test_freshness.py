@@ -51,6 +51,6 @@ def test_a_view_behind_the_log_is_caught_up(sqlite_url: str) -> None:
 
 
 def test_postgresql_and_memory_stores_ask_the_recorder(store_url: str) -> None:
-    services = Services(store_url if store_url.startswith("postgres") else ":memory:")
+    services = Services(store_url if store_url.startswith("postgres") else "memory:")
     assert services._newer is None and services._log is not None
     services.close()
