@@ -2,7 +2,7 @@
 
 - a path, or `sqlite:///relative.db`, `sqlite:////absolute.db`: an SQLite file (the default);
 - `postgresql://user[:password]@host[:port]/dbname[?schema=NAME]`: PostgreSQL;
-- `memory:`: in-process only (for tests and experiments).
+- `memory:` (or SQLite's own `:memory:`): in-process only (for tests and experiments).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ CHECK_TIMEOUT = 3  # seconds to wait for PostgreSQL to answer before giving up
 
 
 def store_env(url: str) -> dict[str, str]:
-    if url in ("memory:", "memory://"):
+    if url in ("memory:", "memory://", ":memory:"):  # (the last, SQLite's own name for it)
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if url.startswith(("postgresql://", "postgres://")):
         return _postgres_env(url)
