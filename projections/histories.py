@@ -131,11 +131,12 @@ class EventLog:
             ]  # fmt: skip
         if len(_ids) > KEPT_IDS:
             _ids.clear()
-        ids, uuid = _ids, _kept_uuid
+        kept, uuid = _ids.get, _kept_uuid  # (one look-up: another thread may empty it meanwhile)
         return [
-            make(Stored, (seq, ids[key] if key in ids else uuid(key), version, topic, state))
+            make(Stored, (seq, kept(key) or uuid(key), version, topic,
+                          state if type(state) is bytes else bytes(state)))
             for seq, key, version, topic, state in rows
-        ]
+        ]  # fmt: skip
 
     def histories(
         self, openings: Sequence[Opening], topics: Sequence[str], upto: int
