@@ -26,6 +26,11 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
 
 IN_LIST = 500  # identifiers named in one query
+# Aggregate ids read from SQLite's text, kept as UUIDs: a page names each of an episode's events
+# by the same text, and making a UUID of it costs more than the rest of the event's read (emptied
+# when it holds this many: a bounded memory, whatever the log's size).
+KEPT_IDS = 50_000
+_ids: dict[Any, UUID] = {}
 
 
 @dataclass(frozen=True)
@@ -117,9 +122,18 @@ class EventLog:
             [start, *([stop] if stop is not None else []), *topics, limit],
             binary=True,
         )
-        uuid, make = UUID if self._as_text else _same, tuple.__new__
+        make = tuple.__new__
+        if not self._as_text:  # (PostgreSQL's ids are read as UUIDs)
+            return [
+                make(Stored, (seq, key, version, topic,
+                              state if type(state) is bytes else bytes(state)))
+                for seq, key, version, topic, state in rows
+            ]  # fmt: skip
+        if len(_ids) > KEPT_IDS:
+            _ids.clear()
+        kept, uuid = _ids.get, _kept_uuid  # (one look-up: another thread may empty it meanwhile)
         return [
-            make(Stored, (seq, uuid(key), version, topic,
+            make(Stored, (seq, kept(key) or uuid(key), version, topic,
                           state if type(state) is bytes else bytes(state)))
             for seq, key, version, topic, state in rows
         ]  # fmt: skip
@@ -173,6 +187,13 @@ def read_page(
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _kept_uuid(key: str) -> UUID:
+    """The UUID of an id as SQLite's table holds it (text), kept for the next event of its
+    aggregate (see KEPT_IDS)."""
+    made = _ids[key] = UUID(key)
+    return made
 
 
 def _marks(values: Collection[Any]) -> str:

@@ -58,6 +58,13 @@ __all__ = [
 ]  # fmt: skip
 
 
+# Rows a timeline batch holds (a row is a few short texts, under a kilobyte). More than
+# MOST_ROWS: each batch's commit writes again the pages of the table's key index its rows touch,
+# most of them once the table is large. Measured on SQLite, 50,000 episodes (913,251 events):
+# a rebuild in 24 s instead of 27 s, its peak RSS 115 MB instead of 86 MB; 100,000 gained no more.
+TIMELINE_ROWS = 50_000
+
+
 class TimelineProjection:
     """Each episode's events with a human-readable label, keyed by episode id and version.
 
@@ -71,7 +78,7 @@ class TimelineProjection:
     def prepare(self, batch: Iterable[tuple[int, Any]]) -> list[tuple[Any, ...]]:
         """The rows `reader` read (in the key's order: the table's key index takes each episode's
         rows together)."""
-        rows = [row for _, row in islice(batch, MOST_ROWS)]
+        rows = [row for _, row in islice(batch, TIMELINE_ROWS)]
         rows.sort()  # (by the key, its first two values: no two rows have the same)
         return rows
 

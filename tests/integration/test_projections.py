@@ -19,7 +19,7 @@ from ehqa.services import Services
 from ehqa.simulate import references, simulate
 from projections import db as view_db
 from projections import replay as replays
-from projections import runner, tracking
+from projections import runner, tracking, views
 from projections.runner import follow, position, rebuild
 from projections.views import EpisodeRows, EpisodesProjection, History
 
@@ -402,3 +402,28 @@ def test_views_of_an_older_shape_are_dropped_and_rebuilt_from_the_log(store_url:
         second.close()
     finally:
         view_db.VIEW_SCHEMA_VERSION = original
+
+
+def test_a_timeline_rebuilt_in_batches_of_a_few_rows_is_the_live_followers(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of the timeline ends at TIMELINE_ROWS (its position there), the next takes the
+    rest: the rows are those the live follower wrote, each once."""
+    simulated(services, 12)
+    services.catch_up()
+    live, at = dump_views(services)["ehqa_timeline"], position(services.views, "timeline")
+    monkeypatch.setattr(views, "TIMELINE_ROWS", 7)
+    batches: list[int] = []
+    one_batch = runner._batch
+
+    def counted(*args: object, **options: object) -> tuple[object, ...]:
+        window, failure = one_batch(*args, **options)  # type: ignore[arg-type]
+        batches.append(window.count)
+        return window, failure
+
+    monkeypatch.setattr(runner, "_batch", counted)
+    applied = services.rebuild("timeline")
+    assert applied == len(live) > 7 * 3
+    assert max(batches) == 7 and sum(batches) == len(live)
+    assert dump_views(services)["ehqa_timeline"] == live
+    assert position(services.views, "timeline") == at
