@@ -21,7 +21,8 @@ from ehqa.migrated import up_to_date
 from ehqa.policies import DEFAULT_POLICY, PolicyBook
 from ehqa.store import SQLITE_EVENTS, check_store, postgres_conninfo, store_env
 from projections.db import Cursor, PostgresViews, SQLiteViews, ViewDatabase
-from projections.freshness import Newer, all_current, in_recorder, in_table
+from projections.freshness import Newer, all_current, in_recorder
+from projections.histories import EventLog
 from projections.queries import ReadModels, episode_json
 from projections.topics import VIEW_TOPICS
 
@@ -149,7 +150,8 @@ class Services:
         made = self.views.query(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [SQLITE_EVENTS]
         )
-        return in_table(self.views, f'"{SQLITE_EVENTS}"', "rowid") if made else None
+        log = EventLog(self.views, f'"{SQLITE_EVENTS}"', "rowid", as_text=True)
+        return log.newer if made else None
 
     @property
     def app(self) -> EhqaApplication:

@@ -5,8 +5,8 @@ take. Asked as `projections.runner.status` asks it (is any event of the view's t
 after its position?), this reads the tracking table once and the log once per view, and the
 caller loads the runner (and, through it, both stores' drivers) only when a view is behind.
 The log is asked through `newer`: the recorder's `select_notifications`, or, where the views
-share the log's database, a query on the views' own connection (`in_table`), which needs none
-of the event store's code.
+share the log's database, a query on the views' own connection (`histories.EventLog.newer`),
+which needs none of the event store's code.
 """
 
 from __future__ import annotations
@@ -38,21 +38,5 @@ def all_current(db: ViewDatabase, views: Mapping[str, Sequence[str]], newer: New
 def in_recorder(recorder: ApplicationRecorder) -> Newer:
     def newer(topics: Sequence[str], after: int) -> bool:
         return bool(recorder.select_notifications(start=after + 1, limit=1, topics=list(topics)))
-
-    return newer
-
-
-def in_table(db: ViewDatabase, table: str, id_column: str) -> Newer:
-    """Asked of the log's table (`table`, its notification id `id_column`) in the views'
-    database, as projections.histories reads it."""
-
-    def newer(topics: Sequence[str], after: int) -> bool:
-        marks = ", ".join("?" * len(topics))
-        return bool(
-            db.query(
-                f"SELECT 1 FROM {table} WHERE {id_column} > ? AND topic IN ({marks}) LIMIT 1",
-                [after, *topics],
-            )
-        )
 
     return newer

@@ -16,14 +16,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
-from eventsourcing.sqlite import SQLiteApplicationRecorder
-
 from projections.db import PostgresViews, SQLiteViews, ViewDatabase
+
+if TYPE_CHECKING:  # (loaded where used: a query asks `newer` without the event store's code)
+    from eventsourcing.application import Application
+    from eventsourcing.persistence import Notification
 
 IN_LIST = 500  # identifiers named in one query
 # Aggregate ids read from SQLite's text, kept as UUIDs: a page names each of an episode's events
@@ -55,6 +55,8 @@ class Stored(NamedTuple):
     state: bytes
 
     def notification(self) -> Notification:
+        from eventsourcing.persistence import Notification
+
         return Notification(
             id=self.id, originator_id=self.originator_id,
             originator_version=self.originator_version, topic=self.topic, state=self.state,
@@ -71,6 +73,8 @@ class EventLog:
     def of(cls, app: Application[Any], db: ViewDatabase) -> EventLog | None:
         """The log of `app` as the views' database sees it, or None where the views cannot
         read it (events held in memory, or views in another database)."""
+        from eventsourcing.sqlite import SQLiteApplicationRecorder
+
         recorder = app.recorder
         if isinstance(recorder, SQLiteApplicationRecorder) and isinstance(db, SQLiteViews):
             if recorder.datastore.originator_id_type != "uuid":
@@ -87,6 +91,15 @@ class EventLog:
             table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
             return cls(db, table, "notification_id", as_text=False)
         return None
+
+    def newer(self, topics: Sequence[str], after: int) -> bool:
+        """Whether the log holds an event of `topics` after `after` (projections.freshness)."""
+        rows = self._db.query(
+            f"SELECT 1 FROM {self._table} WHERE {self._id} > ? AND topic IN ({_marks(topics)})"
+            " LIMIT 1",
+            [after, *topics],
+        )
+        return bool(rows)
 
     def last(self, topics: Sequence[str]) -> int:
         """The id of the last event of `topics` in the log (0 if there is none)."""

@@ -10,7 +10,8 @@ from ehqa.clock import fixed
 from ehqa.services import Services
 from ehqa.simulate import simulate
 from ehqa.store import SQLITE_EVENTS
-from projections.freshness import all_current, in_recorder, in_table
+from projections.freshness import all_current, in_recorder
+from projections.histories import EventLog
 from projections.topics import VIEW_TOPICS
 
 TODAY = date(2026, 11, 20)
@@ -23,7 +24,7 @@ def test_the_tables_answer_is_the_recorders(sqlite_url: str) -> None:
     services.close()
     again = Services(sqlite_url, clock=fixed(TODAY))
     assert again._newer is not None and again._log is None  # (the store's code not loaded)
-    table = in_table(again.views, f'"{SQLITE_EVENTS}"', "rowid")
+    table = EventLog(again.views, f'"{SQLITE_EVENTS}"', "rowid", as_text=True).newer
     recorder = in_recorder(again.log.recorder)
     last = again.log.recorder.max_notification_id() or 0
     assert last > 20
