@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from json import encoder as json_encoder
 from typing import Any, cast
 
@@ -119,8 +119,7 @@ class StoredDescriber(StoredJSON):
         return body
 
     def _read(self, stored: Stored) -> Body | None:
-        topic = stored.topic
-        kind = self._kinds[topic] if topic in self._kinds else self._kind(topic)
+        kind = self._kind(stored.topic)
         if kind is None:
             return None
         state = self._plain(stored.state)
@@ -130,7 +129,7 @@ class StoredDescriber(StoredJSON):
         if "author" not in parsed or "class_version" in parsed:
             return None  # (the mapper adds the one and upcasts by the other)
         iso, on = self._iso, self._iso(parsed["on"])
-        body = {"on": on, "recorded_at": self._recorded(parsed["timestamp"]), "event": kind}
+        body = {"on": on, "recorded_at": iso(parsed["timestamp"], False), "event": kind}
         found = state.count(TRANSCODED)
         if found == 2:  # (no other transcoded value: the fields as they are, in their order)
             body.update(parsed)
@@ -147,17 +146,6 @@ class StoredDescriber(StoredJSON):
                 transcoded += 1
             body[key] = value
         return body if found == transcoded else None  # (else one is inside another value)
-
-    def _recorded(self, value: Any) -> str:
-        """`_iso` of the event's time, which the library's transcoding (`DatetimeAsISO`)
-        writes: its text given back as it is when that is what `isoformat` writes of the time
-        read from it (read, as the transcoding reads it, to fail where the mapper fails)."""
-        if type(value) is dict and len(value) == 2 and value.get("_type_") in self._utc:
-            data = value["_data_"]
-            if type(data) is str and CANONICAL_UTC.fullmatch(data):
-                datetime.fromisoformat(data)
-                return data
-        return self._iso(value, False)
 
     def _iso(self, value: Any, often: bool = True) -> str:
         """A transcoded date's ISO text, as `describe_event` writes the decoded date (business
