@@ -13,15 +13,25 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from itertools import chain
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
-if TYPE_CHECKING:  # (imported by PostgresViews: the views of an SQLite store never load it)
-    import psycopg
+from projections.cursors import (
+    ROWS_A_STATEMENT,
+    VALUES_A_STATEMENT,
+    Cursor,
+    PgCursor,
+    SQLiteCursor,
+    pg_sql,
+)
+
+__all__ = ["ROWS_A_STATEMENT", "VALUES_A_STATEMENT", "Cursor", "PostgresViews", "SQLiteViews",
+           "ViewDatabase", "secondary_indexes"]  # fmt: skip
 
 Rows: TypeAlias = list[tuple[Any, ...]]
-# Rows an SQLite INSERT names at most, and values (SQLite before 3.32 binds at most 999).
-ROWS_A_STATEMENT, VALUES_A_STATEMENT = 100, 999
+# PostgreSQL: room left in each page of a view whose rows are updated again and again (a child's
+# row, as its episodes open and close), so that an update writes the row's new version in its
+# own page, with no new index entry (a "HOT" update: half the cost of one in a full page).
+FILL_FACTORS = {"ehqa_children": 70}
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS ehqa_tracking (
@@ -199,26 +209,6 @@ def secondary_indexes(tables: Sequence[str]) -> list[tuple[str, str]]:
     return found
 
 
-class Cursor(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
-    def fetchall(self) -> list[tuple[Any, ...]]: ...
-    def fetchone(self) -> tuple[Any, ...] | None: ...
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None: ...
-
-    def update_texts(
-        self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """Set text `columns` of the rows whose `key` is each row's first value to its others."""
-        ...
-
-
 class ViewDatabase(Protocol):
     def transaction(self) -> Any: ...
     def analyze(self, tables: Sequence[str]) -> None: ...
@@ -273,7 +263,7 @@ class SQLiteViews:
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        cur = _SQLiteCursor(self._conn.cursor())
+        cur = SQLiteCursor(self._conn.cursor())
         cur.execute("BEGIN IMMEDIATE")
         try:
             yield cur
@@ -308,109 +298,6 @@ class _Owned:
         self.conn.close()
 
 
-class _SQLiteCursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(sql, params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(sql, rows)
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall()
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._cursor.fetchone()
-        return row
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-    def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """Many rows to a statement (its VALUES list: up to ROWS_A_STATEMENT), the rest one by
-        one: a rebuild inserts a view's rows by the hundred thousand, and running a statement
-        once a row costs a quarter of the insert (in one transaction, the same rows and ids)."""
-        if not rows:
-            return
-        insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        marks = f"({', '.join('?' * len(columns))})"
-        many = min(ROWS_A_STATEMENT, VALUES_A_STATEMENT // len(columns))
-        whole = len(rows) - len(rows) % many
-        if whole:
-            if set(map(len, rows)) != {len(columns)}:  # (flattened, a row short would shift)
-                raise sqlite3.ProgrammingError(f"rows of {len(columns)} values expected")
-            flat, each = list(chain.from_iterable(rows[:whole])), many * len(columns)
-            self._cursor.executemany(
-                insert + ", ".join([marks] * many),
-                [flat[at : at + each] for at in range(0, len(flat), each)],
-            )
-        if whole < len(rows):
-            self._cursor.executemany(insert + marks, rows[whole:])
-
-    def update_texts(
-        self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        if rows:
-            sets = ", ".join(f"{column} = ?" for column in columns)
-            self._cursor.executemany(
-                f"UPDATE {table} SET {sets} WHERE {key} = ?", [(*r[1:], r[0]) for r in rows]
-            )
-
-
-class _PgCursor:
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(_pg(sql), tuple(params))
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(_pg(sql), [tuple(r) for r in rows])
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall()
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        return self._cursor.fetchone()
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-    def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """By COPY: several times faster than INSERTs."""
-        if rows:
-            with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-
-    def update_texts(
-        self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """In one statement, the rows' values given as arrays (an UPDATE a row costs a
-        statement each, even pipelined)."""
-        if rows:
-            names = [key, *columns]
-            arrays = ", ".join(["%s::text[]"] * len(names))
-            sets = ", ".join(f"{column} = given.{column}" for column in columns)
-            self._cursor.execute(
-                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS given ({', '.join(names)})"
-                f" WHERE {table}.{key} = given.{key}",
-                [list(values) for values in zip(*rows, strict=True)],
-            )
-
-
-def _pg(sql: str) -> str:
-    return sql.replace("%", "%%").replace("?", "%s")
-
-
 class PostgresViews:
     """Views in the same PostgreSQL database (and schema) as the events, through a small pool of
     connections (psycopg_pool): each query or transaction takes one for its own time only, so a
@@ -426,12 +313,21 @@ class PostgresViews:
         )  # fmt: skip
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (0x65687162,))
-            _prepare(_PgCursor(cur))
+            _prepare(PgCursor(cur))
+            for table, percent in FILL_FACTORS.items():
+                option = f"fillfactor={percent}"
+                cur.execute(
+                    "SELECT %s = ANY(coalesce(reloptions, '{}')) FROM pg_class"
+                    " WHERE oid = %s::regclass",
+                    (option, table),
+                )
+                if not cur.fetchone()[0]:  # type: ignore[index]
+                    cur.execute(f"ALTER TABLE {table} SET ({option})")
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield _PgCursor(cur)
+            yield PgCursor(cur)
 
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh the planner's statistics (after a rebuild the tables look nothing like before)."""
@@ -441,7 +337,7 @@ class PostgresViews:
 
     def query(self, sql: str, params: Sequence[Any] = (), binary: bool = False) -> Rows:
         with self._pool.connection() as conn, conn.cursor(binary=binary) as cur:  # (bytea faster)
-            cur.execute(_pg(sql), tuple(params))
+            cur.execute(pg_sql(sql), tuple(params))
             return cur.fetchall()
 
     def close(self) -> None:
