@@ -45,7 +45,9 @@ def test_texts_are_set_as_given_and_other_rows_left_alone(services: Services) ->
 
 
 @pytest.mark.postgres
-def test_children_rows_leave_room_for_their_updates_on_postgresql(postgres_url: str) -> None:
+def test_postgresql_tables_leave_room_for_updates_and_skip_shown_columns_statistics(
+    postgres_url: str,
+) -> None:
     services = Services(postgres_url)
     try:
         assert isinstance(services.views, PostgresViews)
@@ -53,6 +55,12 @@ def test_children_rows_leave_room_for_their_updates_on_postgresql(postgres_url: 
             "SELECT reloptions FROM pg_class WHERE oid = 'ehqa_children'::regclass"
         )
         assert options == [(["fillfactor=70"],)]
+        unplanned = services.views.query(
+            "SELECT attrelid::regclass::text, attname FROM pg_attribute WHERE attnum > 0 AND attstattarget = 0"
+            " AND attrelid::regclass::text LIKE 'ehqa_%' ORDER BY 1, 2"
+        )
+        assert unplanned == [("ehqa_clocks", "exceptions"), ("ehqa_outbox", "body"),
+                             ("ehqa_timeline", "body"), ("ehqa_timeline", "label")]  # fmt: skip
         Services(postgres_url).close()  # (opened again: the option is kept, not set twice)
     finally:
         services.close()
