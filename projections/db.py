@@ -125,9 +125,13 @@ SCHEMA = [
         on_date TEXT NOT NULL,
         event TEXT NOT NULL,
         label TEXT NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (episode_id, version)
+        body TEXT NOT NULL
     )""",
+    # Its key: an index of its own (not a primary key), which a rebuild drops and builds once at
+    # its end, as it does the others; a row is appended to the table at the end, but goes into
+    # the key wherever its episode is, and inserting rows into a key larger than the page cache
+    # cost a rebuild of 50,000 episodes a fifth of its speed.
+    "CREATE UNIQUE INDEX IF NOT EXISTS ehqa_timeline_key ON ehqa_timeline (episode_id, version)",
     """CREATE TABLE IF NOT EXISTS ehqa_alerts (
         alert_id TEXT PRIMARY KEY,
         reference TEXT NOT NULL,
@@ -188,7 +192,7 @@ SCHEMA = [
 # Views are disposable: when their tables change shape, they are dropped and rebuilt from the log.
 # (The tables that hold what the log cannot give back, such as the alert deliveries, API tokens
 # and the access log, are not here: migrations in ehqa/migrations make and change them.)
-VIEW_SCHEMA_VERSION = 6
+VIEW_SCHEMA_VERSION = 7
 META = [
     "CREATE TABLE IF NOT EXISTS ehqa_view_schema (version INTEGER NOT NULL)",
 ]
@@ -208,7 +212,7 @@ def secondary_indexes(tables: Sequence[str]) -> list[tuple[str, str]]:
     """
     found = []
     for statement in SCHEMA:
-        match = re.match(r"CREATE INDEX IF NOT EXISTS (\w+) ON (\w+)", statement)
+        match = re.match(r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON (\w+)", statement)
         if match and match.group(2) in tables:
             found.append((match.group(1), statement))
     return found

@@ -145,14 +145,14 @@ def _batch(
     read, log = reader_of(projection, app), EventLog.of(app, db)
     window = _Window(app, projection.topics, start, limit, progress, stop, read, log)
     try:
-        with cycle_collection_paused():
+        with cycle_collection_paused():  # (while the batch is prepared and its rows written)
             prepared = projection.prepare(window)
-        window.report()
-        if window.count:
-            with db.transaction() as cur:
-                move(cur, projection.name, start, window.last)
-                bury(cur, projection.name, window.dead)
-                projection.process(cur, prepared)
+            window.report()
+            if window.count:
+                with db.transaction() as cur:
+                    move(cur, projection.name, start, window.last)
+                    bury(cur, projection.name, window.dead)
+                    projection.process(cur, prepared)
     except Exception as error:
         if isinstance(error, Moved) or store_failure(error):
             raise
