@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import eventsourcing.persistence
@@ -44,17 +45,23 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
 )  # fmt: skip
 
 
+def _value_errors(psycopg: Any) -> tuple[type[BaseException], ...]:
+    """psycopg's errors caused by a value one event carries: one the store cannot hold (NUL in
+    text: DataError), or one too large for an index entry (program_limit_exceeded, 54000)."""
+    return (psycopg.DataError, psycopg.errors.ProgramLimitExceeded)
+
+
 def store_failure(error: BaseException | None) -> bool:
     """The store failed (not the event): so does one that caused the error, such as the key an
     event is encrypted with not being given (raised inside the library's decoding error). A
-    value one event carries that the store cannot hold (NUL in PostgreSQL text, psycopg's
-    DataError) is the event's failure: it is dead-lettered."""
+    value one event carries that the store cannot hold (NUL in PostgreSQL text, or a value too
+    large for an index entry: `_value_errors`) is the event's failure: it is dead-lettered."""
     if error is None:
         return False
     if isinstance(error, STORE_ERRORS):
         return True
     loaded = sys.modules.get("psycopg")  # (not loaded: none of its errors can have been raised)
-    if loaded and isinstance(error, loaded.Error) and not isinstance(error, loaded.DataError):
+    if loaded and isinstance(error, loaded.Error) and not isinstance(error, _value_errors(loaded)):
         return True
     return store_failure(error.__cause__)
 

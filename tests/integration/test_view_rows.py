@@ -3,6 +3,10 @@ what the children view does with the rows of children registered in an earlier b
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from typing import Any
+
 import pytest
 
 from ehqa.services import Services
@@ -64,3 +68,58 @@ def test_postgresql_tables_leave_room_for_updates_and_skip_shown_columns_statist
         Services(postgres_url).close()  # (opened again: the option is kept, not set twice)
     finally:
         services.close()
+
+
+def _second_episode(services: Services, child: str, first: str, second: str) -> None:
+    """A child's second episode, opened after its first closed, caught up in a later batch than
+    the child's registration (so its row is read and updated, not inserted)."""
+    app = services.app
+    app.open_episode(first, child=child, lead_name="Jo", lead_agency="school", on=date(2026, 1, 5))
+    services.catch_up()
+    app.change(first, lambda e, t: e.close("no_further_action", "done", date(2026, 1, 8), t))
+    app.open_episode(second, child=child, lead_name="Jo", lead_agency="school",
+                     on=date(2026, 1, 9))  # fmt: skip
+    services.catch_up()
+
+
+def _child_row(services: Services, child: str) -> tuple[Any, list[str]]:
+    [(opened, episodes)] = services.views.query(
+        "SELECT open_episode, episodes FROM ehqa_children WHERE child = ?", [child]
+    )
+    return opened, json.loads(episodes)
+
+
+def test_a_later_episode_of_megabytes_is_updated_into_its_childs_row_and_no_view_stops(
+    services: Services,
+) -> None:
+    huge = "EH-" + "x" * 1_048_576  # (recorded through the domain, past the edge's bounds)
+    _second_episode(services, "C-BIG", "EH-BIG-1", huge)
+    assert _child_row(services, "C-BIG") == (huge, ["EH-BIG-1", huge])
+    dead = [(d.view, d.originator_version) for d in services.dead_letters()]
+    if not services.database_url.startswith("postgres"):
+        assert dead == []
+        return
+    # PostgreSQL cannot index a key that long: that episode's opening is dead-lettered for the
+    # episodes view (the store itself did not fail), and every view carries on
+    assert dead == [("episodes", 1)]
+    assert "index row" in services.dead_letters("episodes")[0].reason
+
+
+def test_a_later_episode_holding_nul_is_dead_lettered_on_postgresql_alone(
+    services: Services,
+) -> None:
+    """NUL and control characters in a child's later episode, recorded through the domain (as a
+    release without edge validation would have): SQLite holds them; PostgreSQL's text cannot
+    hold NUL, so that one event is dead-lettered for the children view, its batch's others
+    applied, and the view carries on."""
+    odd = "EH-\u0000\u0001\u001b\u007f"
+    _second_episode(services, "C-NUL", "EH-NUL-1", odd)
+    _second_episode(services, "C-OK", "EH-OK-1", "EH-OK-2")  # (caught up after it)
+    assert _child_row(services, "C-OK") == ("EH-OK-2", ["EH-OK-1", "EH-OK-2"])
+    dead = services.dead_letters("children")
+    if not services.database_url.startswith("postgres"):
+        assert dead == []
+        assert _child_row(services, "C-NUL") == (odd, ["EH-NUL-1", odd])
+        return
+    assert [(d.view, d.originator_version) for d in dead] == [("children", 4)]
+    assert _child_row(services, "C-NUL") == (None, ["EH-NUL-1"])  # (its closure applied)
