@@ -42,18 +42,15 @@ class Cursor(Protocol):
         ...
 
 
-class SQLiteCursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+class _Fetching:
+    """What both stores' cursors read back from the driver's own cursor, as it gives it."""
+
+    def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(sql, params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(sql, rows)
-
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall()
+        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        return rows
 
     def fetchone(self) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._cursor.fetchone()
@@ -61,7 +58,18 @@ class SQLiteCursor:
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        return int(self._cursor.rowcount)
+
+
+class SQLiteCursor(_Fetching):
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        super().__init__(cursor)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(sql, rows)
 
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -105,29 +113,19 @@ class SQLiteCursor:
                 f"SELECT {names} FROM {table} WHERE {key} IN ({', '.join('?' * len(part))})",
                 part,
             )
-            found += self._cursor.fetchall()
+            found += self.fetchall()
         return found
 
 
-class PgCursor:
+class PgCursor(_Fetching):
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self._cursor = cursor
+        super().__init__(cursor)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._cursor.execute(pg_sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         return self._cursor.executemany(pg_sql(sql), [tuple(r) for r in rows])
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall()
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        return self._cursor.fetchone()
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
 
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -142,7 +140,8 @@ class PgCursor:
         self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         """In one statement, the rows given as one JSON array of arrays (an UPDATE a row costs
-        a statement each, even pipelined; text arrays cost the client twice JSON's time)."""
+        a statement each, even pipelined; 25,000 rows took 0.23 to 0.28 s so, 0.32 to 0.44 s
+        given as text arrays)."""
         if rows:
             import orjson
 
@@ -163,7 +162,7 @@ class PgCursor:
         self._cursor.execute(
             f"SELECT {names} FROM {table} WHERE {key} = ANY(%s::text[])", [list(keys)]
         )
-        return self._cursor.fetchall()
+        return self.fetchall()
 
 
 def pg_sql(sql: str) -> str:

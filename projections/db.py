@@ -227,38 +227,30 @@ class ViewDatabase(Protocol):
 
 
 def _tune(cur: Cursor) -> None:
-    """Set FILL_FACTORS and SHOWN_ONLY on PostgreSQL's view tables, where not set already."""
+    """Set FILL_FACTORS and SHOWN_ONLY on PostgreSQL's view tables (made anew by `_prepare`)."""
     for table, percent in FILL_FACTORS.items():
-        option = f"fillfactor={percent}"
-        cur.execute(
-            "SELECT ? = ANY(coalesce(reloptions, '{}')) FROM pg_class WHERE oid = ?::regclass",
-            (option, table),
-        )
-        if not cur.fetchone()[0]:  # type: ignore[index]
-            cur.execute(f"ALTER TABLE {table} SET ({option})")
+        cur.execute(f"ALTER TABLE {table} SET (fillfactor = {percent})")
     for table, columns in SHOWN_ONLY.items():
-        cur.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = ?::regclass"
-            " AND attname = ANY(?) AND attstattarget <> 0",
-            (table, list(columns)),
-        )
-        for (column,) in cur.fetchall():
+        for column in columns:
             cur.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS 0")
 
 
-def _prepare(cur: Cursor) -> None:
-    """Create the view tables; drop and recreate them (so they rebuild) if their shape changed."""
+def _prepare(cur: Cursor) -> bool:
+    """Create the view tables; drop and recreate them (so they rebuild) if their shape changed.
+    Returns whether they were made anew."""
     for statement in META:
         cur.execute(statement)
     cur.execute("SELECT version FROM ehqa_view_schema")
     row = cur.fetchone()
-    if row is None or row[0] != VIEW_SCHEMA_VERSION:
+    made = row is None or row[0] != VIEW_SCHEMA_VERSION
+    if made:
         for table in (*VIEW_TABLES, "ehqa_tracking", "ehqa_dead_letters"):
             cur.execute(f"DROP TABLE IF EXISTS {table}")
         cur.execute("DELETE FROM ehqa_view_schema")
         cur.execute("INSERT INTO ehqa_view_schema (version) VALUES (?)", (VIEW_SCHEMA_VERSION,))
     for statement in SCHEMA:
         cur.execute(statement)
+    return made
 
 
 class SQLiteViews:
@@ -343,8 +335,8 @@ class PostgresViews:
         )  # fmt: skip
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (0x65687162,))
-            _prepare(PgCursor(cur))
-            _tune(PgCursor(cur))
+            if _prepare(PgCursor(cur)):  # (the table options go with the shape: set once)
+                _tune(PgCursor(cur))
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
