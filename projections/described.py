@@ -54,6 +54,16 @@ def _json_dumps() -> Callable[[Any], str]:
 dumps = _json_dumps()
 
 
+def body_text(body: Body) -> str:
+    """A timeline row's body: orjson's text (compact, UTF-8) in an eighth of `dumps`' time; what
+    orjson refuses (a lone surrogate, an integer over 64 bits, a key that is not text) is written
+    by `dumps`, as before. The live follower and a rebuild both write it, so their rows agree."""
+    try:
+        return orjson.dumps(body).decode()
+    except orjson.JSONEncodeError:
+        return dumps(body)
+
+
 class StoredJSON:
     """A stored event's JSON, read as the mapper reads it, for the events a reader may read
     without the mapper: its class's name (None if the class upcasts its events), and the text."""

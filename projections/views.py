@@ -28,7 +28,7 @@ from aggregates.audit import Audit
 from aggregates.episode import ChildRecord, Episode
 from projections.audits_view import AuditsProjection
 from projections.db import Cursor
-from projections.described import StoredDescriber, StoredFields, dumps
+from projections.described import StoredDescriber, StoredFields, body_text, dumps
 from projections.episodes_view import (
     ALERT_COLUMNS,
     CLOCK_COLUMNS,
@@ -95,7 +95,7 @@ class TimelineProjection:
         def row(stored: Stored) -> tuple[Any, ...]:
             body = describe(stored)
             return (stored.originator_id.hex, stored.originator_version, body["on"], body["event"],
-                    label_of(body), dumps(body))  # fmt: skip
+                    label_of(body), body_text(body))  # fmt: skip
 
         return row
 
@@ -108,7 +108,7 @@ class TimelineProjection:
             body["on"],
             body["event"],
             label_of(body),
-            json.dumps(body),
+            body_text(body),
         )
 
     def process(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
