@@ -5,12 +5,13 @@ record in the same transaction as its events, and eventsourcing's JSON read by o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -61,6 +62,15 @@ class AuthoredMapper(Mapper[UUID]):
 TRUE = ("y", "yes", "t", "true", "on", "1")
 
 
+def replay(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Each event applied in turn to the aggregate, as eventsourcing's `project_aggregate` does
+    without its check of each event against a runtime-checked Protocol: 19 us an event, about
+    as long as decoding it, on every aggregate a command, a read or the sweep loads."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
 class TrackedApplication(Application[UUID]):
     """An eventsourcing application on a process recorder: a save may carry a `Tracking` record,
     inserted in the same transaction as the events. Its tables are created under a lock (on
@@ -102,6 +112,13 @@ class TrackedApplication(Application[UUID]):
         if self._sharing is not None:
             return self._sharing.factory
         return super().construct_factory(env)
+
+    def construct_repository(self) -> Repository[UUID]:
+        """eventsourcing's repository, replaying an aggregate's events with `replay` unless a
+        caller names another projector."""
+        repository = super().construct_repository()
+        repository.get = partial(repository.get, projector_func=replay)  # type: ignore[method-assign]
+        return repository
 
     def construct_transcoder(self) -> Transcoder:
         """eventsourcing's JSON transcoder, reading with orjson (`ehqa.codec`): it writes the
