@@ -141,7 +141,12 @@ def _kind(event: Any) -> str:
     return event.kind if type(event) is Fact else type(event).__name__
 
 
-class ChildrenProjection(Unprepared):
+# Events a children batch holds (a `Fact` each, about 200 bytes). A child's record touched in an
+# earlier batch is read back and written again: more than MOST_ROWS, fewer batches read fewer.
+CHILDREN_ROWS = 100_000
+
+
+class ChildrenProjection:
     """Which episode is open for each child, and every episode each child has had.
 
     Catch-up and rebuild read the events in log order: a child's record is short, but its
@@ -151,6 +156,9 @@ class ChildrenProjection(Unprepared):
     name = "children"
     topics = topics_of(ChildRecord)
     tables = ["ehqa_children"]
+
+    def prepare(self, batch: Batch) -> list[tuple[int, Any]]:
+        return list(islice(batch, CHILDREN_ROWS))
 
     def reader(self, mapper: Mapper[Any]) -> Callable[[Stored], Any]:
         """What `process` reads of each event (a `Fact`), read from the stored JSON: an event it

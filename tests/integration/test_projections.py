@@ -10,6 +10,7 @@ import time
 from datetime import date, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,9 @@ from aggregates.clocks import Status
 from ehqa.clock import fixed
 from ehqa.services import Services
 from ehqa.simulate import references, simulate
+from projections import cursors, runner, tracking, views
 from projections import db as view_db
 from projections import replay as replays
-from projections import runner, tracking, views
 from projections.runner import follow, position, rebuild
 from projections.views import EpisodeRows, EpisodesProjection, History
 
@@ -427,3 +428,39 @@ def test_a_timeline_rebuilt_in_batches_of_a_few_rows_is_the_live_followers(
     assert max(batches) == 7 and sum(batches) == len(live)
     assert dump_views(services)["ehqa_timeline"] == live
     assert position(services.views, "timeline") == at
+
+
+def test_children_rebuilt_in_batches_of_a_few_events_are_the_live_followers(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of the children view ends at CHILDREN_ROWS; a child's record registered in an
+    earlier batch is read back and written again: the rows are those the live follower wrote."""
+    simulated(services, 12)
+    services.catch_up()
+    live, at = dump_views(services)["ehqa_children"], position(services.views, "children")
+    monkeypatch.setattr(views, "CHILDREN_ROWS", 5)
+    batches: list[int] = []
+    one_batch = runner._batch
+
+    def counted(*args: object, **options: object) -> tuple[object, ...]:
+        window, failure = one_batch(*args, **options)  # type: ignore[arg-type]
+        batches.append(window.count)
+        return window, failure
+
+    monkeypatch.setattr(runner, "_batch", counted)
+    read_back: list[int] = []
+    for cursor in (cursors.SQLiteCursor, cursors.PgCursor):
+        reading = cursor.rows_with
+
+        def rows_with(self: Any, table: str, key: str, columns: Any, keys: Any,
+                      reading: Any = reading) -> Any:  # fmt: skip
+            read_back.append(len(keys))
+            return reading(self, table, key, columns, keys)
+
+        monkeypatch.setattr(cursor, "rows_with", rows_with)
+    applied = services.rebuild("children")
+    assert applied > 5 * 3
+    assert max(batches) == 5 and sum(batches) == applied
+    assert sum(read_back) > 0  # (records registered in an earlier batch, read back)
+    assert dump_views(services)["ehqa_children"] == live
+    assert position(services.views, "children") == at
