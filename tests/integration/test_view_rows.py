@@ -123,3 +123,34 @@ def test_a_later_episode_holding_nul_is_dead_lettered_on_postgresql_alone(
         return
     assert [(d.view, d.originator_version) for d in dead] == [("children", 4)]
     assert _child_row(services, "C-NUL") == (None, ["EH-NUL-1"])  # (its closure applied)
+
+
+@pytest.mark.parametrize(
+    "summary",
+    ['Siân-Zoë 🙂 \u0000\u0001\u001b\u007f "q" \\u', "x" * 1_048_576],
+    ids=["nul-control-non-ascii", "a-megabyte"],
+)
+def test_a_timeline_body_holds_any_text_as_recorded_live_and_rebuilt(
+    services: Services, summary: str
+) -> None:
+    """A closure summary of NUL, control characters and letters beyond ASCII, or of a megabyte,
+    recorded through the domain (past the edge's bounds): the timeline's body gives it back on
+    both stores (its JSON escapes NUL, which PostgreSQL's text cannot hold), and a rebuild
+    writes the live rows. (A lone surrogate cannot be stored at all; one escaped in stored JSON
+    is test_described's.)"""
+    app = services.app
+    app.open_episode("EH-ODD-1", child="C-ODD", lead_name="Jo", lead_agency="school",
+                     on=date(2026, 1, 5))  # fmt: skip
+    app.change("EH-ODD-1", lambda e, t: e.close("no_further_action", summary, date(2026, 1, 8), t))
+    services.catch_up()
+
+    def rows() -> list[tuple[Any, ...]]:
+        return services.views.query(
+            "SELECT version, event, label, body FROM ehqa_timeline ORDER BY version"
+        )
+
+    live = rows()
+    assert json.loads(live[-1][3])["summary"] == summary.strip()
+    assert services.dead_letters("timeline") == []
+    services.rebuild("timeline")
+    assert rows() == live
