@@ -405,15 +405,8 @@ def test_views_of_an_older_shape_are_dropped_and_rebuilt_from_the_log(store_url:
         view_db.VIEW_SCHEMA_VERSION = original
 
 
-def test_a_timeline_rebuilt_in_batches_of_a_few_rows_is_the_live_followers(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch of the timeline ends at TIMELINE_ROWS (its position there), the next takes the
-    rest: the rows are those the live follower wrote, each once."""
-    simulated(services, 12)
-    services.catch_up()
-    live, at = dump_views(services)["ehqa_timeline"], position(services.views, "timeline")
-    monkeypatch.setattr(views, "TIMELINE_ROWS", 7)
+def counted_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The events each batch the runner writes takes, in order (filled as they are written)."""
     batches: list[int] = []
     one_batch = runner._batch
 
@@ -423,6 +416,19 @@ def test_a_timeline_rebuilt_in_batches_of_a_few_rows_is_the_live_followers(
         return window, failure
 
     monkeypatch.setattr(runner, "_batch", counted)
+    return batches
+
+
+def test_a_timeline_rebuilt_in_batches_of_a_few_rows_is_the_live_followers(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of the timeline ends at TIMELINE_ROWS (its position there), the next takes the
+    rest: the rows are those the live follower wrote, each once."""
+    simulated(services, 12)
+    services.catch_up()
+    live, at = dump_views(services)["ehqa_timeline"], position(services.views, "timeline")
+    monkeypatch.setattr(views, "TIMELINE_ROWS", 7)
+    batches = counted_batches(monkeypatch)
     applied = services.rebuild("timeline")
     assert applied == len(live) > 7 * 3
     assert max(batches) == 7 and sum(batches) == len(live)
@@ -439,15 +445,7 @@ def test_children_rebuilt_in_batches_of_a_few_events_are_the_live_followers(
     services.catch_up()
     live, at = dump_views(services)["ehqa_children"], position(services.views, "children")
     monkeypatch.setattr(views, "CHILDREN_ROWS", 5)
-    batches: list[int] = []
-    one_batch = runner._batch
-
-    def counted(*args: object, **options: object) -> tuple[object, ...]:
-        window, failure = one_batch(*args, **options)  # type: ignore[arg-type]
-        batches.append(window.count)
-        return window, failure
-
-    monkeypatch.setattr(runner, "_batch", counted)
+    batches = counted_batches(monkeypatch)
     read_back: list[int] = []
     for cursor in (cursors.SQLiteCursor, cursors.PgCursor):
         reading = cursor.rows_with

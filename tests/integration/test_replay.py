@@ -38,15 +38,14 @@ def test_every_episode_loads_as_eventsourcings_projector_makes_it(
 
     # (eventsourcing's projector asserts each event against this name as it replays)
     monkeypatch.setattr(es_application, "CanMutateProtocol", CanMutate)
+    replayed = 0
     for reference in references:
         ident = episode_id(reference)
         loaded = services.app.repository.get(ident)
         events = list(services.app.repository.event_store.get(ident))
         assert vars(loaded) == vars(project_aggregate(None, events)), reference
         assert vars(services.app.get_episode(reference)) == vars(loaded)
-    replayed = sum(
-        len(list(services.app.repository.event_store.get(episode_id(r)))) for r in references
-    )
+        replayed += len(events)
     assert replayed > 200
     assert len(checked) == replayed  # (only the library's projector, called above, checked them)
     older = services.app.repository.get(episode_id(references[0]), version=2)
