@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from aggregates.calendar import WorkingCalendar
 from aggregates.facts import Fact
-from aggregates.policy import ClockName, Policy
+from aggregates.policy import ClockName, Policy, Timescale
 
 C = ClockName
 
@@ -28,7 +28,7 @@ class Status(StrEnum):
     MISSED = "missed"
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     """One occurrence of a clock: when it started and what ended it, if anything has."""
 
@@ -112,10 +112,14 @@ class _Walk:
         self.closed_on: date | None = None
 
     def start(self, clock: ClockName, on: date, due_from: date | None = None) -> None:
-        self.counts[clock] = self.counts.get(clock, 0) + 1
-        span = Span(clock, self.counts[clock], on, due_from=due_from)
+        count = self.counts[clock] = self.counts.get(clock, 0) + 1
+        span = Span(clock, count, on, None, None, [], due_from)
         self.spans.append(span)
-        self.running.setdefault(clock, []).append(span)
+        running = self.running.get(clock)
+        if running is None:
+            self.running[clock] = [span]
+        else:
+            running.append(span)
 
     def stop(self, clock: ClockName, on: date) -> None:
         for span in self.running.pop(clock, ()):
@@ -213,13 +217,19 @@ def due_dates(
     facts: Sequence[Fact], policy: Policy, calendar: WorkingCalendar
 ) -> list[tuple[Span, date]]:
     """Every clock occurrence of the whole record with its due date under `policy`."""
-    pre_birth = _is_pre_birth(facts)
+    pre_birth, roll_forward = _is_pre_birth(facts), policy.roll_forward
+    timescales: dict[ClockName, Timescale | None] = {}  # (each clock's, looked up once)
     found = []
     for span in spans(facts):
-        rule = policy.rule(span.clock)
-        if rule.enabled and (rule.applies_pre_birth or not pre_birth):
-            counted_from = span.due_from or span.started_on
-            due = rule.timescale(pre_birth).due_date(counted_from, calendar, policy.roll_forward)
+        clock = span.clock
+        if clock in timescales:
+            timescale = timescales[clock]
+        else:
+            rule = policy.rule(clock)
+            applies = rule.enabled and (rule.applies_pre_birth or not pre_birth)
+            timescale = timescales[clock] = rule.timescale(pre_birth) if applies else None
+        if timescale is not None:
+            due = timescale.due_date(span.due_from or span.started_on, calendar, roll_forward)
             found.append((span, due))
     return found
 

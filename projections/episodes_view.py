@@ -35,6 +35,9 @@ ALERT_COLUMNS = (
 )  # fmt: skip
 
 
+CLOCK_NAMES = {clock: clock.value for clock in ClockName}  # (an enum's value is a property)
+
+
 @dataclass
 class EpisodeRows:
     """What a batch changes in the episodes view: each touched episode's rows, derived once."""
@@ -232,18 +235,26 @@ class EpisodesProjection:
         raised: dict[tuple[str, int], set[Rung]] = {}
         for alert in episode.alerts.values():
             raised.setdefault((alert["clock"], alert["occurrence"]), set()).add(Rung(alert["rung"]))
+        reference, is_open, calendar = episode.reference, episode.is_open, self._calendar
+        name, agency, policy_name = lead.get("name"), lead.get("agency"), episode.policy
         rows = []
-        for seq, (span, due) in enumerate(due_dates(episode.facts, policy, self._calendar)):
+        for seq, (span, due) in enumerate(due_dates(episode.facts, policy, calendar)):
+            clock, stopped, closed, exceptions = (
+                span.clock,
+                span.stopped_on,
+                span.closed_on,
+                span.exceptions,
+            )
             following = None
-            if span.running and (episode.is_open or span.clock in AFTER_CLOSURE):
-                rungs = raised.get((span.clock.value, span.occurrence), set())
-                following = ladder(due, policy.escalation, self._calendar).next_after(rungs)
+            if stopped is None and closed is None and (is_open or clock in AFTER_CLOSURE):
+                rungs = raised.get((clock.value, span.occurrence), set())
+                following = ladder(due, policy.escalation, calendar).next_after(rungs)
             rows.append((
-                episode.reference, span.clock.value, span.occurrence, span.started_on.isoformat(),
-                due.isoformat(), _iso(span.stopped_on), _iso(span.closed_on),
-                json.dumps([(on.isoformat(), reason) for on, reason in span.exceptions])
-                if span.exceptions else "[]",
-                lead.get("name"), lead.get("agency"), episode.policy, seq,
+                reference, CLOCK_NAMES[clock], span.occurrence, span.started_on.isoformat(),
+                due.isoformat(), stopped and stopped.isoformat(), closed and closed.isoformat(),
+                json.dumps([(on.isoformat(), reason) for on, reason in exceptions])
+                if exceptions else "[]",
+                name, agency, policy_name, seq,
                 following and following[1].isoformat(), following and following[0].value,
             ))  # fmt: skip
         return rows
