@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
@@ -23,7 +25,8 @@ Progress = Callable[[int], None]  # told how many notifications further through 
 # A view derived from aggregates (`Replayable`) is rebuilt, or caught up from empty, aggregate by
 # aggregate: a batch takes the whole histories of the aggregates first seen next in the log, as
 # many as hold REPLAY_EVENTS events (at least one history), so each aggregate's rows are derived
-# once and a batch's memory is bounded however long the log.
+# once and a batch's memory is bounded however long the log (on PostgreSQL the next batch's
+# stored events are read meanwhile: two batches' at most, see `ReadAhead`).
 REPLAY_EVENTS = 10_000
 REPLAY_OPENINGS = 1_000  # aggregates a replay batch looks at, at most
 REPLAY_WINDOW = 20_000  # notifications a replay batch looks through for first events, at most
@@ -50,11 +53,80 @@ def replayer(app: Application[Any], db: ViewDatabase, projection: Projection) ->
     return EventLog.of(app, db) if hasattr(projection, "replay") else None
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What one replay batch reads: the aggregates it takes (by their first events), the
+    position it moves to, and each taken aggregate's stored events up to the target."""
+
+    taken: list[Opening]
+    end: int
+    found: dict[UUID, list[Stored]]
+
+
+def read_batch(log: EventLog, topics: Sequence[str], start: int, target: int, size: int) -> Reading:
+    """The whole histories, up to `target`, of the aggregates whose first events come next
+    after `start` (within REPLAY_WINDOW notifications), as many as hold `size` events (at
+    least one), and the position that batch moves to (see `replay_batch`)."""
+    size = max(1, min(size, REPLAY_EVENTS))
+    limit, upto = min(REPLAY_OPENINGS, size), min(target, start + REPLAY_WINDOW)
+    openings = log.openings(topics, start, upto, limit)
+    taken: list[Opening] = []
+    held = 0
+    for opening in openings:
+        if taken and held + opening.length > size:
+            break
+        taken.append(opening)
+        held += opening.length
+    end = upto if len(taken) == len(openings) < limit else taken[-1].id
+    return Reading(taken, end, log.histories(taken, topics, target))
+
+
+class ReadAhead:
+    """The log a replay reads, one batch ahead where the log says it pays (`read_ahead`: on
+    PostgreSQL, whose server finds the events in a process of its own): while a batch is
+    replayed and written, the next one's histories are read on a thread of its own (taking a
+    connection of its own), so the server's work overlaps the replay's. Only what is at or
+    below the replay's target is read, which no later write changes, so a batch read ahead is
+    the batch read then. A read that is not the one read ahead (the position moved meanwhile)
+    is read at once and what was read ahead dropped; a read ahead that failed fails the batch
+    that takes it, as its own read would."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self._pool: ThreadPoolExecutor | None = None
+        self._next: tuple[tuple[Any, ...], Future[Reading]] | None = None
+
+    def read(self, topics: Sequence[str], start: int, target: int, size: int) -> Reading:
+        wanted = (tuple(topics), start, target, size)
+        ahead, self._next = self._next, None
+        if ahead is not None and ahead[0] == wanted:
+            reading = ahead[1].result()
+        else:
+            if ahead is not None:
+                ahead[1].cancel()
+            reading = read_batch(self.log, topics, start, target, size)
+        if reading.end < target and self.log.read_ahead:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="ehqa-read-ahead")
+            following = (tuple(topics), reading.end, target, size)
+            self._next = (following, self._pool.submit(read_batch, self.log, *following))
+        return reading
+
+    def close(self) -> None:
+        """Drop what was read ahead and end the thread (its connection closes with it)."""
+        if self._next is not None:
+            self._next[1].cancel()
+            self._next = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def replay_batch(
     app: Application[Any],
     db: ViewDatabase,
     projection: Replayable,
-    log: EventLog,
+    log: ReadAhead,
     start: int,
     target: int,
     size: int,
@@ -66,19 +138,9 @@ def replay_batch(
     window when it held no more; to `target` with the last batch): every aggregate first seen up
     to the position is in the view with all its events up to `target`, none seen after it is.
     Returns how many events were applied. Raises Moved."""
-    topics, size = projection.topics, max(1, min(size, REPLAY_EVENTS))
-    limit, upto = min(REPLAY_OPENINGS, size), min(target, start + REPLAY_WINDOW)
-    openings = log.openings(topics, start, upto, limit)
-    taken: list[Opening] = []
-    held = 0
-    for opening in openings:
-        if taken and held + opening.length > size:
-            break
-        taken.append(opening)
-        held += opening.length
-    end = upto if len(taken) == len(openings) < limit else taken[-1].id
+    reading = log.read(projection.topics, start, target, size)
+    taken, end, found = reading.taken, reading.end, reading.found
     last = end == target
-    found = log.histories(taken, topics, target)
     histories: list[History] = []
     dead: list[Failure] = []
     failed: list[Failure] = []

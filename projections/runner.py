@@ -30,6 +30,7 @@ from projections.failures import DeadLetter, Failure, bury, dead_letters, store_
 from projections.histories import EventLog, Stored, read_page
 from projections.replay import (
     Progress,
+    ReadAhead,
     cycle_collection_paused,
     reader_of,
     replay_batch,
@@ -218,7 +219,20 @@ def catch_up(
     A view none of whose events follow its position is moved to the head of the log (as read
     before the scan), so the next catch-up does not read those notifications again.
     """
-    applied, log = 0, replayer(app, db, projection)
+    log = replayer(app, db, projection)
+    ahead = ReadAhead(log) if log is not None else None
+    try:
+        return _catch_up(app, db, projection, batch_size, progress, replay, log, ahead)
+    finally:
+        if ahead is not None:
+            ahead.close()
+
+
+def _catch_up(
+    app: Application[Any], db: ViewDatabase, projection: Projection, batch_size: int | None,
+    progress: Progress | None, replay: bool, log: EventLog | None, ahead: ReadAhead | None,
+) -> int:  # fmt: skip
+    applied = 0
     head = app.recorder.max_notification_id() or 0  # (read before any scan: see `_skip_to`)
     while True:
         start = position(db, projection.name)
@@ -228,9 +242,10 @@ def catch_up(
                 wanted = log.last(projection.topics)  # (an empty view far behind: replay it)
                 target = wanted if wanted and begin_replay(db, projection.name, wanted) else None
             if target is not None:
+                assert ahead is not None
                 with suppress(Moved):  # (then the position is read again)
                     applied += replay_batch(
-                        app, db, cast(Replayable, projection), log, start, target,
+                        app, db, cast(Replayable, projection), ahead, start, target,
                         batch_size or REBUILD_BATCH, progress,
                     )  # fmt: skip
                 continue
