@@ -5,6 +5,10 @@
 Each command runs in a fresh process, `--runs` times; the median wall-clock time and the median
 CPU time (user + system, of the child process) are printed for:
 - `python -c pass` and `python -c 'import eventsourcing'`: the floor any command pays;
+- the floor of the stack itself: importing typer and pydantic and defining one model (every
+  ehqa command is a typer command whose input a pydantic command model checks), and with it
+  importing holidays (a query that counts working days, as `drift` and `episode` do, needs
+  England's bank holidays): below this no ehqa command can go on the same machine;
 - `ehqa --help`;
 - `ehqa drift` and `ehqa episode DEMO-0003` on a small SQLite store (the demo's caseload, made
   first with `ehqa demo`; its views are current, as a store's are between commands).
@@ -40,6 +44,8 @@ COMPILE = (
     "    origin = importlib.util.find_spec(name).origin\n"
     "    compileall.compile_dir(os.path.dirname(origin), quiet=1)\n"
 )
+# what every ehqa command imports and makes before its own code runs (see the docstring)
+STACK = "import typer, pydantic\nclass Command(pydantic.BaseModel):\n    reference: str\n"
 
 
 def compile_ahead(python: str, where: Path) -> float:
@@ -81,6 +87,9 @@ def main() -> None:
         cases = [
             ("python -c pass", [sys.executable, "-c", "pass"], False),
             ("python -c 'import eventsourcing'", [sys.executable, "-c", "import eventsourcing"],
+             False),
+            ("floor: typer, pydantic, one model", [sys.executable, "-c", STACK], False),
+            ("floor: the same and holidays", [sys.executable, "-c", STACK + "import holidays\n"],
              False),
             ("ehqa --help", [*cli, "--help"], True),
             ("ehqa drift (small SQLite store)", [*cli, "--db", store, "drift"], True),
