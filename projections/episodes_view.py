@@ -239,12 +239,8 @@ class EpisodesProjection:
         name, agency, policy_name = lead.get("name"), lead.get("agency"), episode.policy
         rows = []
         for seq, (span, due) in enumerate(due_dates(episode.facts, policy, calendar)):
-            clock, stopped, closed, exceptions = (
-                span.clock,
-                span.stopped_on,
-                span.closed_on,
-                span.exceptions,
-            )
+            clock, stopped, closed = span.clock, span.stopped_on, span.closed_on
+            exceptions = span.exceptions
             following = None
             if stopped is None and closed is None and (is_open or clock in AFTER_CLOSURE):
                 rungs = raised.get((clock.value, span.occurrence), set())

@@ -113,7 +113,7 @@ class ReadAhead:
         return reading
 
     def close(self) -> None:
-        """Drop what was read ahead and end the thread (its connection closes with it)."""
+        """Drop what was read ahead and end its thread (waiting for a read under way)."""
         if self._next is not None:
             self._next[1].cancel()
             self._next = None
