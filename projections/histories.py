@@ -70,8 +70,8 @@ class EventLog:
         self._db, self._table, self._id, self._as_text = db, table, id_column, as_text
         # whether a replay should read its next batch while it writes this one: where another
         # process (PostgreSQL's server) finds the events; an SQLite read is this process's work
-        # under the GIL, and read on a second thread it ran no faster (best of five, 5,000
-        # episodes: 3.36 s against 3.34 s; PostgreSQL 3.71 s against 3.97 s)
+        # under the GIL, and read on a second thread it ran no faster (5,000 episodes, best
+        # of six: 3.36 s against 3.34 s; on PostgreSQL, best of five: 3.71 s against 3.97 s)
         self.read_ahead = not isinstance(db, SQLiteViews)
 
     @classmethod
