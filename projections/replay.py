@@ -114,9 +114,7 @@ class ReadAhead:
 
     def close(self) -> None:
         """Drop what was read ahead and end its thread (waiting for a read under way)."""
-        if self._next is not None:
-            self._next[1].cancel()
-            self._next = None
+        self._next = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -222,7 +222,7 @@ def catch_up(
     log = replayer(app, db, projection)
     ahead = ReadAhead(log) if log is not None else None
     try:
-        return _catch_up(app, db, projection, batch_size, progress, replay, log, ahead)
+        return _catch_up(app, db, projection, batch_size, progress, replay, ahead)
     finally:
         if ahead is not None:
             ahead.close()
@@ -230,19 +230,18 @@ def catch_up(
 
 def _catch_up(
     app: Application[Any], db: ViewDatabase, projection: Projection, batch_size: int | None,
-    progress: Progress | None, replay: bool, log: EventLog | None, ahead: ReadAhead | None,
+    progress: Progress | None, replay: bool, ahead: ReadAhead | None,
 ) -> int:  # fmt: skip
     applied = 0
     head = app.recorder.max_notification_id() or 0  # (read before any scan: see `_skip_to`)
     while True:
         start = position(db, projection.name)
-        if log is not None:
+        if ahead is not None:
             target = replay_target(db, projection.name)
             if target is None and replay and start == 0 and head > FAR_BEHIND:
-                wanted = log.last(projection.topics)  # (an empty view far behind: replay it)
+                wanted = ahead.log.last(projection.topics)  # (an empty view far behind: replay it)
                 target = wanted if wanted and begin_replay(db, projection.name, wanted) else None
             if target is not None:
-                assert ahead is not None
                 with suppress(Moved):  # (then the position is read again)
                     applied += replay_batch(
                         app, db, cast(Replayable, projection), ahead, start, target,

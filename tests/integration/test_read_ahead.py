@@ -42,6 +42,15 @@ def reading_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, s
     yield reads
 
 
+def simulated_log(services: Services, seed: int) -> tuple[EventLog, tuple[str, ...], int]:
+    """Sixty interleaved episodes' log, the episodes view's topics, and its last event."""
+    simulate(services.app, 60, seed, START, SIM_TODAY, interleaved=True)
+    log = EventLog.of(services.app, services.views)
+    assert log is not None
+    topics = tuple(services.projection("episodes").topics)
+    return log, topics, log.last(topics)
+
+
 def test_only_postgresql_reads_ahead_by_default(services: Services) -> None:
     log = EventLog.of(services.app, services.views)
     assert log is not None
@@ -75,11 +84,7 @@ def test_a_rebuild_reading_ahead_writes_what_catching_up_in_log_order_wrote(
 def test_a_read_that_is_not_the_one_read_ahead_is_read_at_once(
     services: Services, reading_ahead: list[tuple[int, str]]
 ) -> None:
-    simulate(services.app, 60, 22, START, SIM_TODAY, interleaved=True)
-    log = EventLog.of(services.app, services.views)
-    assert log is not None
-    topics = services.projection("episodes").topics
-    target = log.last(topics)
+    log, topics, target = simulated_log(services, seed=22)
     ahead = ReadAhead(log)
     try:
         first = ahead.read(topics, 0, target, 100)
@@ -101,11 +106,7 @@ def test_a_read_that_is_not_the_one_read_ahead_is_read_at_once(
 def test_a_read_ahead_that_failed_fails_the_batch_that_takes_it(
     services: Services, monkeypatch: pytest.MonkeyPatch, reading_ahead: list[tuple[int, str]]
 ) -> None:
-    simulate(services.app, 60, 23, START, SIM_TODAY, interleaved=True)
-    log = EventLog.of(services.app, services.views)
-    assert log is not None
-    topics = services.projection("episodes").topics
-    target = log.last(topics)
+    log, topics, target = simulated_log(services, seed=23)
     read = replay.read_batch
 
     def failing(*args: object) -> Reading:
