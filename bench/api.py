@@ -73,15 +73,22 @@ def open_references(db: str) -> list[str]:
         services.close()
 
 
-def prepare(db: str, episodes: int) -> tuple[str, list[str]]:
-    """The store simulated (unless it already holds episodes), an admin token, the open episodes."""
-    if not open_references(db):
+def prepare(db: str, episodes: int) -> tuple[str, list[str], str]:
+    """The store simulated (unless it already holds episodes), an admin token, the open episodes,
+    and what the store holds, for the report."""
+    simulated = not open_references(db)
+    if simulated:
         ehqa(db, "simulate", "--episodes", str(episodes), "--seed", "4", "--end", TODAY)
     token = ehqa(db, "tokens", "create", "--role", "admin", "--name", "bench")
     refs = open_references(db)
     if not refs:
         raise SystemExit(f"{db}: no open episode to read")
-    return token, refs
+    held = (
+        f"{episodes:,} simulated episodes"
+        if simulated
+        else f"the store given, {len(refs):,} open episodes"
+    )
+    return token, refs, held
 
 
 @dataclass
@@ -181,13 +188,11 @@ def load(
     return results, time.perf_counter() - started
 
 
-def report(
-    name: str, episodes: int, rate: float, settle: float, results: Results, wall: float
-) -> None:
+def report(name: str, held: str, rate: float, settle: float, results: Results, wall: float) -> None:
     mix = [t for kind, values in results.timings.items() if kind != "health" for t in values]
     health = results.timings.get("health", [])
     print(
-        f"{name}: {episodes:,} simulated episodes, load from {settle:.0f} s after the server"
+        f"{name}: {held}, load from {settle:.0f} s after the server"
         " started (its first sweep and the follower running beside it)"
     )
     print(f"  asked {rate:.0f} requests/s, answered"
@@ -222,7 +227,7 @@ def health_cpu_ms(pid: int, port: int, count: int = 300) -> float:
 
 
 def run_store(name: str, db: str, args: argparse.Namespace) -> None:
-    token, refs = prepare(db, args.episodes)
+    token, refs, held = prepare(db, args.episodes)
     log = Path(f"{args.server_log}.{name}") if args.server_log else None
     server, port = serve(db, args.port, log)
     try:
@@ -234,7 +239,7 @@ def run_store(name: str, db: str, args: argparse.Namespace) -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-    report(name, args.episodes, args.rate, args.settle, results, wall)
+    report(name, held, args.rate, args.settle, results, wall)
     print(f"  server CPU: {used * 1000 / max(1, results.answered):.1f} ms a request of the load"
           f" ({used / wall:.2f} of a core), beside {floor:.1f} ms a GET /health sent alone;"
           f" load average {load_average:.1f} when the load began, {os.getloadavg()[0]:.1f} at its end"
