@@ -2,7 +2,10 @@
 
 The drift board says where to look; each episode is read back and asked again before anything
 is written (an alert has a stable identity and is raised once however often the sweep runs),
-and a write that loses a race with another writer is re-checked and tried again.
+and a write that loses a race with another writer is re-checked and tried again. The views are
+caught up after each batch that raised anything, not once at the end: a request's write answers
+only once the views hold every event committed before it, so beside a first sweep that raises
+tens of thousands of alerts it would otherwise wait for the views to take in all of them.
 """
 
 from __future__ import annotations
@@ -59,13 +62,16 @@ def sweep(
     for reference, actions in audits.items():
         raised += _raise_for_audit(store, reference, actions, today)
         del by_episode[reference]
-    references = list(by_episode)
-    for start in range(0, len(references), BATCH):
-        raised += _raise_batch(
-            store, {r: by_episode[r] for r in references[start : start + BATCH]}, today
-        )
     if raised:
         catch_up()
+    references = list(by_episode)
+    for start in range(0, len(references), BATCH):
+        batch = _raise_batch(
+            store, {r: by_episode[r] for r in references[start : start + BATCH]}, today
+        )
+        if batch:
+            catch_up()  # (a write waiting for the views meets at most one batch behind them)
+        raised += batch
     return raised
 
 

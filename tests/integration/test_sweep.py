@@ -22,8 +22,9 @@ from aggregates.clocks import AFTER_CLOSURE
 from ehqa.clock import fixed
 from ehqa.services import Services
 from ehqa.simulate import simulate
+from projections.tracking import position
 from schedulers.delivery import JsonLinesSink, WebhookSink
-from schedulers.sweep import sweep
+from schedulers.sweep import BATCH, sweep
 
 D = date
 
@@ -135,6 +136,32 @@ def test_every_alert_that_fell_due_is_raised_for_a_simulated_caseload(store_url:
         raised = s.sweep()
         assert raised is not None
         assert {r.id for r in raised} == expected_alerts(s, D(2026, 3, 2))
+    finally:
+        s.close()
+
+
+def test_a_large_sweep_keeps_the_views_within_one_batch_of_the_log(store_url: str) -> None:
+    """A request's write waits for the views to hold every event committed before it; a first
+    sweep raising many batches of alerts catches them up batch by batch, so that wait never
+    meets more than one batch's alerts (not every alert the sweep has raised so far)."""
+    s = services_at(store_url, D(2023, 5, 9))
+    try:
+        for n in range(2 * BATCH + 30):  # (three batches)
+            open_with_assessment_due_5_may_2023(s, f"EH-{n}")
+        s.catch_up()
+        behind: list[int] = []
+
+        def catch_up() -> None:
+            after = position(s.views, "episodes")
+            behind.append(len(s.app.recorder.select_notifications(start=after + 1, limit=10**6)))
+            s.catch_up()
+
+        raised = sweep(s.app, s.read, catch_up, D(2023, 5, 9))
+        per_episode = max(Counter(r.episode for r in raised).values())
+        assert len(raised) == (2 * BATCH + 30) * per_episode
+        assert max(behind) <= BATCH * per_episode < len(raised)
+        assert len(behind) == 1 + 3  # (once before, once after each batch)
+        assert s.app.recorder.max_notification_id() == position(s.views, "episodes")
     finally:
         s.close()
 
