@@ -248,3 +248,31 @@ def test_writers_in_separate_processes_chain_in_one_order(store_url: str) -> Non
         assert outcome.broken is None and outcome.events == chained >= 90
     finally:
         raw.close()
+
+
+def test_a_save_of_many_episodes_finds_their_previous_hashes_by_the_index(
+    sqlite_url: str,
+) -> None:
+    """A save of many episodes at once (a sweep's batch) asks for their previous versions'
+    hashes in one query: on SQLite each pair is found by the chain's index, never by a scan of
+    the whole chain; and what such saves chain verifies."""
+    from ehqa.chain import CHAIN_TABLE, ChainSQL
+
+    services = Services(sqlite_url, clock=fixed(DAY))
+    try:
+        demo.build(services.app)
+        services.catch_up()
+        raised = services.sweep()  # (alerts on many demo episodes, saved in batches)
+        assert raised and len({r.episode for r in raised}) > 1
+        raw = Raw(sqlite_url)
+        pairs = raw.run(f"SELECT originator_id, originator_version FROM {CHAIN_TABLE} LIMIT 3")
+        args = tuple(part for pair in pairs for part in pair)
+        sql = ChainSQL(CHAIN_TABLE, raw.events, "rowid", "?").previous_of(3)
+        plan = " ".join(str(row[3]) for row in raw.run(f"EXPLAIN QUERY PLAN {sql}", args))
+        assert "SCAN" not in plan and plan.count("USING INDEX") == 3, plan
+        assert len(raw.run(sql, args)) == 3
+        outcome, _ = verify(raw.env)
+        raw.close()
+        assert outcome.broken is None
+    finally:
+        services.close()
