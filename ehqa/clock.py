@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,8 +16,14 @@ def london_today() -> date:
     return datetime.now(LONDON).date()
 
 
-def fixed(day: date) -> Clock:
-    return lambda: day
+@dataclass(frozen=True)
+class fixed:
+    """Always `day` (a value, not a closure: it pickles, for the sweep's own process)."""
+
+    day: date
+
+    def __call__(self) -> date:
+        return self.day
 
 
 def from_environment() -> Clock:

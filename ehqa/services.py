@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # (the runner is loaded when a view has something to take, or
     from projections.runner import DeadLetter, ViewStatus
     from projections.views import Projection
     from schedulers.delivery import Sink
-    from schedulers.lock import SweepLock
+    from schedulers.lock import CatchUpLock, SweepLock
     from schedulers.sweep import Raised
 
 
@@ -49,6 +49,16 @@ def sweep_lock(env: dict[str, str]) -> SweepLock:
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         return FileSweepLock(env["SQLITE_DBNAME"] + ".sweep.lock")
     return FileSweepLock(tempfile.gettempdir() + f"/ehqa-{id(env)}.sweep.lock")
+
+
+def catch_up_lock(env: dict[str, str]) -> CatchUpLock:
+    from schedulers.lock import FileCatchUpLock, PostgresCatchUpLock
+
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        return PostgresCatchUpLock(postgres_conninfo(env), env.get("POSTGRES_SCHEMA"))
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        return FileCatchUpLock(env["SQLITE_DBNAME"] + ".catch-up.lock")
+    return FileCatchUpLock(tempfile.gettempdir() + f"/ehqa-{id(env)}.catch-up.lock")
 
 
 def open_views(env: dict[str, str]) -> ViewDatabase:
@@ -92,8 +102,10 @@ class Services:
         clock = clock or from_environment()
         self.database_url = database_url
         # (what another Services on the same store needs to behave as this one: `sibling`)
+        # (and what a process of its own needs: `ehqa.api.background`; so the clock pickles)
         self.options: dict[str, Any] = {
             "policy_dir": policy_dir, "default_policy": default_policy, "clock": clock,
+            "cipher_keys": keys or "",
         }  # fmt: skip
         self.env = env
         self.policies = PolicyBook(policy_dir)
@@ -195,6 +207,11 @@ class Services:
     def sweep_lock(self) -> SweepLock:
         return sweep_lock(self.env)
 
+    @functools.cached_property
+    def catch_up_lock(self) -> CatchUpLock:
+        """One catch-up of the views at a time across processes (schedulers.lock)."""
+        return catch_up_lock(self.env)
+
     def sibling(self) -> Services:
         """Another Services on the same store, with the same policies and clock (a thread's own:
         a database connection is never shared between threads)."""
@@ -222,8 +239,13 @@ class Services:
         if all_current(self.views, VIEW_TOPICS, newer):
             return 0  # (nothing to take: found without loading the runner)
         from projections.runner import catch_up_all
+        from projections.together import catch_up_together
 
-        return catch_up_all(self.app, self.views, self.projections, self.catch_up_batch)
+        with self.catch_up_lock.held():  # (a few events behind: one pass, one transaction)
+            taken = catch_up_together(self.app, self.views, self.projections)
+            if taken is not None:
+                return taken
+            return catch_up_all(self.app, self.views, self.projections, self.catch_up_batch)
 
     def catch_up_one(self, name: str, **options: Any) -> int:
         from projections.runner import catch_up
@@ -244,7 +266,9 @@ class Services:
                 cur.executemany(*also)
 
         chosen = [self.projection(name) for name in names]
-        if not catch_up_together(self.app, self.views, chosen, write if also else None):
+        with self.catch_up_lock.held():
+            if catch_up_together(self.app, self.views, chosen, write if also else None) is not None:
+                return
             if also is not None:
                 with self.views.transaction() as cur:
                     write(cur)
@@ -267,14 +291,18 @@ class Services:
 
         return dead_letters(self.views, view and self.projection(view).name)
 
-    def sweep(self, today: date | None = None) -> list[Raised] | None:
-        """One sweep as at `today` (default: the clock); None if another sweeper holds the lock."""
+    def sweep(
+        self, today: date | None = None, stop: threading.Event | None = None
+    ) -> list[Raised] | None:
+        """One sweep as at `today` (default: the clock); None if another sweeper holds the lock.
+        Once `stop` is set, it ends after the batch under way (the rest: the next sweep)."""
         with self.sweep_lock.hold() as held:
             if not held:
                 return None
             from schedulers.sweep import sweep
 
-            return sweep(self.app, self.read, self.catch_up, today or self.app.clock())
+            return sweep(self.app, self.read, self.catch_up, today or self.app.clock(),
+                         self.catch_up_lock.held, stop.is_set if stop else lambda: False)  # fmt: skip
 
     def assign_audit(self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str,
                      on: date, managers: dict[str, str] | None = None, kind: str = "detailed",
@@ -327,6 +355,8 @@ class Services:
 
     def close(self) -> None:
         self.views.close()
+        if "catch_up_lock" in self.__dict__:
+            self.catch_up_lock.close()
         opened = self._app or self._log  # (the one store they share, if it was opened)
         if opened is not None:
             opened.close()

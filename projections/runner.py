@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -371,9 +371,11 @@ def follow(
     on_applied: Callable[[int], None] | None = None,
     batch_size: int | None = None,
     settle: float = 0.0,
+    exclusive: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> None:
     """Keep the views current until `stop` is set (in batches of at most `batch_size` events,
-    if given: a server's follower keeps each write short).
+    if given: a server's follower keeps each write short), each catch-up while `exclusive` is
+    held (one catch-up at a time across processes, where the caller has such a lock).
 
     On PostgreSQL the recorder's subscription (LISTEN/NOTIFY) wakes the loop as soon as an
     event is recorded (or `settle` seconds later, so that the events recorded meanwhile are
@@ -387,7 +389,8 @@ def follow(
         subscription = None
     if subscription is None:
         while not stop.is_set():
-            applied = catch_up_all(app, db, projections, batch_size)
+            with exclusive():
+                applied = catch_up_all(app, db, projections, batch_size)
             if applied and on_applied:
                 on_applied(applied)
             stop.wait(poll_interval)
@@ -399,7 +402,8 @@ def follow(
 
     threading.Thread(target=stop_subscription, daemon=True).start()
     with subscription:
-        applied = catch_up_all(app, db, projections, batch_size)
+        with exclusive():
+            applied = catch_up_all(app, db, projections, batch_size)
         if applied and on_applied:
             on_applied(applied)
         covered = 0  # every event up to this one was recorded before a catch-up began
@@ -409,7 +413,8 @@ def follow(
             if settle:
                 stop.wait(settle)
             covered = app.recorder.max_notification_id() or 0
-            applied = catch_up_all(app, db, projections, batch_size)
+            with exclusive():
+                applied = catch_up_all(app, db, projections, batch_size)
             if applied and on_applied:
                 on_applied(applied)
             if stop.is_set():

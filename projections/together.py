@@ -11,7 +11,7 @@ about twenty-five and three.
 
 Only for the usual case: views a few events behind, none empty and none being replayed, every
 event decoded and prepared whole, no other process moving a view meanwhile. Anything else is
-answered False with nothing written, and the caller catches the views up one at a time
+answered None with nothing written, and the caller catches the views up one at a time
 (`runner.catch_up`, which dead-letters, replays and retries as each case needs).
 """
 
@@ -50,10 +50,11 @@ def catch_up_together(
     db: ViewDatabase,
     projections: Sequence[Projection],
     also: Callable[[Cursor], None] | None = None,
-) -> bool:
+) -> int | None:
     """Every view of `projections` past every event recorded before this call, in one
-    transaction (with what `also` writes: a server's writes' access-log rows); False (nothing
-    written, `also` neither) where the views must be caught up one at a time."""
+    transaction (with what `also` writes: a server's writes' access-log rows): the events the
+    views took, counted per view as the runner counts them; None (nothing written, `also`
+    neither) where the views must be caught up one at a time."""
     names = [p.name for p in projections]
     asked = [*names, *(REPLAYING.format(name) for name in names)]
     marks = ", ".join("?" for _ in asked)
@@ -61,20 +62,21 @@ def catch_up_together(
     found: dict[str, int] = dict(db.query(query, asked))
     starts = {name: int(found.get(name) or 0) for name in names}
     if len(found) != len(names) or not all(starts.values()):
-        return False  # (a replay under way, or an empty view: the runner decides)
+        return None  # (a replay under way, or an empty view: the runner decides)
     head = app.recorder.max_notification_id() or 0  # (every event up to it is committed)
     log = EventLog.of(app, db)  # (the log read as the runner reads it)
     groups: dict[frozenset[str], list[Projection]] = {}
     for projection in projections:  # (views of the same topics read the log once)
         groups.setdefault(frozenset(projection.topics), []).append(projection)
     work: list[tuple[Projection, int, Any]] = []
+    taken_in_all = 0
     for topics, members in groups.items():
         begin = min(starts[p.name] for p in members)
         if begin >= head:
             continue
         page = read_page(app, log, sorted(topics), begin + 1, MOST, head)
         if len(page) == MOST:
-            return False  # (far behind: in the runner's batches)
+            return None  # (far behind: in the runner's batches)
         read: dict[str | None, list[tuple[int, Any]]] = {}  # (by reader: the decoded, shared)
         for projection in members:
             at = starts[projection.name]
@@ -88,19 +90,20 @@ def catch_up_together(
                 except Exception as error:
                     if store_failure(error):
                         raise
-                    return False  # (an event that cannot be read: dead-lettered by the runner)
+                    return None  # (an event that cannot be read: dead-lettered by the runner)
             taken = _Taken([(i, event) for i, event in read[key] if i > at])
             try:
                 prepared = projection.prepare(taken)
             except Exception as error:
                 if store_failure(error):
                     raise
-                return False  # (an event that cannot be applied: isolated by the runner)
+                return None  # (an event that cannot be applied: isolated by the runner)
             if taken.count < len(taken.events):
-                return False
+                return None
             work.append((projection, at, prepared))
+            taken_in_all += taken.count
     if not work and also is None:
-        return True
+        return 0
     try:
         with db.transaction() as cur:
             move_all(cur, [(projection.name, at) for projection, at, _ in work], head)
@@ -111,5 +114,5 @@ def catch_up_together(
     except Exception as error:
         if store_failure(error) and not isinstance(error, Moved):
             raise
-        return False  # (moved by another process first, or a row that cannot be written)
-    return True
+        return None  # (moved by another process first, or a row that cannot be written)
+    return taken_in_all

@@ -1,15 +1,25 @@
 """One sweeper at a time across processes: a PostgreSQL advisory lock, or a lock file beside
-an SQLite database. Taking it never waits: a process that cannot take it skips that round."""
+an SQLite database. Taking it never waits: a process that cannot take it skips that round.
+
+And one catch-up of the views at a time across processes (`CatchUpLock`), taken by a sweep
+around each batch it saves and the catch-up after it, by a server's writes around the catch-up
+each waits for, and by the follower: a write that meets a batch of the sweep's alerts waits for
+the sweep to take them into the views, instead of doing the same work again beside it (and
+losing the race to move the views' positions). Taking it waits; it is re-entrant.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import filelock
 
 SWEEP_LOCK = 0x65687173  # "ehqs"
+CATCH_UP_LOCK = 0x65687163  # "ehqc"
+POLL = 0.002  # seconds between tries of a lock file held by another process
 
 
 class SweepLock(Protocol):
@@ -55,3 +65,60 @@ class FileSweepLock:
             yield True
         finally:
             self._lock.release()
+
+
+class CatchUpLock(Protocol):
+    def held(self) -> AbstractContextManager[None]: ...
+    def close(self) -> None: ...
+
+
+class PostgresCatchUpLock:
+    """An advisory lock (keyed by the schema, as the sweep's), taken on a connection of its own,
+    kept open while this process runs (a write pays no connection for it); the threads of one
+    process take turns at it first."""
+
+    def __init__(self, conninfo: str, schema: str | None = None) -> None:
+        self._conninfo, self._schema = conninfo, schema
+        self._turn = threading.RLock()
+        self._conn: Any = None
+        self._depth = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        import psycopg
+
+        key = "%s, hashtext(COALESCE(%s, current_schema()))"
+        args = (CATCH_UP_LOCK, self._schema)
+        with self._turn:
+            if self._depth == 0:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self._conninfo, autocommit=True)
+                self._conn.execute(f"SELECT pg_advisory_lock({key})", args)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._conn.execute(f"SELECT pg_advisory_unlock({key})", args)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+class FileCatchUpLock:
+    """A lock file beside the database (filelock: re-entrant, and the threads of one process
+    take turns at it first)."""
+
+    def __init__(self, path: str) -> None:
+        self._lock = filelock.FileLock(path, mode=0o600, thread_local=False)
+        self._turn = threading.RLock()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._turn, self._lock.acquire(poll_interval=POLL):
+            yield
+
+    def close(self) -> None:
+        pass

@@ -5,12 +5,14 @@ is written (an alert has a stable identity and is raised once however often the 
 and a write that loses a race with another writer is re-checked and tried again. The views are
 caught up after each batch that raised anything, not once at the end: a request's write answers
 only once the views hold every event committed before it, so beside a first sweep that raises
-tens of thousands of alerts it would otherwise wait for the views to take in all of them.
+tens of thousands of alerts it would otherwise wait for the views to take in all of them. Small
+batches keep each of the sweep's turns at the store short (a write may wait for one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -48,9 +50,17 @@ class Raised:
 
 
 def sweep(
-    store: EpisodeStore, read: ReadModels, catch_up: Callable[[], Any], today: date
+    store: EpisodeStore,
+    read: ReadModels,
+    catch_up: Callable[[], Any],
+    today: date,
+    exclusive: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[Raised]:
-    """Raise every alert that has fallen due by `today`; return what was raised now."""
+    """Raise every alert that has fallen due by `today`; return what was raised now. Each batch
+    is saved, and the views caught up with it, while `exclusive` is held (one catch-up of the
+    views at a time: schedulers.lock.CatchUpLock). Once `stopping()` answers True (the server
+    shutting down) no further batch is begun: what is left falls to the next sweep."""
     catch_up()
     by_episode: dict[str, list[AlertDue]] = {}
     for due in read.alerts_due(today):
@@ -66,22 +76,27 @@ def sweep(
         catch_up()
     references = list(by_episode)
     for start in range(0, len(references), BATCH):
-        batch = _raise_batch(
-            store, {r: by_episode[r] for r in references[start : start + BATCH]}, today
-        )
-        if batch:
-            catch_up()  # (a write waiting for the views meets at most one batch behind them)
-        raised += batch
+        if stopping():
+            break
+        batch = {r: by_episode[r] for r in references[start : start + BATCH]}
+        raised += _raise_batch(store, batch, today, catch_up, exclusive)
     return raised
 
 
-BATCH = 100  # episodes saved together in one transaction
+BATCH = 10  # episodes saved together in one transaction (and caught up with, in one turn)
 AUTHOR = "system:sweep"  # the author recorded on the alerts the sweep raises
 
 
-def _raise_batch(store: EpisodeStore, due: dict[str, list[AlertDue]], today: date) -> list[Raised]:
+def _raise_batch(
+    store: EpisodeStore,
+    due: dict[str, list[AlertDue]],
+    today: date,
+    catch_up: Callable[[], Any],
+    exclusive: Callable[[], AbstractContextManager[Any]],
+) -> list[Raised]:
     """Raise for many episodes and save them in one unit of work; if any of them was changed
-    meanwhile, nothing of the batch was saved and each episode is tried on its own."""
+    meanwhile, nothing of the batch was saved and each episode is tried on its own. Then the
+    views are caught up (a request's write waiting for them meets at most this batch)."""
     changed, raised = [], []
     for reference, clocks in due.items():
         episode = store.get_episode(reference)
@@ -91,14 +106,17 @@ def _raise_batch(store: EpisodeStore, due: dict[str, list[AlertDue]], today: dat
             raised += new
     if not changed:
         return []
-    try:
-        store.save(*changed)
-    except IntegrityError:
-        return [
-            r
-            for reference, clocks in due.items()
-            for r in _raise_for(store, reference, clocks, today)
-        ]
+    with exclusive():
+        try:
+            store.save(*changed)
+        except IntegrityError:
+            raised = [
+                r
+                for reference, clocks in due.items()
+                for r in _raise_for(store, reference, clocks, today)
+            ]
+        if raised:
+            catch_up()
     return raised
 
 

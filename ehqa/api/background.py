@@ -1,25 +1,41 @@
-"""Beside a worker of the API: the view follower and the alert sweep, as two threads.
+"""Beside a worker of the API: the view follower, as a thread, and the alert sweep, as a process
+of its own.
 
-Neither ever holds a request up. Each has a Services of its own (a database connection is never
-shared between threads), opened as the app's own (`Services.sibling`: the same policies,
-default policy and clock), and works in short transactions: the follower and the sweep's
-catch-up in batches of at most CATCH_UP_BATCH events, the sweep's alerts 100 episodes at a time.
-A request neither waits for them nor takes their locks: a read catches nothing up and writes
-nothing (its access-log entry is group-committed), and on SQLite reads never wait for a writer.
+Neither holds a request up. The follower has a Services of its own (a database connection is
+never shared between threads), opened as the app's own (`Services.sibling`: the same policies,
+default policy and clock), and works in batches of at most CATCH_UP_BATCH events.
+
+The sweep runs in a child process (`sweeping`), at a lower scheduling priority than the server:
+a first sweep on a large store raises tens of thousands of alerts and takes a core for a minute
+or more, and as a thread of the server it would hold the interpreter's lock between the
+requests' every step. The child opens the same store with the same options and writes in short
+turns: its alerts 10 episodes at a time, each batch saved and taken into the views while it
+holds the store's catch-up lock (schedulers.lock), which a request's write waits for instead of
+catching the sweep's alerts up itself beside it. It stops after the batch under way when the
+server stops, or when it finds the server's process gone. A store only this process can open
+(`memory:`) keeps the sweep on a thread.
+
+A read neither waits for them nor takes their locks: it catches nothing up and writes nothing
+(its access-log entry is group-committed), and on SQLite reads never wait for a writer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
+from ehqa.api.logs import JsonLines
 from ehqa.services import Services
+from ehqa.store import store_env
 from projections.runner import CATCH_UP_BATCH, follow
 from schedulers.scheduler import run_every
 
@@ -29,27 +45,87 @@ log = logging.getLogger("ehqa.api")
 FOLLOW_SETTLE = 0.2
 
 
+Digest = tuple[Path | None, str | None]
+NICENESS = 10  # the sweep process's, above the server's: requests come first for the CPU
+
+
 def start(services: Services, stop: threading.Event, interval: float,
-          digest: tuple[Path | None, str | None] = (None, None)) -> list[threading.Thread]:  # fmt: skip
+          digest: Digest = (None, None)) -> list[threading.Thread]:  # fmt: skip
     """Keep the views caught up, and wake the sweep (one sweeper per store); after each sweep,
     the daily digest of the chain (EHQA_DIGEST_FILE, posted to EHQA_DIGEST_WEBHOOK), as
-    `ehqa scheduler run` writes it."""
-    follower, sweeper = services.sibling(), services.sibling()
-    sweeper.catch_up_batch = CATCH_UP_BATCH
+    `ehqa scheduler run` writes it. Returns the threads to join after `stop` is set."""
+    follower = services.sibling()
 
     def follow_views() -> None:
         try:
             follow(follower.app, follower.views, follower.projections, stop, poll_interval=1.0,
-                   batch_size=CATCH_UP_BATCH, settle=FOLLOW_SETTLE)  # fmt: skip
+                   batch_size=CATCH_UP_BATCH, settle=FOLLOW_SETTLE,
+                   exclusive=follower.catch_up_lock.held)  # fmt: skip
         except Exception:
             log.exception("the view follower stopped")
             raise
         finally:
             follower.close()
 
+    if store_env(services.database_url)["PERSISTENCE_MODULE"] == "eventsourcing.popo":
+        sweep = threading.Thread(target=sweep_every, args=(services.sibling(), interval, digest,
+                                 stop), daemon=True, name="ehqa-sweep")  # fmt: skip
+    else:
+        sweep = threading.Thread(target=sweep_process, args=(services, interval, digest, stop),
+                                 daemon=True, name="ehqa-sweep")  # fmt: skip
+    threads = [threading.Thread(target=follow_views, daemon=True, name="ehqa-views"), sweep]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def sweep_process(services: Services, interval: float, digest: Digest,
+                  stop: threading.Event) -> None:  # fmt: skip
+    """Run the sweep in a child process until `stop` is set; then stop it (and wait for the
+    sweep under way to end its transaction, at most 30 s)."""
+    context = multiprocessing.get_context("spawn")  # (no copy of this process's threads)
+    stopping = context.Event()
+    json_logs = any(isinstance(h.formatter, JsonLines) for h in logging.getLogger().handlers)
+    child = context.Process(target=sweeping, name="ehqa-sweep", daemon=True,
+                            args=(services.database_url, services.options, interval, digest,
+                                  stopping, json_logs))  # fmt: skip
+    child.start()
+    stop.wait()
+    stopping.set()
+    child.join(timeout=30)
+    if child.is_alive():
+        child.terminate()
+        child.join()
+
+
+def sweeping(database_url: str, options: dict[str, Any], interval: float, digest: Digest,
+             stopping: Any, json_logs: bool) -> None:  # fmt: skip
+    """The sweep process: sweep now and every `interval` seconds until `stopping` is set or the
+    server's process is gone."""
+    from ehqa.api.logs import configure
+
+    os.nice(NICENESS)
+    configure("json" if json_logs else "text")
+    stop = threading.Event()
+    parent = multiprocessing.parent_process()
+
+    def watch() -> None:
+        # (`stopping` set, or the server gone without setting it: killed, or crashed)
+        while not stopping.wait(1.0):
+            if parent is not None and not parent.is_alive():
+                break
+        stop.set()
+
+    threading.Thread(target=watch, daemon=True, name="ehqa-sweep-watch").start()
+    sweep_every(Services(database_url, **options), interval, digest, stop)
+
+
+def sweep_every(sweeper: Services, interval: float, digest: Digest, stop: threading.Event) -> None:
+    sweeper.catch_up_batch = CATCH_UP_BATCH
+
     def sweep() -> None:
         try:
-            raised = sweeper.sweep()
+            raised = sweeper.sweep(stop=stop)
             if raised:
                 log.info(json.dumps({"sweep": len(raised)}))
         except Exception:
@@ -60,26 +136,17 @@ def start(services: Services, stop: threading.Event, interval: float,
 
             digest_round(sweeper, digest_file, log, digest_webhook)  # (logs its own failure)
 
-    def sweep_every() -> None:
-        try:
-            run_every(sweep, interval, stop)
-        finally:
-            sweeper.close()
-
-    threads = [
-        threading.Thread(target=follow_views, daemon=True, name="ehqa-views"),
-        threading.Thread(target=sweep_every, daemon=True, name="ehqa-sweep"),
-    ]
-    for thread in threads:
-        thread.start()
-    return threads
+    try:
+        run_every(sweep, interval, stop)
+    finally:
+        sweeper.close()
 
 
 def lifespan(
     services: Services,
     background: bool,
     interval: float,
-    digest: tuple[Path | None, str | None] = (None, None),
+    digest: Digest = (None, None),
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The app's lifespan: the threads (if `background`) run while it serves; at shutdown the
     reads' access-log entries still waiting are committed."""

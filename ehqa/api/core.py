@@ -3,10 +3,11 @@ and the checks of who may read or record what.
 
 Reads run at once, each on its own connection: they neither catch the views up (the follower
 beside the server keeps them current) nor write (their access-log entries are group-committed).
-Writes are serialised within a worker (`lock`) while they record; then, outside it, each waits
-for its views to be caught up past it before it answers (one catch-up for every write waiting
-at once, its three views and those writes' access-log entries in one transaction: `catch_up`,
-`projections.together`), so a caller reads their own writes.
+Writes are serialised within a worker (`lock`; on SQLite, in turn with the sweep's process and
+the other workers too: `WriteTurn`) while they record; then, outside it, each waits for its
+views to be caught up past it before it answers (one catch-up for every write waiting at once,
+its three views and those writes' access-log entries in one transaction: `catch_up`,
+`projections.together`, under the store's catch-up lock), so a caller reads their own writes.
 
 The edge translates and never decides: it checks who is calling and what the consent statement
 allows (aggregates.access), makes one application call, and maps refusals to problem+json.
@@ -37,6 +38,7 @@ from ehqa.filters import UnknownValueError, check_filters
 from ehqa.idempotency import IdempotencyKeys
 from ehqa.services import Services
 from ehqa.store import is_postgres
+from schedulers.lock import CatchUpLock
 
 EPISODE_VIEWS = ("episodes", "timeline", "children")  # the views an episode's commands change
 Rows = Sequence[tuple[Any, ...]]
@@ -47,6 +49,40 @@ def check(decision: Decision) -> None:
         raise Refused(403, "Forbidden", decision.reason)
 
 
+class WriteTurn:
+    """A worker's writes one at a time; on SQLite (one writer to the file), also in turn with
+    the sweep's process and the other workers, by the store's catch-up lock
+    (schedulers.lock.CatchUpLock), which the sweep holds around each batch it writes. A write
+    waiting for SQLite's own lock instead would back off for up to 100 ms at a time and, beside
+    a sweep writing batch after batch, keep missing its turn. Re-entrant, as the lock it
+    replaces."""
+
+    def __init__(self, store: CatchUpLock | None) -> None:
+        self._thread = threading.RLock()
+        self._store = store
+        self.local = store is None  # (only this worker's writes take turns)
+        self._held = threading.local()  # (each thread's stack of what it entered)
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        if self._store is None:
+            return
+        try:
+            held = self._store.held()
+            held.__enter__()
+        except BaseException:
+            self._thread.release()
+            raise
+        self._held.__dict__.setdefault("stack", []).append(held)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._store is not None:
+                self._held.stack.pop().__exit__(*exc)
+        finally:
+            self._thread.release()
+
+
 class Api:
     """What the routes share: one Services, tokens and the access log."""
 
@@ -54,12 +90,15 @@ class Api:
         self, services: Services, verifier: JwtVerifier | None = None, followed: bool = False
     ) -> None:
         self.services = services
-        self.lock = threading.RLock()  # (taken by writes only)
+        # (taken by writes only; on SQLite, one writer across processes too: WriteTurn)
+        self.lock = WriteTurn(
+            None if is_postgres(services.database_url) else services.catch_up_lock
+        )
         self.followed = followed  # a follower in this process keeps the views current
         self.tokens = TokenBook(services.views)
         self.auth = Authenticator(self.tokens, verifier)
         self.access = AccessLog(services.views)
-        self.group = GroupCommit(services.views)
+        self.group = GroupCommit(services.views, turn=None if self.lock.local else self.lock)
         self.tokens.defer = self.group.add
         self.keys = IdempotencyKeys(services.views)
         self.writes_caught_up = CatchUpGroup(self._catch_up_episode_views)

@@ -1,9 +1,11 @@
 """Group commit for what a read writes: its access-log entry, and a token's time of last use.
 
-A read does not write: it hands its rows here and answers. A thread of this worker commits
-everything handed in, in one transaction, within `EVERY` seconds of the first row waiting
-(sooner than a second, unless the store's write lock is held longer than that), and at
-shutdown. A read therefore never takes SQLite's write lock, and never waits for a writer.
+A read does not write: it hands its rows here and answers, so it never takes SQLite's write
+lock and never waits for a writer. A thread of this worker commits everything handed in, in one
+transaction, within `EVERY` seconds of the first row waiting (sooner than a second, unless the
+store's write lock is held longer than that), and at shutdown. On SQLite that thread takes its
+turn with the worker's writes (`turn`), so that beside a sweep writing batch after batch it does
+not wait on SQLite's own lock, backing off.
 
 A write's own access-log entry is not deferred: it is committed before the write is answered
 (in the transaction that catches its views up: ehqa.api.catch_up).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from projections.db import ViewDatabase
@@ -23,8 +26,14 @@ EVERY = 0.2  # seconds a row may wait before its group is committed
 
 
 class GroupCommit:
-    def __init__(self, db: ViewDatabase, every: float = EVERY) -> None:
+    def __init__(
+        self,
+        db: ViewDatabase,
+        every: float = EVERY,
+        turn: AbstractContextManager[Any] | None = None,
+    ) -> None:
         self._db, self._every = db, every
+        self._turn = turn or nullcontext()  # (SQLite: the worker's write turn, ehqa.api.core)
         self._waiting: dict[str, list[tuple[Any, ...]]] = {}
         self._guard = threading.Lock()  # (held only to hand rows in or take them out)
         self._flushing = threading.Lock()
@@ -52,7 +61,7 @@ class GroupCommit:
             if not waiting:
                 return
             try:
-                with self._db.transaction() as cur:
+                with self._turn, self._db.transaction() as cur:
                     for sql, rows in waiting.items():
                         cur.executemany(sql, rows)
             except BaseException:

@@ -219,7 +219,7 @@ def scheduler_run(
 
     def job() -> None:
         try:
-            raised = services.sweep()
+            raised = services.sweep(stop=stop)
             if raised is None:
                 log.info("another sweeper holds the lock; skipped")
                 return

@@ -57,6 +57,48 @@ def test_the_background_sweep_uses_the_apps_policies_and_clock(
         s.close()
 
 
+def test_a_catch_up_waits_for_the_one_under_way_elsewhere_instead_of_racing_it(
+    store_url: str,
+) -> None:
+    """The sweep holds the catch-up lock while it saves a batch and takes it into the views; a
+    server's write asking for its views meanwhile waits for it (not doing the same work beside
+    it), and then finds them holding the batch."""
+    s = Services(store_url, clock=fixed(TODAY))
+    sweeper = s.sibling()  # (another connection, as the sweep's process has)
+    held, release, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def sweeping() -> None:
+        with sweeper.catch_up_lock.held():
+            open_overdue(sweeper, "EH-2")
+            held.set()
+            release.wait(30)
+            sweeper.catch_up()  # (taken again by its holder: re-entrant)
+
+    def write_waiting() -> None:
+        s.catch_up_views(["episodes", "timeline", "children"])
+        answered.set()
+
+    try:
+        open_overdue(s, "EH-1")
+        s.catch_up()
+        threads = [threading.Thread(target=sweeping), threading.Thread(target=write_waiting)]
+        threads[0].start()
+        assert held.wait(30)
+        threads[1].start()
+        assert not answered.wait(0.5), "the write's catch-up did not wait for the sweep's"
+        release.set()
+        for thread in threads:
+            thread.join(30)
+        assert answered.is_set()
+        assert s.read.episode("EH-2") is not None
+        head = s.app.recorder.max_notification_id()
+        assert {position(s.views, name) for name in ("episodes", "timeline", "children")} == {head}
+    finally:
+        release.set()
+        sweeper.close()
+        s.close()
+
+
 def test_a_view_with_nothing_in_the_log_moves_to_its_head_and_misses_nothing_after(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,11 +48,11 @@ def test_views_caught_up_together_match_views_rebuilt(services: Services) -> Non
     services.catch_up()  # (every view current and none empty)
     refs = _recorded(services, 20, seed=4)  # (then a few events behind)
     chosen = [services.projection(name) for name in VIEWS]
-    assert catch_up_together(services.app, services.views, chosen, _log("written"))
+    assert catch_up_together(services.app, services.views, chosen, _log("written")) is not None
     assert _logged(services) == ["written"]
     head = services.app.recorder.max_notification_id()
     assert _positions(services) == dict.fromkeys(VIEWS, head)
-    assert catch_up_together(services.app, services.views, chosen)  # (nothing left)
+    assert catch_up_together(services.app, services.views, chosen) == 0  # (nothing left)
     view = services.read.episode(refs[0])
     assert view is not None
     assert view["version"] == services.app.get_episode(refs[0]).version
@@ -65,7 +65,7 @@ def test_views_caught_up_together_match_views_rebuilt(services: Services) -> Non
 def test_an_empty_view_or_a_replay_under_way_is_left_to_the_runner(services: Services) -> None:
     _recorded(services, 5, seed=5)
     chosen = [services.projection(name) for name in VIEWS]
-    assert not catch_up_together(services.app, services.views, chosen)  # (empty views)
+    assert catch_up_together(services.app, services.views, chosen) is None  # (empty views)
     assert _positions(services) == dict.fromkeys(VIEWS, 0)
     services.catch_up()
     _recorded(services, 3, seed=6)
@@ -75,7 +75,7 @@ def test_an_empty_view_or_a_replay_under_way_is_left_to_the_runner(services: Ser
             "INSERT INTO ehqa_tracking (projection, position) VALUES (?, ?)",
             (tracking.REPLAYING.format("timeline"), 1),
         )
-    assert not catch_up_together(services.app, services.views, chosen)
+    assert catch_up_together(services.app, services.views, chosen) is None
     assert _positions(services) == before
 
 
@@ -96,7 +96,7 @@ def test_a_view_moved_by_another_process_meanwhile_moves_none_of_them(services: 
     projection.prepare = moved_meanwhile  # type: ignore[method-assign]
     try:
         chosen = [services.projection(name) for name in VIEWS]
-        assert not catch_up_together(services.app, services.views, chosen, _log("lost"))
+        assert catch_up_together(services.app, services.views, chosen, _log("lost")) is None
     finally:
         vars(projection).pop("prepare", None)
     assert _logged(services) == []  # (rolled back with the views)

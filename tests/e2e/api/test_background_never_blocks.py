@@ -1,20 +1,22 @@
-"""The first request after a start is not held by the sweep: with the sweep stubbed to sit inside
-a write transaction until told to go, reads are answered over real HTTP meanwhile, and their
-access-log entries reach the log once it lets go."""
+"""The first request after a start is not held by the sweep: with the sweep's process stubbed to
+sit inside a write transaction until told to go, reads are answered over real HTTP meanwhile,
+and their access-log entries reach the log once it lets go; and the sweep's process ends with
+the server."""
 
 from __future__ import annotations
 
 import json
-import threading
+import os
 import time
 import urllib.request
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aggregates.access import Role
-from ehqa.api import create_app
+from ehqa.api import background, create_app
 from ehqa.clock import fixed
 from ehqa.services import Services
 from tests.e2e.api.conftest import served
@@ -29,19 +31,33 @@ def get(base: str, token: str, path: str) -> tuple[int, Any]:
         return response.status, json.loads(response.read())
 
 
+def slow_sweeping(database_url: str, options: dict[str, Any], *_: Any) -> None:
+    """In the sweep's process: hold the store's write lock (SQLite) or a row lock (PostgreSQL)
+    until the test lets go (a file it makes), as a sweep raising a great many alerts would."""
+    signals = os.environ["SLOW_SWEEP_DIR"]
+    services = Services(database_url, **options)
+    with services.views.transaction() as cur:
+        cur.execute("UPDATE ehqa_tracking SET position = position")
+        open(f"{signals}/inside", "w").close()
+        deadline = time.monotonic() + HELD
+        while not os.path.exists(f"{signals}/release") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    services.close()
+
+
 def test_reads_are_answered_while_the_first_sweep_holds_its_transaction(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    inside, release = threading.Event(), threading.Event()
+    monkeypatch.setattr(background, "sweeping", slow_sweeping)
+    monkeypatch.setenv("SLOW_SWEEP_DIR", str(tmp_path))
+    inside, release = tmp_path / "inside", tmp_path / "release"
 
-    def slow_sweep(self: Services, today: date | None = None) -> list[Any]:
-        with self.views.transaction() as cur:  # (SQLite: the write lock; PostgreSQL: a row lock)
-            cur.execute("UPDATE ehqa_tracking SET position = position")
-            inside.set()
-            release.wait(HELD)
-        return []
+    def wait_inside() -> bool:
+        deadline = time.monotonic() + 60
+        while not inside.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return inside.exists()
 
-    monkeypatch.setattr(Services, "sweep", slow_sweep)
     services = Services(store_url, clock=fixed(TODAY))
     try:
         services.app.open_episode("EH-1", child="C-1", lead_name="Jo Bright",
@@ -51,14 +67,14 @@ def test_reads_are_answered_while_the_first_sweep_holds_its_transaction(
         token = app.state.api.tokens.create("Co-ordinator", Role.COORDINATOR, None)
         admin = app.state.api.tokens.create("Admin", Role.ADMIN, None)
         with served(app) as base:
-            assert inside.wait(60), "the sweep did not start"
+            assert wait_inside(), "the sweep did not start"
             try:
                 for path in ("/episodes/EH-1", "/episodes/EH-1/timeline", "/drift"):
                     status, _ = get(base, token, path)
                     assert status == 200
-                    assert not release.is_set() and inside.is_set()  # (still held: answered)
+                    assert not release.exists()  # (still held: answered)
             finally:
-                release.set()
+                release.touch()
             deadline = time.monotonic() + 60  # (the group commit waits for the write lock)
             while time.monotonic() < deadline:
                 _, entries = get(base, admin, "/access-log")
@@ -67,5 +83,5 @@ def test_reads_are_answered_while_the_first_sweep_holds_its_transaction(
                 time.sleep(0.2)
             assert {"episode", "timeline", "drift board"} <= {e["action"] for e in entries}
     finally:
-        release.set()
+        release.touch()
         services.close()

@@ -175,3 +175,48 @@ def test_two_workers_on_postgres_serve_one_consistent_store(
     assert set(counts) == set(ids) and set(counts.values()) == {1}
     log = "".join(p.read_text() for p in tmp_path.glob("serve-*.log"))
     assert log.count("Started server process") == 2, log[-3000:]
+
+
+def children_of(pid: int) -> list[int]:
+    """The process's children, started by any of its threads (each thread lists its own)."""
+    tasks = Path(f"/proc/{pid}/task").glob("*/children")
+    return [int(child) for task in tasks for child in task.read_text().split()]
+
+
+def running(pid: int) -> bool:
+    """False once the process is gone (or a zombie waiting for a parent to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_the_sweep_runs_in_a_process_of_its_own_that_ends_when_the_server_is_killed(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A first sweep takes a core: it runs beside the server, not in it; and a server killed
+    outright (no shutdown) leaves no sweeper behind writing to the store."""
+    port = free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "ehqa", "--db", sqlite_url, "serve", "--port",
+                                   str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "EHQA_TODAY": "2025-11-20"},
+                                  start_new_session=True)  # fmt: skip
+    try:
+        assert _started(server, f"http://127.0.0.1:{port}", tmp_path / "serve.log")
+        deadline = time.monotonic() + 30
+        while not (sweepers := [pid for pid in children_of(server.pid)
+                                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]):  # fmt: skip
+            assert time.monotonic() < deadline, "no sweep process beside the server"
+            time.sleep(0.1)
+        assert len(sweepers) == 1
+        server.kill()
+        server.wait(30)
+        deadline = time.monotonic() + 30
+        while running(sweepers[0]):
+            assert time.monotonic() < deadline, "the sweep process outlived the killed server"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
