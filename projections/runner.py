@@ -27,6 +27,7 @@ from eventsourcing.persistence import Notification
 from projections.bulk import analyze_log, bulk_writes, emptying
 from projections.db import ViewDatabase, secondary_indexes
 from projections.failures import DeadLetter, Failure, bury, dead_letters, store_failure
+from projections.freshness import all_current, in_recorder
 from projections.histories import EventLog, Stored, read_page
 from projections.replay import (
     Progress,
@@ -375,7 +376,8 @@ def follow(
 ) -> None:
     """Keep the views current until `stop` is set (in batches of at most `batch_size` events,
     if given: a server's follower keeps each write short), each catch-up while `exclusive` is
-    held (one catch-up at a time across processes, where the caller has such a lock).
+    held (one catch-up at a time across processes, where the caller has such a lock), and only
+    when a view has an event to take (looked at without it).
 
     On PostgreSQL the recorder's subscription (LISTEN/NOTIFY) wakes the loop as soon as an
     event is recorded (or `settle` seconds later, so that the events recorded meanwhile are
@@ -387,10 +389,20 @@ def follow(
         subscription = app.recorder.subscribe(gt=app.recorder.max_notification_id())
     except NotImplementedError:
         subscription = None
+    views = {projection.name: list(projection.topics) for projection in projections}
+    newer = in_recorder(app.recorder)
+
+    def caught_up() -> int:
+        # (nothing to take, as usual beside a server whose writes catch their own views up:
+        # found without taking the lock, which a write may be waiting for)
+        if all_current(db, views, newer):
+            return 0
+        with exclusive():
+            return catch_up_all(app, db, projections, batch_size)
+
     if subscription is None:
         while not stop.is_set():
-            with exclusive():
-                applied = catch_up_all(app, db, projections, batch_size)
+            applied = caught_up()
             if applied and on_applied:
                 on_applied(applied)
             stop.wait(poll_interval)
@@ -402,8 +414,7 @@ def follow(
 
     threading.Thread(target=stop_subscription, daemon=True).start()
     with subscription:
-        with exclusive():
-            applied = catch_up_all(app, db, projections, batch_size)
+        applied = caught_up()
         if applied and on_applied:
             on_applied(applied)
         covered = 0  # every event up to this one was recorded before a catch-up began
@@ -413,8 +424,7 @@ def follow(
             if settle:
                 stop.wait(settle)
             covered = app.recorder.max_notification_id() or 0
-            with exclusive():
-                applied = catch_up_all(app, db, projections, batch_size)
+            applied = caught_up()
             if applied and on_applied:
                 on_applied(applied)
             if stop.is_set():

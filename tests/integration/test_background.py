@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -96,6 +98,46 @@ def test_a_catch_up_waits_for_the_one_under_way_elsewhere_instead_of_racing_it(
     finally:
         release.set()
         sweeper.close()
+        s.close()
+
+
+def test_the_follower_takes_the_catch_up_lock_only_when_a_view_has_something_to_take(
+    store_url: str,
+) -> None:
+    """Beside a server whose writes catch their own views up, the follower mostly finds nothing
+    to take: it looks without the lock (which a write may be waiting for), and takes it only
+    for an event the views lack."""
+    s = Services(store_url, clock=fixed(TODAY))
+    follower = s.sibling()
+    stop, taken = threading.Event(), []
+
+    @contextmanager
+    def counted() -> Iterator[None]:
+        taken.append(time.monotonic())
+        with follower.catch_up_lock.held():
+            yield
+
+    thread = threading.Thread(target=runner.follow, args=(follower.app, follower.views,
+                              follower.projections, stop), kwargs={"poll_interval": 0.05,
+                              "exclusive": counted})  # fmt: skip
+    try:
+        open_overdue(s, "EH-1")
+        s.catch_up()
+        thread.start()
+        time.sleep(1.0)  # (twenty rounds on SQLite; the first catch-up on PostgreSQL)
+        assert taken == []
+        open_overdue(s, "EH-2")  # (not caught up by its writer: the follower's to take)
+        deadline = time.monotonic() + 30
+        while s.read.episode("EH-2") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert s.read.episode("EH-2") is not None and taken
+        took = len(taken)
+        time.sleep(0.5)  # (quiet again: it looks, and leaves the lock alone)
+        assert len(taken) == took
+    finally:
+        stop.set()
+        thread.join(30)
+        follower.close()
         s.close()
 
 
