@@ -12,8 +12,9 @@ requests' every step. The child opens the same store with the same options and w
 turns: its alerts 10 episodes at a time, each batch saved and taken into the views while it
 holds the store's catch-up lock (schedulers.lock), which a request's write waits for instead of
 catching the sweep's alerts up itself beside it. It stops after the batch under way when the
-server stops, or when it finds the server's process gone. A store only this process can open
-(`memory:`) keeps the sweep on a thread.
+server stops, or when it finds the server's process gone; if it ends on its own, the server
+logs it and starts another. A store only this process can open (`memory:`) keeps the sweep on a
+thread.
 
 A read neither waits for them nor takes their locks: it catches nothing up and writes nothing
 (its access-log entry is group-committed), and on SQLite reads never wait for a writer.
@@ -47,6 +48,7 @@ FOLLOW_SETTLE = 0.2
 
 Digest = tuple[Path | None, str | None]
 NICENESS = 10  # the sweep process's, above the server's: requests come first for the CPU
+RESTART_AFTER = 5.0  # seconds before a sweep process that ended on its own is started again
 
 
 def start(services: Services, stop: threading.Event, interval: float,
@@ -82,20 +84,29 @@ def start(services: Services, stop: threading.Event, interval: float,
 def sweep_process(services: Services, interval: float, digest: Digest,
                   stop: threading.Event) -> None:  # fmt: skip
     """Run the sweep in a child process until `stop` is set; then stop it (and wait for the
-    sweep under way to end its transaction, at most 30 s)."""
+    sweep under way to end its batch, at most 30 s). A child that ends on its own (killed by
+    the system for memory, or failing to start) is logged and started again after
+    RESTART_AFTER seconds: the server never goes on without a sweep."""
     context = multiprocessing.get_context("spawn")  # (no copy of this process's threads)
     stopping = context.Event()
     json_logs = any(isinstance(h.formatter, JsonLines) for h in logging.getLogger().handlers)
-    child = context.Process(target=sweeping, name="ehqa-sweep", daemon=True,
-                            args=(services.database_url, services.options, interval, digest,
-                                  stopping, json_logs))  # fmt: skip
-    child.start()
-    stop.wait()
-    stopping.set()
-    child.join(timeout=30)
-    if child.is_alive():
-        child.terminate()
-        child.join()
+    while not stop.is_set():
+        child = context.Process(target=sweeping, name="ehqa-sweep", daemon=True,
+                                args=(services.database_url, services.options, interval, digest,
+                                      stopping, json_logs))  # fmt: skip
+        child.start()
+        while child.is_alive() and not stop.wait(1.0):
+            pass
+        if stop.is_set():
+            stopping.set()
+            child.join(timeout=30)
+            if child.is_alive():
+                child.terminate()
+                child.join()
+            return
+        log.error("the sweep's process ended (exit code %s); starting it again in %s s",
+                  child.exitcode, RESTART_AFTER)  # fmt: skip
+        stop.wait(RESTART_AFTER)
 
 
 def sweeping(database_url: str, options: dict[str, Any], interval: float, digest: Digest,

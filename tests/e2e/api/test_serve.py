@@ -192,6 +192,20 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+def sweepers_of(pid: int, wait: bool = True) -> int | None:
+    """The server's one sweep process (waiting up to 30 s for it, if `wait`)."""
+    deadline = time.monotonic() + (30 if wait else 0)
+    while True:
+        found = [child for child in children_of(pid) if running(child)
+                 and b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]  # fmt: skip
+        if found or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    assert len(found) <= 1, found
+    assert found or not wait, "no sweep process beside the server"
+    return found[0] if found else None
+
+
 def test_the_sweep_runs_in_a_process_of_its_own_that_ends_when_the_server_is_killed(
     sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -205,18 +219,37 @@ def test_the_sweep_runs_in_a_process_of_its_own_that_ends_when_the_server_is_kil
                                   start_new_session=True)  # fmt: skip
     try:
         assert _started(server, f"http://127.0.0.1:{port}", tmp_path / "serve.log")
-        deadline = time.monotonic() + 30
-        while not (sweepers := [pid for pid in children_of(server.pid)
-                                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]):  # fmt: skip
-            assert time.monotonic() < deadline, "no sweep process beside the server"
-            time.sleep(0.1)
-        assert len(sweepers) == 1
+        sweeper = sweepers_of(server.pid)
         server.kill()
         server.wait(30)
         deadline = time.monotonic() + 30
-        while running(sweepers[0]):
+        while running(sweeper):
             assert time.monotonic() < deadline, "the sweep process outlived the killed server"
             time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_a_sweep_process_that_dies_is_started_again(sqlite_url: str, tmp_path: Path) -> None:
+    """Killed by the system (for memory, say), the sweep's process is replaced, and the server
+    says so in its log: alerts never silently stop."""
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "ehqa", "--db", sqlite_url, "serve", "--port",
+                                   str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "EHQA_TODAY": "2025-11-20"},
+                                  start_new_session=True)  # fmt: skip
+    try:
+        assert _started(server, f"http://127.0.0.1:{port}", log_path)
+        first = sweepers_of(server.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while sweepers_of(server.pid, wait=False) in (None, first):
+            assert time.monotonic() < deadline, "the sweep process was not started again"
+            time.sleep(0.2)
+        assert "the sweep's process ended (exit code -9)" in log_path.read_text()
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
