@@ -1,7 +1,8 @@
 """Beside a worker of the API: the view follower, as a thread, and the alert sweep, as a process
 of its own.
 
-Neither holds a request up. The follower has a Services of its own (a database connection is
+Neither holds a read up, and a write waits at most for the sweep's batch under way (below).
+The follower has a Services of its own (a database connection is
 never shared between threads), opened as the app's own (`Services.sibling`: the same policies,
 default policy and clock), and works in batches of at most CATCH_UP_BATCH events.
 
