@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, Protocol
 
 import filelock
@@ -75,7 +75,9 @@ class CatchUpLock(Protocol):
 class PostgresCatchUpLock:
     """An advisory lock (keyed by the schema, as the sweep's), taken on a connection of its own,
     kept open while this process runs (a write pays no connection for it); the threads of one
-    process take turns at it first."""
+    process take turns at it first. A kept connection the server has dropped meanwhile (a
+    restart, an idle timeout) is opened again once before the lock is taken; one that breaks
+    while held has lost the lock with its session, and is dropped, never raising at release."""
 
     def __init__(self, conninfo: str, schema: str | None = None) -> None:
         self._conninfo, self._schema = conninfo, schema
@@ -83,28 +85,53 @@ class PostgresCatchUpLock:
         self._conn: Any = None
         self._depth = 0
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    _KEY = "%s, hashtext(COALESCE(%s, current_schema()))"
+
+    def _lock(self) -> None:
         import psycopg
 
-        key = "%s, hashtext(COALESCE(%s, current_schema()))"
         args = (CATCH_UP_LOCK, self._schema)
+        for attempt in (1, 2):
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self._conninfo, autocommit=True, keepalives=1,
+                                             keepalives_idle=30, keepalives_interval=10,
+                                             keepalives_count=3)  # fmt: skip
+            try:
+                self._conn.execute(f"SELECT pg_advisory_lock({self._KEY})", args)
+                return
+            except psycopg.OperationalError:
+                self._drop()
+                if attempt == 2:
+                    raise
+
+    def _unlock(self) -> None:
+        try:
+            self._conn.execute(f"SELECT pg_advisory_unlock({self._KEY})",
+                               (CATCH_UP_LOCK, self._schema))  # fmt: skip
+        except Exception:
+            self._drop()  # (closing the session releases whatever it still held)
+
+    def _drop(self) -> None:
+        with suppress(Exception):
+            self._conn.close()
+        self._conn = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
         with self._turn:
             if self._depth == 0:
-                if self._conn is None or self._conn.closed:
-                    self._conn = psycopg.connect(self._conninfo, autocommit=True)
-                self._conn.execute(f"SELECT pg_advisory_lock({key})", args)
+                self._lock()
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._conn.execute(f"SELECT pg_advisory_unlock({key})", args)
+                    self._unlock()
 
     def close(self) -> None:
         if self._conn is not None:
-            self._conn.close()
+            self._drop()
 
 
 class FileCatchUpLock:

@@ -95,7 +95,13 @@ def sweep_process(services: Services, interval: float, digest: Digest,
         child = context.Process(target=sweeping, name="ehqa-sweep", daemon=True,
                                 args=(services.database_url, services.options, interval, digest,
                                       stopping, json_logs))  # fmt: skip
-        child.start()
+        try:
+            child.start()
+        except Exception:  # (out of memory or processes, say: tried again, never given up)
+            log.exception("the sweep's process could not be started; trying again in %s s",
+                          RESTART_AFTER)  # fmt: skip
+            stop.wait(RESTART_AFTER)
+            continue
         while child.is_alive() and not stop.wait(1.0):
             pass
         if stop.is_set():

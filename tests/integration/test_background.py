@@ -3,6 +3,7 @@ and clock), one sweeper per council schema, and a catch-up never rereads a log i
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -11,14 +12,16 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from ehqa.api import background
 from ehqa.api.background import start
 from ehqa.clock import fixed
 from ehqa.services import Services
 from projections import runner
 from projections.runner import position
-from schedulers.lock import PostgresSweepLock
+from schedulers.lock import PostgresCatchUpLock, PostgresSweepLock
 from tests.conftest import postgres_server_url
 
 TODAY = date(2025, 11, 20)
@@ -175,3 +178,72 @@ def test_councils_in_two_schemas_of_one_database_each_hold_their_own_sweep_lock(
         assert (first, other_council, second) == (True, True, False)
     with PostgresSweepLock(server, a).hold() as again:
         assert again  # (released with its holder)
+
+
+@pytest.mark.postgres
+def test_the_catch_up_lock_outlives_its_connection_being_dropped() -> None:
+    """The kept connection dropped while idle (a server restart, an idle timeout) is opened
+    again when the lock is next taken; dropped while the lock is held, release does not raise
+    and the lock is free for the next holder (it went with the session)."""
+    server, schema = postgres_server_url(), f"t_{uuid.uuid4().hex[:12]}"
+    lock, other = PostgresCatchUpLock(server, schema), PostgresCatchUpLock(server, schema)
+
+    def drop(held_by: PostgresCatchUpLock) -> None:
+        pid = held_by._conn.info.backend_pid
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    try:
+        with lock.held():
+            pass
+        drop(lock)  # (idle)
+        with lock.held(), pytest.raises(TimeoutError):  # (held: the other waits)
+            taken_within(other, 0.5)
+        with lock.held():
+            drop(lock)  # (while held)
+        taken_within(other, 5)  # (free again)
+    finally:
+        lock.close()
+        other.close()
+
+
+def taken_within(lock: PostgresCatchUpLock, seconds: float) -> None:
+    """Take and release `lock` in another thread; TimeoutError if not taken in time."""
+    done = threading.Event()
+
+    def take() -> None:
+        with lock.held():
+            done.set()
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    if not done.wait(seconds):
+        raise TimeoutError
+    thread.join(5)
+
+
+def test_a_sweep_process_that_cannot_be_started_is_tried_again(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Starting the sweep's process can fail (no memory, no processes left, here a target that
+    cannot be sent to it): logged, and tried again until the server stops; never given up."""
+    monkeypatch.setattr(background, "sweeping", lambda *_: None)  # (a lambda does not pickle)
+    monkeypatch.setattr(background, "RESTART_AFTER", 0.1)
+    s, stop = Services(store_url, clock=fixed(TODAY)), threading.Event()
+    thread = threading.Thread(target=background.sweep_process, args=(s, 3600, (None, None), stop))
+    try:
+        with caplog.at_level(logging.ERROR, logger="ehqa.api"):
+            thread.start()
+            deadline = time.monotonic() + 30
+            while (
+                len(failed := [r for r in caplog.records if "could not be started" in r.message])
+                < 2
+            ):
+                assert time.monotonic() < deadline, "not tried again"
+                time.sleep(0.05)
+        assert failed
+    finally:
+        stop.set()
+        thread.join(30)
+        s.close()
+    assert not thread.is_alive()
