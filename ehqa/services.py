@@ -44,21 +44,25 @@ if TYPE_CHECKING:  # (the runner is loaded when a view has something to take, or
 def sweep_lock(env: dict[str, str]) -> SweepLock:
     from schedulers.lock import FileSweepLock, PostgresSweepLock
 
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-        return PostgresSweepLock(postgres_conninfo(env), env.get("POSTGRES_SCHEMA"))
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
-        return FileSweepLock(env["SQLITE_DBNAME"] + ".sweep.lock")
-    return FileSweepLock(tempfile.gettempdir() + f"/ehqa-{id(env)}.sweep.lock")
+    lock: SweepLock = _store_lock(env, "sweep", PostgresSweepLock, FileSweepLock)
+    return lock
 
 
 def catch_up_lock(env: dict[str, str]) -> CatchUpLock:
     from schedulers.lock import FileCatchUpLock, PostgresCatchUpLock
 
+    lock: CatchUpLock = _store_lock(env, "catch-up", PostgresCatchUpLock, FileCatchUpLock)
+    return lock
+
+
+def _store_lock(env: dict[str, str], name: str, postgres: Any, file: Any) -> Any:
+    """A lock of the store's own: PostgreSQL's, keyed by its schema; else a lock file named
+    `name` beside the SQLite database (or in the temporary directory, for a memory store)."""
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-        return PostgresCatchUpLock(postgres_conninfo(env), env.get("POSTGRES_SCHEMA"))
+        return postgres(postgres_conninfo(env), env.get("POSTGRES_SCHEMA"))
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
-        return FileCatchUpLock(env["SQLITE_DBNAME"] + ".catch-up.lock")
-    return FileCatchUpLock(tempfile.gettempdir() + f"/ehqa-{id(env)}.catch-up.lock")
+        return file(f"{env['SQLITE_DBNAME']}.{name}.lock")
+    return file(f"{tempfile.gettempdir()}/ehqa-{id(env)}.{name}.lock")
 
 
 def open_views(env: dict[str, str]) -> ViewDatabase:

@@ -37,7 +37,6 @@ from fastapi import FastAPI
 
 from ehqa.api.logs import JsonLines
 from ehqa.services import Services
-from ehqa.store import store_env
 from projections.runner import CATCH_UP_BATCH, follow
 from schedulers.scheduler import run_every
 
@@ -70,7 +69,7 @@ def start(services: Services, stop: threading.Event, interval: float,
         finally:
             follower.close()
 
-    if store_env(services.database_url)["PERSISTENCE_MODULE"] == "eventsourcing.popo":
+    if services.env["PERSISTENCE_MODULE"] == "eventsourcing.popo":
         sweep = threading.Thread(target=sweep_every, args=(services.sibling(), interval, digest,
                                  stop), daemon=True, name="ehqa-sweep")  # fmt: skip
     else:

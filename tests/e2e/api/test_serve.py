@@ -206,19 +206,30 @@ def sweepers_of(pid: int, wait: bool = True) -> int | None:
     return found[0] if found else None
 
 
+@contextmanager
+def raw_server(db: str, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`ehqa serve` started and answering, its process handed over to be killed as a test
+    needs (whatever of its group is left is killed at the end)."""
+    port = free_port()
+    with log_path.open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "ehqa", "--db", db, "serve", "--port", str(port)],
+                                  stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "EHQA_TODAY": "2025-11-20"},
+                                  start_new_session=True)  # fmt: skip
+    try:
+        assert _started(server, f"http://127.0.0.1:{port}", log_path)
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+
+
 def test_the_sweep_runs_in_a_process_of_its_own_that_ends_when_the_server_is_killed(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     """A first sweep takes a core: it runs beside the server, not in it; and a server killed
     outright (no shutdown) leaves no sweeper behind writing to the store."""
-    port = free_port()
-    with (tmp_path / "serve.log").open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "ehqa", "--db", sqlite_url, "serve", "--port",
-                                   str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "EHQA_TODAY": "2025-11-20"},
-                                  start_new_session=True)  # fmt: skip
-    try:
-        assert _started(server, f"http://127.0.0.1:{port}", tmp_path / "serve.log")
+    with raw_server(sqlite_url, tmp_path / "serve.log") as server:
         sweeper = sweepers_of(server.pid)
         server.kill()
         server.wait(30)
@@ -226,23 +237,13 @@ def test_the_sweep_runs_in_a_process_of_its_own_that_ends_when_the_server_is_kil
         while running(sweeper):
             assert time.monotonic() < deadline, "the sweep process outlived the killed server"
             time.sleep(0.2)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
 
 
 def test_a_sweep_process_that_dies_is_started_again(sqlite_url: str, tmp_path: Path) -> None:
     """Killed by the system (for memory, say), the sweep's process is replaced, and the server
     says so in its log: alerts never silently stop."""
-    port = free_port()
     log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "ehqa", "--db", sqlite_url, "serve", "--port",
-                                   str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "EHQA_TODAY": "2025-11-20"},
-                                  start_new_session=True)  # fmt: skip
-    try:
-        assert _started(server, f"http://127.0.0.1:{port}", log_path)
+    with raw_server(sqlite_url, log_path) as server:
         first = sweepers_of(server.pid)
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 60
@@ -250,6 +251,3 @@ def test_a_sweep_process_that_dies_is_started_again(sqlite_url: str, tmp_path: P
             assert time.monotonic() < deadline, "the sweep process was not started again"
             time.sleep(0.2)
         assert "the sweep's process ended (exit code -9)" in log_path.read_text()
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
