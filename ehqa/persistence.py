@@ -5,7 +5,7 @@ record in the same transaction as its events, and eventsourcing's JSON read by o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from functools import partial
 from typing import Any
@@ -163,6 +163,16 @@ class TrackedApplication(Application[UUID]):
                 recorder.create_table()
             return recorder
         return factory.process_recorder()
+
+    # Told of the aggregates of every save, once its events are committed (Services hands them
+    # to the episodes view: a catch-up in this process then need not read them back).
+    saved: Callable[[Iterable[Any]], None] | None = None
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        recordings = super()._record(processing_event)
+        if self.saved is not None:
+            self.saved(processing_event.aggregates.values())
+        return recordings
 
     def save(
         self,

@@ -184,6 +184,7 @@ class Services:
                               default_policy=options["default_policy"],
                               calendar=self.read.calendar, sharing=self._opened_log())  # fmt: skip
         app.child_keys = ChildKeys(self.views, self.env, self.keys)
+        app.saved = self._saved
         self._app = app
         return app
 
@@ -215,6 +216,16 @@ class Services:
     def catch_up_lock(self) -> CatchUpLock:
         """One catch-up of the views at a time across processes (schedulers.lock)."""
         return catch_up_lock(self.env)
+
+    def _saved(self, aggregates: Iterable[Any]) -> None:
+        """What the application saved, handed to the episodes view if this Services has made
+        it (its next catch-up then takes those episodes as saved, not read back)."""
+        if "projections" in self.__dict__:
+            from projections.views import EpisodesProjection
+
+            episodes = self.projections[0]
+            assert isinstance(episodes, EpisodesProjection)
+            episodes.saved(aggregates)
 
     def sibling(self) -> Services:
         """Another Services on the same store, with the same policies and clock (a thread's own:

@@ -3,9 +3,11 @@ drift board), derived from the aggregate itself."""
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from uuid import UUID
@@ -35,6 +37,7 @@ ALERT_COLUMNS = (
 )  # fmt: skip
 
 
+SAVED_KEPT = 1_000  # episodes saved in this process and not yet met by a catch-up, at most
 CLOCK_NAMES = {clock: clock.value for clock in ClockName}  # (an enum's value is a property)
 
 
@@ -53,7 +56,9 @@ class EpisodesProjection:
 
     The episode's facts come from the domain itself: its events are applied to the episode as
     it stood before them (kept in a small cache, or read back at that version), so the clocks
-    here are exactly the aggregate's.
+    here are exactly the aggregate's. An episode this process has just saved (`saved`) is taken
+    as it was saved, past every event it holds, instead of being read back and replayed: a
+    write's catch-up, and the sweep's after each batch, read no history.
     """
 
     name = "episodes"
@@ -77,6 +82,8 @@ class EpisodesProjection:
         self._calendar = calendar
         self._cache: OrderedDict[UUID, Episode] = OrderedDict()
         self._cache_size = cache_size
+        self._saved: OrderedDict[UUID, Episode] = OrderedDict()  # (copies, as saved: `saved`)
+        self._saving = threading.Lock()  # (a server's threads save at once)
         self.derivations = 0  # clock derivations (each derives one episode's clocks): a counter
 
     def prepare(self, batch: Batch) -> EpisodeRows:
@@ -88,20 +95,29 @@ class EpisodesProjection:
         """
         touched: dict[UUID, Any] = {}
         opened: dict[UUID, int] = {}  # episodes the batch opens, with their first event's id
+        ahead: dict[UUID, list[int]] = {}  # taken as saved: [its version, the last one met]
         for seq, event in batch:
-            episode_id = event.originator_id
-            aggregate = touched.get(episode_id)
-            if aggregate is None:
-                aggregate = self._before(episode_id, event.originator_version)
-            try:
-                touched[episode_id] = cast(Any, event).mutate(aggregate)
-            except Exception:
-                self._cache.pop(episode_id, None)  # (it may be half-changed; the batch is retried)
-                raise
-            if event.originator_version == 1:
+            episode_id, version = event.originator_id, event.originator_version
+            if version == 1:
                 opened[episode_id] = seq
+            aggregate = touched.get(episode_id)
+            if aggregate is None and (saved := self._as_saved(episode_id, version)) is not None:
+                touched[episode_id], ahead[episode_id] = saved, [saved.version, version]
+            elif episode_id in ahead and version <= ahead[episode_id][0]:
+                ahead[episode_id][1] = version  # (already in the episode as it was saved)
+            else:
+                if aggregate is None:
+                    aggregate = self._before(episode_id, version)
+                try:
+                    touched[episode_id] = cast(Any, event).mutate(aggregate)
+                except Exception:
+                    self._cache.pop(episode_id, None)  # (maybe half-changed; the batch is retried)
+                    raise
             if len(touched) >= self._cache_size:
                 break
+        for episode_id, (saved_at, met) in ahead.items():
+            if met < saved_at:  # (the batch ended short of the save: the episode as at its end)
+                touched[episode_id] = self._load(episode_id, met)
         rows = EpisodeRows()
         for episode_id, episode in touched.items():
             self._remember(episode)
@@ -175,6 +191,27 @@ class EpisodesProjection:
         cur.executemany("DELETE FROM ehqa_alerts WHERE reference = ?", changed)
         cur.insert_rows("ehqa_clocks", CLOCK_COLUMNS, rows.clocks)
         cur.insert_rows("ehqa_alerts", ALERT_COLUMNS, rows.alerts)
+
+    def saved(self, aggregates: Iterable[Any]) -> None:
+        """Episodes just saved (their events committed), kept (copied: the saver may go on
+        changing its own) until a catch-up meets their events; at most SAVED_KEPT of them."""
+        copies = [copy.deepcopy(a) for a in aggregates if isinstance(a, Episode)]
+        with self._saving:
+            for episode in copies:
+                self._saved[episode.id] = episode
+                self._saved.move_to_end(episode.id)
+            while len(self._saved) > SAVED_KEPT:
+                self._saved.popitem(last=False)
+
+    def _as_saved(self, episode_id: UUID, version: int) -> Episode | None:
+        """The episode as this process saved it, if that save holds the event at `version`."""
+        with self._saving:
+            saved = self._saved.pop(episode_id, None)
+        if saved is None or version <= saved.version:
+            return saved
+        if version == saved.version + 1:  # (saved before the events met now: their start)
+            self._remember(saved)
+        return None
 
     def _before(self, episode_id: UUID, version: int) -> Episode | None:
         if version == 1:
