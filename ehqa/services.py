@@ -6,6 +6,7 @@ import functools
 import os
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import date
@@ -307,17 +308,23 @@ class Services:
         return dead_letters(self.views, view and self.projection(view).name)
 
     def sweep(
-        self, today: date | None = None, stop: threading.Event | None = None
+        self, today: date | None = None, stop: threading.Event | None = None, paced: bool = False
     ) -> list[Raised] | None:
         """One sweep as at `today` (default: the clock); None if another sweeper holds the lock.
-        Once `stop` is set, it ends after the batch under way (the rest: the next sweep)."""
+        Once `stop` is set, it ends after the batch under way (the rest: the next sweep).
+        `paced` (a sweep beside a server): after each batch it lets the catch-up lock be for as
+        long as it held it (schedulers.lock.paced)."""
         with self.sweep_lock.hold() as held:
             if not held:
                 return None
+            from schedulers.lock import paced as pacing
             from schedulers.sweep import sweep
 
+            exclusive = self.catch_up_lock.held
+            if paced:
+                exclusive = functools.partial(pacing, exclusive, stop.wait if stop else time.sleep)
             return sweep(self.app, self.read, self.catch_up, today or self.app.clock(),
-                         self.catch_up_lock.held, stop.is_set if stop else lambda: False)  # fmt: skip
+                         exclusive, stop.is_set if stop else lambda: False)  # fmt: skip
 
     def assign_audit(self, reference: str, *, episode: str, scheme: str, auditor: str, reason: str,
                      on: date, managers: dict[str, str] | None = None, kind: str = "detailed",

@@ -5,18 +5,21 @@ And one catch-up of the views at a time across processes (`CatchUpLock`), taken 
 around each batch it saves and the catch-up after it, by a server's writes around the catch-up
 each waits for, and by the follower: a write that meets a batch of the sweep's alerts waits for
 the sweep to take them into the views, instead of doing the same work again beside it (and
-losing the race to move the views' positions). Taking it waits; it is re-entrant.
+losing the race to move the views' positions). Taking it waits; it is re-entrant. A sweep
+beside a server takes it `paced`: after each hold it lets it be for a while.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, Protocol
 
 import filelock
 
+SWEEP_SHARE = 0.5  # of the time, at most, that a sweep beside a server holds the catch-up lock
 SWEEP_LOCK = 0x65687173  # "ehqs"
 CATCH_UP_LOCK = 0x65687163  # "ehqc"
 POLL = 0.002  # seconds between tries of a lock file held by another process
@@ -149,3 +152,18 @@ class FileCatchUpLock:
 
     def close(self) -> None:
         pass
+
+
+@contextmanager
+def paced(
+    held: Callable[[], AbstractContextManager[Any]],
+    pause: Callable[[float], object],
+    share: float = SWEEP_SHARE,
+) -> Iterator[None]:
+    """`held`; then, once it is let go, `pause` for as long again as it was held, times
+    (1 - share) / share: a sweep taking it batch after batch holds it at most `share` of the
+    time, and a write that comes meanwhile mostly finds it free (else it waits for one batch)."""
+    with held():
+        started = time.monotonic()
+        yield
+    pause((time.monotonic() - started) * (1 - share) / share)

@@ -6,16 +6,18 @@ The follower has a Services of its own (a database connection is
 never shared between threads), opened as the app's own (`Services.sibling`: the same policies,
 default policy and clock), and works in batches of at most CATCH_UP_BATCH events.
 
-The sweep runs in a child process (`sweeping`), at a lower scheduling priority than the server:
-a first sweep on a large store raises tens of thousands of alerts and takes a core for a minute
-or more, and as a thread of the server it would hold the interpreter's lock between the
-requests' every step. The child opens the same store with the same options and writes in short
-turns: its alerts 10 episodes at a time, each batch saved and taken into the views while it
-holds the store's catch-up lock (schedulers.lock), which a request's write waits for instead of
-catching the sweep's alerts up itself beside it. It stops after the batch under way when the
-server stops, or when it finds the server's process gone; if it ends on its own, the server
-logs it and starts another. A store only this process can open (`memory:`) keeps the sweep on a
-thread.
+The sweep runs in a child process (`sweeping`): a first sweep on a large store raises tens of
+thousands of alerts and takes a core for a minute or more, and as a thread of the server it
+would hold the interpreter's lock between the requests' every step. The child opens the same
+store with the same options and writes in short turns: its alerts 2 episodes at a time
+(schedulers.sweep.BATCH), each batch saved and taken into the views while it holds the store's
+catch-up lock (schedulers.lock), which a request's write waits for instead of catching the
+sweep's alerts up itself beside it; after each turn it lets the lock be for as long again
+(`paced`), so a write mostly finds it free. It runs at the server's own priority: niced, it
+was descheduled while holding the lock whenever the server and the database were busy, and the
+writes waiting for it waited the longer. It stops after the batch under way when the server
+stops, or when it finds the server's process gone; if it ends on its own, the server logs it and
+starts another. A store only this process can open (`memory:`) keeps the sweep on a thread.
 
 A read neither waits for them nor takes their locks: it catches nothing up and writes nothing
 (its access-log entry is group-committed), and on SQLite reads never wait for a writer.
@@ -26,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -47,7 +48,6 @@ FOLLOW_SETTLE = 0.2
 
 
 Digest = tuple[Path | None, str | None]
-NICENESS = 10  # the sweep process's, above the server's: requests come first for the CPU
 RESTART_AFTER = 5.0  # seconds before a sweep process that ended on its own is started again
 
 
@@ -121,7 +121,6 @@ def sweeping(database_url: str, options: dict[str, Any], interval: float, digest
     server's process is gone."""
     from ehqa.api.logs import configure
 
-    os.nice(NICENESS)
     configure("json" if json_logs else "text")
     stop = threading.Event()
     parent = multiprocessing.parent_process()
@@ -142,7 +141,7 @@ def sweep_every(sweeper: Services, interval: float, digest: Digest, stop: thread
 
     def sweep() -> None:
         try:
-            raised = sweeper.sweep(stop=stop)
+            raised = sweeper.sweep(stop=stop, paced=True)
             if raised:
                 log.info(json.dumps({"sweep": len(raised)}))
         except Exception:

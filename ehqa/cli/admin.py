@@ -219,7 +219,7 @@ def scheduler_run(
 
     def job() -> None:
         try:
-            raised = services.sweep(stop=stop)
+            raised = services.sweep(stop=stop, paced=True)
             if raised is None:
                 log.info("another sweeper holds the lock; skipped")
                 return

@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -364,3 +366,61 @@ def test_delivery_to_a_webhook_retries_and_carries_the_alert_id(sqlite_url: str)
     finally:
         s.close()
         server.shutdown()
+
+
+def test_a_paced_sweep_lets_the_catch_up_lock_be_as_long_as_it_held_it(store_url: str) -> None:
+    """Beside a server (paced), after each batch the sweep waits as long as it held the lock,
+    so a write mostly finds it free; waiting on the stop flag, so stopping ends the wait."""
+    s = services_at(store_url, D(2023, 5, 9))
+    try:
+        for n in range(2 * BATCH + 1):  # (three batches)
+            open_with_assessment_due_5_may_2023(s, f"EH-{n}")
+        held: list[float] = []  # (each turn the sweep took, not those nested in it)
+        lock, depth = s.catch_up_lock.held, [0]
+
+        @contextmanager
+        def timed() -> Iterator[None]:
+            with lock():
+                started, depth[0] = time.monotonic(), depth[0] + 1
+                try:
+                    yield
+                finally:
+                    depth[0] -= 1
+                    if depth[0] == 0:
+                        held.append(time.monotonic() - started)
+
+        s.catch_up_lock.held = timed  # type: ignore[method-assign]
+        waits: list[float | None] = []
+
+        class Stop(threading.Event):
+            def wait(self, timeout: float | None = None) -> bool:
+                waits.append(timeout)
+                return super().wait(timeout)
+
+        raised = s.sweep(stop=Stop(), paced=True)
+        assert raised and len({r.episode for r in raised}) == 2 * BATCH + 1
+        turns = held[1:]  # (after the catch-up before the first batch)
+        assert len(waits) == len(turns) == 3  # (once after each batch)
+        assert all(w is not None and w >= 0.9 * h for w, h in zip(waits, turns, strict=True))
+        for n in range(2 * BATCH + 1):  # (alerts falling due later: another three batches)
+            s.app.change(f"EH-{n}", lambda e, t: e.finalise_assessment(D(2023, 5, 9), t))
+        waits.clear()
+        later = services_at(store_url, D(2023, 9, 1))
+        try:
+            assert later.sweep(stop=Stop(), paced=False)
+        finally:
+            later.close()
+        assert waits == []  # (unpaced: `ehqa sweep`, run by hand)
+    finally:
+        s.close()
+
+
+def test_paced_pauses_in_proportion_to_the_hold() -> None:
+    from schedulers.lock import paced
+
+    for share, factor in ((0.5, 1.0), (0.25, 3.0)):
+        pauses: list[float] = []
+        with paced(nullcontext, pauses.append, share):
+            time.sleep(0.02)
+        assert len(pauses) == 1
+        assert 0.02 * factor <= pauses[0] < 0.5 * factor
