@@ -10,13 +10,15 @@ Then, each in a child process of its own (so that its peak resident size is its 
 `os.wait4`):
 - the floors no projection can beat, writing nothing: reading the view's own events from the
   log a page at a time (scan), and decoding them (scan + decode); for the episodes view, also
-  replaying them into their aggregates, every aggregate held in memory (scan + decode + replay);
+  replaying them into their aggregates, every aggregate held in memory (scan + decode + replay),
+  and read episode by episode as the rebuild reads them, decoded and replayed (by episode +
+  decode + replay: how fast the rebuild's own reads go at each size);
 - the rebuild of each view: seconds, events/s, its ratio to its floor (episodes: scan + decode +
   replay; the others: scan + decode), peak RSS, and how many times an episode's clocks were
   derived.
 The sizes are measured in turn (each floor and each rebuild at every size before the next), so
 that a change in the machine's load falls on every size alike. Last, each view's events/s at
-each size beside the smallest size's, and the peak RSS of every rebuild beside the bound
+each size beside the smallest size's, each floor's likewise, and the peak RSS of every rebuild beside the bound
 (RSS_BOUND_MB). The CPU column counts this process's CPU time and, on PostgreSQL, that of the
 server's processes serving the run (read from /proc, the server being on this machine): on a
 shared two-core machine the wall clock measures the load as much as the work, and timings vary
@@ -39,7 +41,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 RSS_BOUND_MB = 250  # the bound a rebuild's peak resident size stays under, at any log size
 TODAY = date(2026, 11, 20)
@@ -120,6 +122,40 @@ def child_floor(url: str, view: str, replay: bool, decode: bool) -> dict[str, An
     return {"events": count, "seconds": seconds, "cpu": cpu}
 
 
+def child_floor_by_episode(url: str) -> dict[str, Any]:
+    """The episodes' events read as the rebuild reads them, episode by episode (whole histories,
+    in batches: projections.replay.read_batch), decoded and replayed, writing nothing; each
+    batch's episodes let go after it, as the rebuild's are."""
+    from eventsourcing.persistence import Notification
+
+    from ehqa.clock import fixed
+    from ehqa.services import Services
+    from projections.histories import EventLog
+    from projections.replay import REPLAY_EVENTS, cycle_collection_paused, read_batch
+
+    services = Services(url, clock=fixed(TODAY))
+    app, topics = services.app, services.projection("episodes").topics
+    log = EventLog.of(app, services.views)
+    assert log is not None
+    target = log.last(topics)
+    count, start = 0, 0
+    clock = cpu_clock(url)
+    started, cpu = time.perf_counter(), clock()
+    with cycle_collection_paused():
+        while start < target:
+            reading = read_batch(log, topics, start, target, REPLAY_EVENTS)
+            for opening in reading.taken:
+                episode: Any = None
+                for stored in reading.found[opening.originator_id]:
+                    event: Any = app.mapper.to_domain_event(cast(Notification, stored))
+                    episode = event.mutate(episode)
+                    count += 1
+            start = reading.end
+    seconds, cpu = time.perf_counter() - started, clock() - cpu
+    services.close()
+    return {"events": count, "seconds": seconds, "cpu": cpu}
+
+
 def child_rebuild(url: str, view: str) -> dict[str, Any]:
     from ehqa.clock import fixed
     from ehqa.services import Services
@@ -167,6 +203,9 @@ def rates(found: dict[str, Any]) -> tuple[float, float]:
     return found["events"] / found["seconds"], found["events"] / max(found["cpu"], 1e-9)
 
 
+# The episodes' events read episode by episode, as the rebuild reads them (not in log order),
+# decoded and replayed: how fast the rebuild's own reads go at each size
+BY_EPISODE = "by episode + decode + replay"
 FLOORS = [  # (view, kind, decode, replay); the timeline reads the episodes' events too
     ("episodes", "scan", "0", "0"), ("episodes", "scan + decode", "1", "0"),
     ("episodes", "scan + decode + replay", "1", "1"),
@@ -189,19 +228,23 @@ def measure(urls: dict[int, str], repeat: int) -> dict[int, dict[str, Any]]:
     then each size's tables."""
     floors = {(view, kind): alternately(repeat, urls, "floor", view, replay, decode)
               for view, kind, decode, replay in FLOORS}  # fmt: skip
+    floors["episodes", BY_EPISODE] = alternately(repeat, urls, "floor-by-episode")
     built = {view: alternately(repeat, urls, "rebuild", view) for view in VIEWS}
-    return {size: report(size, floors, built) for size in urls}
+    found = {size: report(size, floors, built) for size in urls}
+    for size in urls:
+        found[size]["floors"] = {key: rates(floors[key][size])[0] for key in floors}
+    return found
 
 
 def report(size: int, floors: dict[tuple[str, str], Any], built: dict[str, Any]) -> dict[str, Any]:
     print(f"\n  {size:,} episodes")
-    print(f"  {'floor (writing nothing)':<38} {'events/s':>9} {'per CPU-s':>10}  peak RSS")
+    print(f"  {'floor (writing nothing)':<46} {'events/s':>9} {'per CPU-s':>10}  peak RSS")
     for (view, kind), by_size in floors.items():
         found = by_size[size]
         print(
-            f"  {view + ' events: ' + kind:<38} {rates(found)[0]:>9,.0f} {rates(found)[1]:>10,.0f}"
+            f"  {view + ' events: ' + kind:<46} {rates(found)[0]:>9,.0f} {rates(found)[1]:>10,.0f}"
             f"  {found['rss_mb']:>5.0f} MB"
-            + ("  (every aggregate held)" if "replay" in kind else "")
+            + ("  (every aggregate held)" if kind == "scan + decode + replay" else "")
         )
     print(
         f"  {'rebuild':<9} {'events':>9} {'seconds':>7} {'events/s':>9} {'per CPU-s':>10}"
@@ -292,7 +335,20 @@ def summary(name: str, sizes: list[int], by_size: dict[int, dict[str, Any]]) -> 
             )
         label = "all views" if view == "all" else view
         print(f"  {label:<9} " + "   ".join(cells))
-    worst = max(result["rss"] for size in sizes for result in by_size[size].values())
+    print(f"{name}: each floor's events/s (wall clock) beside {first:,} episodes'")
+    for key in by_size[first]["floors"]:
+        cells = [
+            f"{size:,}: {by_size[size]['floors'][key]:>9,.0f}/s"
+            f" ({by_size[size]['floors'][key] / by_size[first]['floors'][key]:.2f})"
+            for size in sizes
+        ]
+        print(f"  {key[0] + ' events: ' + key[1]:<46} " + "   ".join(cells))
+    worst = max(
+        result["rss"]
+        for size in sizes
+        for view, result in by_size[size].items()
+        if view != "floors"
+    )
     verdict = "under" if worst < RSS_BOUND_MB else "OVER"
     print(
         f"  largest peak RSS of a rebuild: {worst:.0f} MB ({verdict} the bound, {RSS_BOUND_MB} MB)"
@@ -317,6 +373,8 @@ def main() -> None:
             answer = child_simulate(rest[0], int(rest[1]))
         elif kind == "floor":
             answer = child_floor(rest[0], rest[1], rest[2] == "1", rest[3] == "1")
+        elif kind == "floor-by-episode":
+            answer = child_floor_by_episode(rest[0])
         else:
             answer = child_rebuild(rest[0], rest[1])
         print(json.dumps(answer))
