@@ -5,6 +5,7 @@ record in the same transaction as its events, and eventsourcing's JSON read by o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from functools import partial
@@ -31,6 +32,7 @@ from ehqa.chain import ChainedSQLiteRecorder
 from ehqa.codec import OrjsonTranscoder
 from ehqa.store import postgres_schema_lock, sqlite_schema_lock
 
+log = logging.getLogger(__name__)
 # The process recorder's tracking table on PostgreSQL (eventsourcing would name it ehqa_tracking,
 # which is the views' own table in the same schema). On SQLite it is eventsourcing's `tracking`.
 TRACKING_TABLE = "ehqa_import_tracking"
@@ -171,7 +173,10 @@ class TrackedApplication(Application[UUID]):
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         recordings = super()._record(processing_event)
         if self.saved is not None:
-            self.saved(processing_event.aggregates.values())
+            try:
+                self.saved(processing_event.aggregates.values())
+            except Exception:  # (the events are committed: the save has not failed)
+                log.exception("the saved aggregates could not be handed on; the views read them")
         return recordings
 
     def save(

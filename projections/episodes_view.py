@@ -108,6 +108,7 @@ class EpisodesProjection:
             else:
                 if aggregate is None:
                     aggregate = self._before(episode_id, version)
+                ahead.pop(episode_id, None)  # (past the save: the episode as the events leave it)
                 try:
                     touched[episode_id] = cast(Any, event).mutate(aggregate)
                 except Exception:

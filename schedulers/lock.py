@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import filelock
 
 SWEEP_SHARE = 0.5  # of the time, at most, that a sweep beside a server holds the catch-up lock
+PAUSE_MOST = 1.0  # seconds: a hold that caught up a long backlog pauses the sweep no longer
 SWEEP_LOCK = 0x65687173  # "ehqs"
 CATCH_UP_LOCK = 0x65687163  # "ehqc"
 POLL = 0.002  # seconds between tries of a lock file held by another process
@@ -161,9 +162,10 @@ def paced(
     share: float = SWEEP_SHARE,
 ) -> Iterator[None]:
     """`held`; then, once it is let go, `pause` for as long again as it was held, times
-    (1 - share) / share: a sweep taking it batch after batch holds it at most `share` of the
-    time, and a write that comes meanwhile mostly finds it free (else it waits for one batch)."""
+    (1 - share) / share (at most PAUSE_MOST seconds): a sweep taking it batch after batch holds
+    it at most `share` of the time, and a write that comes meanwhile mostly finds it free (else
+    it waits for one batch)."""
     with held():
         started = time.monotonic()
         yield
-    pause((time.monotonic() - started) * (1 - share) / share)
+    pause(min(PAUSE_MOST, (time.monotonic() - started) * (1 - share) / share))

@@ -61,13 +61,60 @@ def test_episodes_saved_here_are_caught_up_without_reading_them_back(services: S
     services.catch_up()  # (the views made, and current)
     _episodes_view(services)._cache.clear()  # (as in a process that did not meet them)
     loads = _counting_loads(_episodes_view(services))
-    for reference in refs[:3]:
-        episode = services.app.get_episode(reference)
-        if episode.is_open:
-            _see_child(services, reference, SIM_TODAY)
+    changed = [r for r in refs if services.app.get_episode(r).is_open][:3]
+    assert changed
+    for reference in changed:
+        _see_child(services, reference, SIM_TODAY)
     _recorded(services, 4, seed=22)  # (new episodes, each saved event by event)
     services.catch_up()
     assert loads == []
+    _as_rebuilt(services)
+
+
+def test_an_episode_saved_here_then_changed_elsewhere_is_read_back_only_if_it_must_be(
+    store_url: str,
+) -> None:
+    """Saved here, then caught up and changed by another process: a catch-up here meeting the
+    next version first starts from the copy (one version behind); meeting a later one first
+    (the copy stale), it reads the episode back."""
+    here, elsewhere = Services(store_url), Services(store_url)
+    try:
+        refs = _recorded(here, 4, seed=26)
+        here.catch_up()
+        behind, stale = [r for r in refs if here.app.get_episode(r).is_open][:2]
+        _episodes_view(here)._cache.clear()
+        loads = _counting_loads(_episodes_view(here))
+        for reference in (behind, stale):
+            _see_child(here, reference, SIM_TODAY)  # (a copy of each kept here)
+        elsewhere.catch_up()  # (the views past both saves)
+        _see_child(elsewhere, stale, SIM_TODAY)
+        elsewhere.catch_up()  # (and past that one)
+        _see_child(elsewhere, behind, SIM_TODAY)  # (the copy's next version)
+        _see_child(elsewhere, stale, SIM_TODAY)  # (two past the copy)
+        here.catch_up_one("episodes")
+        stale_episode = here.app.get_episode(stale)
+        assert loads == [(stale_episode.id, stale_episode.version - 1)]
+        _as_rebuilt(here)
+    finally:
+        here.close()
+        elsewhere.close()
+
+
+def test_a_save_whose_copy_cannot_be_handed_on_is_still_saved_and_shown(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refs = _recorded(services, 4, seed=27)
+    services.catch_up()
+    reference = next(r for r in refs if services.app.get_episode(r).is_open)
+
+    def broken(self: EpisodesProjection, aggregates: object) -> None:
+        raise RuntimeError("cannot copy")
+
+    monkeypatch.setattr(EpisodesProjection, "saved", broken)
+    episode = _see_child(services, reference, SIM_TODAY)  # (no error: the events are committed)
+    services.catch_up()
+    view = services.read.episode(reference)
+    assert view is not None and view["version"] == episode.version
     _as_rebuilt(services)
 
 
