@@ -41,7 +41,7 @@ def _counting_loads(projection: EpisodesProjection) -> list[tuple[UUID, int]]:
         loads.append((episode_id, version))
         return original(episode_id, version)
 
-    projection._load = load  # type: ignore[method-assign]
+    projection._load = load
     return loads
 
 
@@ -79,7 +79,7 @@ def test_an_episode_saved_here_then_changed_elsewhere_is_read_back_only_if_it_mu
     (the copy stale), it reads the episode back."""
     here, elsewhere = Services(store_url), Services(store_url)
     try:
-        refs = _recorded(here, 4, seed=26)
+        refs = _recorded(here, 16, seed=26)
         here.catch_up()
         behind, stale = [r for r in refs if here.app.get_episode(r).is_open][:2]
         _episodes_view(here)._cache.clear()
@@ -103,7 +103,7 @@ def test_an_episode_saved_here_then_changed_elsewhere_is_read_back_only_if_it_mu
 def test_a_save_whose_copy_cannot_be_handed_on_is_still_saved_and_shown(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    refs = _recorded(services, 4, seed=27)
+    refs = _recorded(services, 16, seed=27)
     services.catch_up()
     reference = next(r for r in refs if services.app.get_episode(r).is_open)
 
