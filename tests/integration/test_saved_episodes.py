@@ -26,6 +26,13 @@ def _recorded(services: Services, episodes: int, seed: int) -> list[str]:
     return list(references(seed, episodes))
 
 
+def _open_after_catch_up(services: Services, episodes: int, seed: int) -> list[str]:
+    """Episodes simulated and the views caught up with them: those still open."""
+    refs = _recorded(services, episodes, seed)
+    services.catch_up()
+    return [r for r in refs if services.app.get_episode(r).is_open]
+
+
 def _episodes_view(services: Services) -> EpisodesProjection:
     projection = services.projection("episodes")
     assert isinstance(projection, EpisodesProjection)
@@ -57,11 +64,9 @@ def _see_child(services: Services, reference: str, day: date) -> Any:
 
 
 def test_episodes_saved_here_are_caught_up_without_reading_them_back(services: Services) -> None:
-    refs = _recorded(services, 6, seed=21)
-    services.catch_up()  # (the views made, and current)
+    changed = _open_after_catch_up(services, 6, seed=21)[:3]  # (the views made, and current)
     _episodes_view(services)._cache.clear()  # (as in a process that did not meet them)
     loads = _counting_loads(_episodes_view(services))
-    changed = [r for r in refs if services.app.get_episode(r).is_open][:3]
     assert changed
     for reference in changed:
         _see_child(services, reference, SIM_TODAY)
@@ -79,9 +84,7 @@ def test_an_episode_saved_here_then_changed_elsewhere_is_read_back_only_if_it_mu
     (the copy stale), it reads the episode back."""
     here, elsewhere = Services(store_url), Services(store_url)
     try:
-        refs = _recorded(here, 16, seed=26)
-        here.catch_up()
-        behind, stale = [r for r in refs if here.app.get_episode(r).is_open][:2]
+        behind, stale = _open_after_catch_up(here, 16, seed=26)[:2]
         _episodes_view(here)._cache.clear()
         loads = _counting_loads(_episodes_view(here))
         for reference in (behind, stale):
@@ -103,9 +106,7 @@ def test_an_episode_saved_here_then_changed_elsewhere_is_read_back_only_if_it_mu
 def test_a_save_whose_copy_cannot_be_handed_on_is_still_saved_and_shown(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    refs = _recorded(services, 16, seed=27)
-    services.catch_up()
-    reference = next(r for r in refs if services.app.get_episode(r).is_open)
+    reference = _open_after_catch_up(services, 16, seed=27)[0]
 
     def broken(self: EpisodesProjection, aggregates: object) -> None:
         raise RuntimeError("cannot copy")
@@ -121,9 +122,7 @@ def test_a_save_whose_copy_cannot_be_handed_on_is_still_saved_and_shown(
 def test_a_batch_ending_short_of_a_save_shows_the_episode_as_at_the_batch_end(
     services: Services,
 ) -> None:
-    _recorded(services, 2, seed=23)
-    services.catch_up()
-    reference = next(r for r in references(23, 2) if services.app.get_episode(r).is_open)
+    reference = _open_after_catch_up(services, 2, seed=23)[0]
     before = services.app.get_episode(reference).version
     _see_child(services, reference, SIM_TODAY)
     _see_child(services, reference, SIM_TODAY)  # (two saves: the second, two events ahead)
@@ -138,9 +137,7 @@ def test_a_batch_ending_short_of_a_save_shows_the_episode_as_at_the_batch_end(
 def test_a_change_the_saver_makes_to_its_copy_after_saving_is_not_in_the_views(
     services: Services,
 ) -> None:
-    _recorded(services, 2, seed=24)
-    services.catch_up()
-    reference = next(r for r in references(24, 2) if services.app.get_episode(r).is_open)
+    reference = _open_after_catch_up(services, 2, seed=24)[0]
     episode = _see_child(services, reference, SIM_TODAY)
     saved = episode.version
     episode.see_child(SIM_TODAY, SIM_TODAY)  # (changed after the save, and never saved)
@@ -157,9 +154,7 @@ def test_at_most_so_many_saved_episodes_are_kept(
     from projections import episodes_view
 
     monkeypatch.setattr(episodes_view, "SAVED_KEPT", kept)
-    refs = _recorded(services, 16, seed=25)
-    services.catch_up()
-    open_refs = [r for r in refs if services.app.get_episode(r).is_open][:4]
+    open_refs = _open_after_catch_up(services, 16, seed=25)[:4]
     assert len(open_refs) == 4
     _episodes_view(services)._cache.clear()  # (what it met before: read back unless kept)
     for reference in open_refs:
